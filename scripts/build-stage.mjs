@@ -1,0 +1,20 @@
+// Compiles the C stage with the system C compiler (run by `npm install` through
+// `prepare`, and by `npm run build`). No prebuilt binary is ever shipped.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = join(root, 'dist', 'sandbox-stage');
+const cc = process.env.CC || 'cc';
+mkdirSync(dirname(out), { recursive: true });
+const flags = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-Wno-unused-parameter',
+  '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie', '-Wl,-z,relro,-z,now'];
+try {
+  execFileSync(cc, [...flags, '-o', out, join(root, 'src/stage/stage.c')], { stdio: 'inherit' });
+} catch {
+  console.error(`error: cannot compile the sandbox stage with ${cc}\nhint: install a C compiler and the C library headers (Debian: apt-get install gcc libc6-dev)`);
+  process.exit(1);
+}
+console.log(`built ${out}`);

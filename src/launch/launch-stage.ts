@@ -1,0 +1,96 @@
+// launch/: starts the C stage with a plan and turns its events into one
+// outcome. Must not: decide policy or build plans (resolve/ and rootfs/ do).
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { Command, Event } from '../stage/protocol.js';
+import { encodePlan, type StageOp } from '../stage/plan.js';
+import { stagePath } from './stage-path.js';
+
+/** What the stage reported about a run. */
+export type StageOutcome =
+  | { kind: 'exited'; waitStatus: number; wallNs: bigint; userUs: bigint; systemUs: bigint; maxRssKiB: bigint }
+  | { kind: 'failed'; step: number; errno: number; detail: string; what: string }
+  | { kind: 'lost'; reason: string };
+
+export interface StageHandle {
+  readonly pid: number;
+  /** Resolves when the workload has been executed (or never, if set-up failed). */
+  readonly started: Promise<void>;
+  readonly outcome: Promise<StageOutcome>;
+  /** Sends a signal to the stage, which passes it on to the workload. */
+  kill(signal: NodeJS.Signals): void;
+  /** Lets a plan with a SYNC op go on. */
+  go(): void;
+  /** Resolves with the stage's pid once the namespaces exist (plans with SYNC). */
+  readonly nsReady: Promise<number>;
+}
+
+/** Starts the stage; stdio 0-2 are handed to the workload as they are. */
+export function launchStage(plan: readonly StageOp[], stdio: ('inherit' | 'pipe' | 'ignore' | number)[]): StageHandle & {
+  child: ReturnType<typeof spawn>;
+} {
+  const child = spawn(stagePath(), [], {
+    stdio: [stdio[0] ?? 'ignore', stdio[1] ?? 'inherit', stdio[2] ?? 'inherit', 'pipe'],
+    // its own session: terminal signals reach the sandbox through us, once
+    detached: true,
+    env: {},
+  });
+  const ctl = child.stdio[3] as Socket;
+  let buffered = Buffer.alloc(0);
+  let settled = false;
+  let resolveOutcome!: (o: StageOutcome) => void;
+  let resolveStarted!: () => void;
+  let resolveNs!: (pid: number) => void;
+  const outcome = new Promise<StageOutcome>((r) => (resolveOutcome = r));
+  const started = new Promise<void>((r) => (resolveStarted = r));
+  const nsReady = new Promise<number>((r) => (resolveNs = r));
+  const settle = (o: StageOutcome) => {
+    if (!settled) { settled = true; resolveOutcome(o); }
+  };
+
+  ctl.on('data', (chunk: Buffer) => {
+    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+    while (buffered.length >= 8) {
+      const type = buffered.readUInt32LE(0);
+      const len = buffered.readUInt32LE(4);
+      if (buffered.length < 8 + len) break;
+      const body = buffered.subarray(8, 8 + len);
+      buffered = buffered.subarray(8 + len);
+      if (type === Event.NS_READY) resolveNs(body.readUInt32LE(0));
+      else if (type === Event.STARTED) resolveStarted();
+      else if (type === Event.ERROR) {
+        const step = body.readUInt32LE(0);
+        settle({
+          kind: 'failed', step, errno: body.readInt32LE(4), detail: body.subarray(8).toString('utf8'),
+          what: plan[step]?.what ?? 'stage set-up',
+        });
+      } else if (type === Event.EXIT) {
+        settle({
+          kind: 'exited', waitStatus: body.readInt32LE(0), wallNs: body.readBigInt64LE(4),
+          userUs: body.readBigInt64LE(12), systemUs: body.readBigInt64LE(20), maxRssKiB: body.readBigInt64LE(28),
+        });
+      }
+    }
+  });
+  ctl.on('error', () => {}); // EPIPE when the stage dies early; 'close' reports it
+  child.on('error', (err) => settle({ kind: 'lost', reason: `cannot start the stage ${stagePath()}: ${err.message}` }));
+  child.on('close', (code, signal) =>
+    settle({ kind: 'lost', reason: `the stage ended without a result (${signal ?? `exit ${code}`})` }));
+  ctl.write(encodePlan(plan));
+
+  return {
+    child,
+    pid: child.pid ?? -1,
+    started,
+    outcome,
+    nsReady,
+    kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    go() {
+      const cmd = Buffer.alloc(8);
+      cmd.writeUInt32LE(Command.GO, 0);
+      ctl.write(cmd);
+    },
+  };
+}

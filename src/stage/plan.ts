@@ -1,0 +1,96 @@
+// Stage plans: typed constructors for every op, and the binary encoding the
+// stage reads. Each op carries a description so that a failing step can be
+// reported as "bind /usr on /usr: EACCES" instead of "step 12".
+// Must not: decide anything. Callers (rootfs/, resolve/) choose the ops.
+import { Op, PLAN_MAGIC, PROTOCOL_VERSION, type OpCode } from './protocol.js';
+
+export interface StageOp {
+  readonly code: OpCode;
+  readonly ints: readonly (number | bigint)[];
+  readonly strs: readonly (string | Uint8Array)[];
+  /** What this step does, for error messages ("mount proc on /proc"). */
+  readonly what: string;
+}
+
+function op(code: OpCode, what: string, ints: (number | bigint)[] = [], strs: (string | Uint8Array)[] = []): StageOp {
+  return { code, ints, strs, what };
+}
+
+// mount(2) flags and mount_setattr(2) attributes, from <sys/mount.h> and <linux/mount.h>.
+export const MS = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, REMOUNT: 0x20, BIND: 0x1000, REC: 0x4000,
+  PRIVATE: 0x40000, SLAVE: 0x80000,
+} as const;
+export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
+export const MNT_DETACH = 2;
+export const CLONE = {
+  NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000,
+  NEWUSER: 0x10000000, NEWPID: 0x20000000, NEWNET: 0x40000000,
+} as const;
+
+export const ops = {
+  userns: () => op(Op.USERNS, 'create the user namespace'),
+  mapWrite: (file: string, content: string) => op(Op.MAP_WRITE, `write /proc/PID/${file}`, [], [file, content]),
+  mapExec: (program: string, args: string[]) =>
+    op(Op.MAP_EXEC, `${program} PID ${args.join(' ')}`, [], [program, ...args]),
+  setupIds: (uid: number, gid: number) => op(Op.SETUP_IDS, `become ${uid}:${gid} for set-up`, [uid, gid]),
+  unshare: (flags: number, names: string) => op(Op.UNSHARE, `unshare ${names}`, [flags]),
+  sync: () => op(Op.SYNC, 'wait for the sandbox (GO)'),
+  forkInit: (flags: number) => op(Op.FORK_INIT, 'start pid 1 of the sandbox', [flags]),
+  mount: (source: string, target: string, fstype: string, flags: number, data = '') =>
+    op(Op.MOUNT, `mount ${fstype || source || '(flags)'} on ${target}`, [flags], [source, target, fstype, data]),
+  bind: (source: string, target: string, recursive = true) =>
+    op(Op.BIND, `bind ${source} on ${target}`, [recursive ? 1 : 0], [source, target]),
+  setattr: (path: string, set: number, clear = 0, recursive = true) =>
+    op(Op.SETATTR, `set mount attributes of ${path}`, [set, clear, recursive ? 1 : 0], [path]),
+  umount: (path: string, flags: number) => op(Op.UMOUNT, `unmount ${path}`, [flags], [path]),
+  mkdir: (path: string, mode = 0o755, uid = -1, gid = -1) => op(Op.MKDIR, `create directory ${path}`, [mode, uid, gid], [path]),
+  writeFile: (path: string, content: string | Uint8Array, mode = 0o644, uid = -1, gid = -1) =>
+    op(Op.WRITE_FILE, `write ${path}`, [mode, uid, gid], [path, content]),
+  symlink: (target: string, path: string) => op(Op.SYMLINK, `symlink ${path} -> ${target}`, [], [target, path]),
+  pivotRoot: (newRoot: string, putOld: string) => op(Op.PIVOT_ROOT, `pivot_root to ${newRoot}`, [], [newRoot, putOld]),
+  sethostname: (name: string) => op(Op.SETHOSTNAME, `set hostname ${name}`, [], [name]),
+  loopbackUp: () => op(Op.LOOPBACK_UP, 'bring up lo'),
+  pty: (ptmx: string) => op(Op.PTY, `open a pseudo-terminal at ${ptmx}`, [], [ptmx]),
+  forkWorkload: (flags: number) => op(Op.FORK_WORKLOAD, 'start the workload', [flags]),
+  chdir: (path: string) => op(Op.CHDIR, `change directory to ${path}`, [], [path]),
+  rlimit: (resource: number, soft: number | bigint, hard: number | bigint, name: string) =>
+    op(Op.RLIMIT, `set ${name}`, [resource, soft, hard]),
+  setIds: (uid: number, gid: number, clearGroups: boolean) =>
+    op(Op.SET_IDS, `switch to uid ${uid} gid ${gid}`, [uid, gid, clearGroups ? 1 : 0]),
+  dropCaps: () => op(Op.DROP_CAPS, 'drop all capabilities'),
+  noNewPrivs: () => op(Op.NO_NEW_PRIVS, 'set no_new_privs'),
+  seccomp: (bpf: Uint8Array, flags = 0) => op(Op.SECCOMP, 'load the seccomp filter', [flags], [bpf]),
+  exec: (file: string, searchPath: string, argv: string[], envp: string[]) =>
+    op(Op.EXEC, `execute ${file}`, [argv.length], [file, searchPath, ...argv, ...envp]),
+};
+
+/** Encodes a plan: header (magic, version, byte size, op count), then each op. */
+export function encodePlan(plan: readonly StageOp[]): Buffer {
+  const parts: Buffer[] = [];
+  let size = 0;
+  const push = (b: Buffer) => { parts.push(b); size += b.length; };
+  for (const o of plan) {
+    const head = Buffer.alloc(12 + 8 * o.ints.length);
+    head.writeUInt32LE(o.code, 0);
+    head.writeUInt32LE(o.ints.length, 4);
+    head.writeUInt32LE(o.strs.length, 8);
+    o.ints.forEach((v, k) => head.writeBigInt64LE(BigInt(v), 12 + 8 * k));
+    push(head);
+    for (const s of o.strs) {
+      const bytes = typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s);
+      if (typeof s === 'string' && bytes.includes(0)) throw new Error(`NUL byte in stage argument of "${o.what}"`);
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(bytes.length, 0);
+      push(len);
+      push(bytes);
+      push(Buffer.alloc(1)); // every string ends in NUL so the stage can use it in place
+    }
+  }
+  const header = Buffer.alloc(16);
+  header.writeUInt32LE(PLAN_MAGIC, 0);
+  header.writeUInt32LE(PROTOCOL_VERSION, 4);
+  header.writeUInt32LE(size, 8);
+  header.writeUInt32LE(plan.length, 12);
+  return Buffer.concat([header, ...parts], 16 + size);
+}

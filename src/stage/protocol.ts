@@ -1,0 +1,104 @@
+// The wire protocol between the sandbox (TypeScript) and the stage (C).
+// Defined once here; src/stage/protocol.h is generated from this file
+// (`npm run gen:protocol`) and a unit test fails when the two disagree.
+// Must not: hold policy. It only names operations and frames.
+
+/** First word of a plan: "SBX1" little-endian. */
+export const PLAN_MAGIC = 0x31584253;
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Operations, executed by the stage top to bottom. An op runs in one of three
+ * processes: the stage itself (until FORK_INIT), pid 1 of the new pid
+ * namespace (until FORK_WORKLOAD), or the workload (until EXEC).
+ * Comments list the arguments: i = 64-bit integers, s = byte strings.
+ */
+export const Op = {
+  // -- stage process (outside the new pid namespace) --
+  /** i: none. Forks the id-map helper, unshares CLONE_NEWUSER; the MAP_* ops that follow run in the helper. */
+  USERNS: 1,
+  /** s: [file under /proc/PID, content]. Helper writes e.g. uid_map directly. */
+  MAP_WRITE: 2,
+  /** s: [program, args...]. Helper runs `program PID args...` (newuidmap/newgidmap), stderr captured. */
+  MAP_EXEC: 3,
+  /** i: [uid, gid]. Stage takes this identity for set-up, keeping its capabilities. */
+  SETUP_IDS: 4,
+  /** i: [clone flags]. unshare(2) of the remaining namespaces. */
+  UNSHARE: 5,
+  /** Tells the sandbox NS_READY and waits for GO (helpers that join the namespaces start here). */
+  SYNC: 6,
+  /** i: [flags]. Forks pid 1 of the new pid namespace; later ops run there. */
+  FORK_INIT: 7,
+  // -- pid 1 (the reaper), setting up the root filesystem --
+  /** s: [source, target, fstype, data], i: [mount flags]. mount(2); "" means NULL. */
+  MOUNT: 10,
+  /** s: [source, target], i: [recursive(0|1)]. Bind mount. */
+  BIND: 11,
+  /** s: [path], i: [attr_set, attr_clr, recursive(0|1)]. mount_setattr(2). */
+  SETATTR: 12,
+  /** s: [path], i: [umount2 flags]. */
+  UMOUNT: 13,
+  /** s: [path], i: [mode, uid, gid]. mkdir -p; uid/gid -1 = leave. Existing directories are kept. */
+  MKDIR: 14,
+  /** s: [path, content], i: [mode, uid, gid]. Creates (or truncates) a file. */
+  WRITE_FILE: 15,
+  /** s: [target, path]. symlink(target, path). */
+  SYMLINK: 16,
+  /** s: [new root, put old]. pivot_root(2); with ".", "." the old root is stacked on top (detach it with UMOUNT). */
+  PIVOT_ROOT: 17,
+  /** s: [hostname]. */
+  SETHOSTNAME: 18,
+  /** Brings the loopback interface up. */
+  LOOPBACK_UP: 19,
+  /** s: [ptmx path]. Opens a pseudo-terminal; the master goes to the stage, the workload gets the slave. */
+  PTY: 20,
+  /** i: [flags]. Forks the workload; later ops run there. pid 1 stays behind as the reaper. */
+  FORK_WORKLOAD: 21,
+  // -- the workload --
+  /** s: [path]. */
+  CHDIR: 30,
+  /** i: [resource, soft, hard]; -1 = RLIM_INFINITY. */
+  RLIMIT: 31,
+  /** i: [uid, gid, clear supplementary groups(0|1)]. */
+  SET_IDS: 32,
+  /** Drops every capability set (bounding, ambient, inheritable, permitted, effective) and locks securebits. */
+  DROP_CAPS: 33,
+  /** prctl(PR_SET_NO_NEW_PRIVS). */
+  NO_NEW_PRIVS: 34,
+  /** s: [BPF program (struct sock_filter[])], i: [flags]. Loads a seccomp filter. */
+  SECCOMP: 35,
+  /** s: [file, search path, argv..., "", envp...]. Searches file in the search path unless it has a '/'. */
+  EXEC: 36,
+} as const;
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+/** FORK_INIT / FORK_WORKLOAD flags. */
+export const ForkFlag = {
+  /** The workload gets the pty (from PTY) as its controlling terminal. */
+  TTY: 1,
+  /** The stage copies its stdin to the pty master. */
+  TTY_STDIN: 2,
+} as const;
+
+/** Frames the stage sends on the control socket: u32 type, u32 length, payload. */
+export const Event = {
+  /** u32 stage pid. Namespaces exist; the stage waits for GO. */
+  NS_READY: 1,
+  /** u32 pid of the reaper (host view), u32 pid of the workload (host view). */
+  STARTED: 2,
+  /** u32 step (op index), i32 errno, then a detail string. */
+  ERROR: 3,
+  /** i32 wait status of the workload, i64 wall ns, i64 utime us, i64 stime us, i64 maxrss KiB of the whole tree. */
+  EXIT: 4,
+} as const;
+
+/** Frames the sandbox sends after the plan: u32 type, u32 length (0). */
+export const Command = {
+  GO: 1,
+} as const;
+
+/** Exit codes of the stage when it cannot report through the control socket. */
+export const StageExit = {
+  BAD_PLAN: 120,
+  LOST_CONTROL: 121,
+} as const;

@@ -1,0 +1,859 @@
+/*
+ * sandbox-stage: executes a plan made by the sandbox (TypeScript).
+ *
+ * The stage is an interpreter, not a decider: it reads a list of operations
+ * on fd 3, carries them out top to bottom, and either succeeds or reports
+ * {step, errno}. No defaults, no config parsing, no path policy live here.
+ * It exists because a multi-threaded Node process may not create a user
+ * namespace and no JavaScript may run between clone and exec.
+ *
+ * Processes:
+ *   stage    reads the plan, creates the namespaces, forks pid 1, then
+ *            monitors: relays errors, signals, the pty, and the exit status.
+ *   helper   forked before unshare(CLONE_NEWUSER); writes the id maps
+ *            (directly or through newuidmap/newgidmap) from the parent userns.
+ *   reaper   pid 1 of the new pid namespace: sets up the root filesystem,
+ *            forks the workload, forwards signals, reports its wait status
+ *            and exits, which kills whatever is left in the namespace.
+ *   workload drops everything and execs the program.
+ *
+ * Everything is parsed and allocated before the first fork.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/mount.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <grp.h>
+#include <linux/securebits.h>
+
+#include "protocol.h"
+
+#define CTL_FD 3
+#define MAX_PLAN_BYTES (64u << 20)
+#define MAX_OPS 65536u
+#define DETAIL_MAX 512
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+struct op {
+  uint32_t code;
+  uint32_t nint, nstr;
+  int64_t *ints;
+  char **strs;      /* NUL-terminated views into the plan buffer */
+  uint32_t *lens;
+  void *aligned;    /* SECCOMP: BPF copied to aligned memory */
+  char **argv, **envp; /* EXEC: prepared before any fork */
+};
+
+static struct op *ops;
+static uint32_t nops;
+
+enum role { ROLE_STAGE, ROLE_HELPER, ROLE_INIT, ROLE_WORKLOAD };
+static enum role role = ROLE_STAGE;
+static int err_fd = -1;     /* children: write end of the exec-status pipe */
+static int report_fd = -1;  /* reaper -> stage: pty master, wait status */
+static int tty_slave = -1;
+static pid_t stage_pid;
+static sigset_t forwarded; /* signals the stage and the reaper pass on */
+
+/* ------------------------------------------------------------ I/O helpers */
+
+static int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static void send_frame(int fd, uint32_t type, const void *payload, uint32_t len) {
+  char buf[16 + DETAIL_MAX + 64];
+  if (len > sizeof buf - 8) len = sizeof buf - 8;
+  memcpy(buf, &type, 4);
+  memcpy(buf + 4, &len, 4);
+  memcpy(buf + 8, payload, len);
+  (void)write_all(fd, buf, 8 + len);
+}
+
+/* Reports a failed step and ends this process. The stage writes to the
+ * control socket; children write to the exec-status pipe, which the stage
+ * relays. */
+__attribute__((noreturn, format(printf, 3, 4)))
+static void fail(uint32_t step, int err, const char *fmt, ...) {
+  char payload[8 + DETAIL_MAX];
+  int32_t e = err;
+  memcpy(payload, &step, 4);
+  memcpy(payload + 4, &e, 4);
+  int n = 0;
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    n = vsnprintf(payload + 8, DETAIL_MAX, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    if (n >= DETAIL_MAX) n = DETAIL_MAX - 1;
+  }
+  int fd = (role == ROLE_STAGE || role == ROLE_HELPER) ? CTL_FD : err_fd;
+  send_frame(fd, EV_ERROR, payload, 8 + (uint32_t)n);
+  _exit(role == ROLE_WORKLOAD && (err == ENOENT) ? 127 : 125);
+}
+
+/* ------------------------------------------------------------ plan parsing */
+
+static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static int64_t rd64(const unsigned char *p) { int64_t v; memcpy(&v, p, 8); return v; }
+
+__attribute__((noreturn)) static void bad_plan(const char *why) {
+  char payload[8 + DETAIL_MAX];
+  uint32_t step = UINT32_MAX;
+  int32_t e = EINVAL;
+  int n = snprintf(payload + 8, DETAIL_MAX, "bad plan: %s", why);
+  memcpy(payload, &step, 4);
+  memcpy(payload + 4, &e, 4);
+  send_frame(CTL_FD, EV_ERROR, payload, 8 + (uint32_t)n);
+  _exit(EXIT_BAD_PLAN);
+}
+
+static void prepare_exec(struct op *o) {
+  if (o->nint < 1 || o->nstr < 2) bad_plan("EXEC needs file, search path, argc");
+  int64_t argc = o->ints[0];
+  if (argc < 1 || (uint64_t)argc > o->nstr - 2) bad_plan("EXEC argc out of range");
+  uint32_t nenv = o->nstr - 2 - (uint32_t)argc;
+  o->argv = calloc((size_t)argc + 1, sizeof(char *));
+  o->envp = calloc((size_t)nenv + 1, sizeof(char *));
+  if (!o->argv || !o->envp) bad_plan("out of memory");
+  for (int64_t i = 0; i < argc; i++) o->argv[i] = o->strs[2 + i];
+  for (uint32_t i = 0; i < nenv; i++) o->envp[i] = o->strs[2 + argc + i];
+}
+
+static void read_plan(void) {
+  unsigned char hdr[16];
+  if (read_all(CTL_FD, hdr, sizeof hdr) < 0) _exit(EXIT_LOST_CONTROL);
+  if (rd32(hdr) != PLAN_MAGIC) bad_plan("wrong magic");
+  if (rd32(hdr + 4) != PROTOCOL_VERSION) bad_plan("protocol version mismatch");
+  uint32_t size = rd32(hdr + 8);
+  nops = rd32(hdr + 12);
+  if (size > MAX_PLAN_BYTES || nops > MAX_OPS) bad_plan("too large");
+  unsigned char *buf = malloc(size ? size : 1);
+  ops = calloc(nops ? nops : 1, sizeof *ops);
+  if (!buf || !ops) bad_plan("out of memory");
+  if (read_all(CTL_FD, buf, size) < 0) _exit(EXIT_LOST_CONTROL);
+
+  size_t off = 0;
+  for (uint32_t i = 0; i < nops; i++) {
+    struct op *o = &ops[i];
+    if (size - off < 12) bad_plan("truncated op header");
+    o->code = rd32(buf + off);
+    o->nint = rd32(buf + off + 4);
+    o->nstr = rd32(buf + off + 8);
+    off += 12;
+    if (o->nint > 64 || o->nstr > 1u << 20) bad_plan("too many arguments");
+    if ((size - off) / 8 < o->nint) bad_plan("truncated integers");
+    o->ints = calloc(o->nint + 1, sizeof(int64_t));
+    o->strs = calloc(o->nstr + 1, sizeof(char *));
+    o->lens = calloc(o->nstr + 1, sizeof(uint32_t));
+    if (!o->ints || !o->strs || !o->lens) bad_plan("out of memory");
+    for (uint32_t k = 0; k < o->nint; k++, off += 8) o->ints[k] = rd64(buf + off);
+    for (uint32_t k = 0; k < o->nstr; k++) {
+      if (size - off < 4) bad_plan("truncated string length");
+      uint32_t len = rd32(buf + off);
+      off += 4;
+      /* every string is followed by a NUL, so it can be used in place */
+      if (size - off < (size_t)len + 1 || buf[off + len] != 0) bad_plan("unterminated string");
+      o->strs[k] = (char *)buf + off;
+      o->lens[k] = len;
+      off += (size_t)len + 1;
+    }
+    if (o->code == OP_SECCOMP) {
+      if (o->nstr < 1 || o->lens[0] == 0 || o->lens[0] % sizeof(struct sock_filter)) bad_plan("SECCOMP program size");
+      o->aligned = aligned_alloc(8, (o->lens[0] + 7) & ~7u);
+      if (!o->aligned) bad_plan("out of memory");
+      memcpy(o->aligned, o->strs[0], o->lens[0]);
+    }
+    if (o->code == OP_EXEC) prepare_exec(o);
+  }
+  if (off != size) bad_plan("trailing bytes");
+}
+
+static int64_t arg_i(const struct op *o, uint32_t k, uint32_t step) {
+  if (k >= o->nint) fail(step, EINVAL, "op %u: missing integer argument %u", o->code, k);
+  return o->ints[k];
+}
+
+static const char *arg_s(const struct op *o, uint32_t k, uint32_t step) {
+  if (k >= o->nstr) fail(step, EINVAL, "op %u: missing string argument %u", o->code, k);
+  return o->strs[k];
+}
+
+/* "" stands for NULL in mount(2) arguments. */
+static const char *or_null(const char *s) { return s[0] ? s : NULL; }
+
+/* ------------------------------------------------------------ the id-map helper */
+
+/* Runs in the helper, which is still in the parent user namespace. */
+static void helper_map_exec(uint32_t step, const struct op *o, pid_t target) {
+  char pidstr[16];
+  snprintf(pidstr, sizeof pidstr, "%d", (int)target);
+  char *argv[64];
+  uint32_t n = o->nstr;
+  if (n < 1 || n + 1 >= 64) fail(step, EINVAL, "MAP_EXEC argument count");
+  argv[0] = o->strs[0];
+  argv[1] = pidstr;
+  for (uint32_t k = 1; k < n; k++) argv[k + 1] = o->strs[k];
+  argv[n + 1] = NULL;
+
+  int errpipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) < 0) fail(step, errno, "pipe");
+  pid_t pid = fork();
+  if (pid < 0) fail(step, errno, "fork");
+  if (pid == 0) {
+    char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    dup2(errpipe[1], 2);
+    execve(argv[0], argv, envp);
+    dprintf(2, "cannot execute %s: %s", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(errpipe[1]);
+  char detail[DETAIL_MAX];
+  size_t used = 0;
+  for (;;) {
+    ssize_t r = read(errpipe[0], detail + used, sizeof detail - 1 - used);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    used += (size_t)r;
+    if (used == sizeof detail - 1) break;
+  }
+  detail[used] = 0;
+  while (used > 0 && (detail[used - 1] == '\n')) detail[--used] = 0;
+  close(errpipe[0]);
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    fail(step, EPERM, "%s failed (status %d): %s", argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), detail);
+}
+
+static void helper_map_write(uint32_t step, const struct op *o, pid_t target) {
+  char path[64];
+  const char *file = arg_s(o, 0, step);
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)target, file);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(step, errno, "open %s", path);
+  if (write_all(fd, o->strs[1], o->lens[1]) < 0) fail(step, errno, "write %s", path);
+  close(fd);
+}
+
+/* USERNS: fork the helper first (it must stay in the parent user namespace
+ * to write the maps), then unshare, then let the helper run the MAP_* ops. */
+static uint32_t do_userns(uint32_t step) {
+  uint32_t last = step;
+  while (last + 1 < nops && (ops[last + 1].code == OP_MAP_WRITE || ops[last + 1].code == OP_MAP_EXEC)) last++;
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) < 0) fail(step, errno, "pipe");
+  pid_t target = getpid();
+  pid_t helper = fork();
+  if (helper < 0) fail(step, errno, "fork helper");
+  if (helper == 0) {
+    role = ROLE_HELPER;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    close(go[1]);
+    char c;
+    if (read(go[0], &c, 1) != 1) _exit(1); /* stage failed to unshare */
+    for (uint32_t k = step + 1; k <= last; k++) {
+      if (ops[k].code == OP_MAP_EXEC) helper_map_exec(k, &ops[k], target);
+      else helper_map_write(k, &ops[k], target);
+    }
+    _exit(0);
+  }
+  close(go[0]);
+  if (unshare(CLONE_NEWUSER) < 0) {
+    int e = errno;
+    kill(helper, SIGKILL);
+    waitpid(helper, NULL, 0);
+    fail(step, e, "unshare(CLONE_NEWUSER)");
+  }
+  if (write(go[1], "g", 1) != 1) fail(step, errno, "wake helper");
+  close(go[1]);
+  int status;
+  while (waitpid(helper, &status, 0) < 0) {
+    if (errno != EINTR) fail(step, errno, "wait helper");
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) _exit(125); /* helper reported */
+  return last;
+}
+
+/* ------------------------------------------------------------ privileges */
+
+static int capset_to(uint64_t keep) {
+  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct d[2];
+  memset(d, 0, sizeof d);
+  d[0].effective = d[0].permitted = (uint32_t)keep;
+  d[1].effective = d[1].permitted = (uint32_t)(keep >> 32);
+  return (int)syscall(SYS_capset, &h, d);
+}
+
+static int drop_bounding_except(uint64_t keep) {
+  for (int cap = 0; cap < 64; cap++) {
+    if (keep & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+      if (errno == EINVAL) break; /* past the last capability */
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Takes an identity inside the user namespace without losing capabilities. */
+static void setup_ids(uint32_t step, uid_t uid, gid_t gid) {
+  if (getuid() != uid || getgid() != gid) {
+    if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP) < 0) fail(step, errno, "securebits");
+    if (setresgid(gid, gid, gid) < 0) fail(step, errno, "setresgid(%d)", (int)gid);
+    if (setresuid(uid, uid, uid) < 0) fail(step, errno, "setresuid(%d)", (int)uid);
+  }
+  /* a credential change clears the parent-death signal: arm it again */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(step, errno, "pdeathsig");
+}
+
+static void drop_caps(uint32_t step) {
+  if (drop_bounding_except(0) < 0) fail(step, errno, "PR_CAPBSET_DROP");
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) fail(step, errno, "clear ambient");
+  if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                                   SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
+    fail(step, errno, "lock securebits");
+  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct d[2];
+  memset(d, 0, sizeof d);
+  if (syscall(SYS_capset, &h, d) < 0) fail(step, errno, "capset");
+}
+
+/* ------------------------------------------------------------ filesystem ops */
+
+static int mkdir_p(char *path, mode_t mode) {
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    int r = mkdir(path, 0755);
+    *p = '/';
+    if (r < 0 && errno != EEXIST) return -1;
+  }
+  if (mkdir(path, mode) < 0) {
+    if (errno != EEXIST) return -1;
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
+    return 1; /* already there: leave its mode alone */
+  }
+  return 0;
+}
+
+static void do_mkdir(uint32_t step, const struct op *o) {
+  char path[4096];
+  const char *s = arg_s(o, 0, step);
+  if (strlen(s) >= sizeof path) fail(step, ENAMETOOLONG, "mkdir %s", s);
+  strcpy(path, s);
+  mode_t mode = (mode_t)arg_i(o, 0, step);
+  int r = mkdir_p(path, mode);
+  if (r < 0) fail(step, errno, "mkdir %s", s);
+  if (r == 0 && chmod(path, mode) < 0) fail(step, errno, "chmod %s", s);
+  uid_t uid = (uid_t)arg_i(o, 1, step);
+  gid_t gid = (gid_t)arg_i(o, 2, step);
+  if ((o->ints[1] >= 0 || o->ints[2] >= 0) && chown(path, uid, gid) < 0) fail(step, errno, "chown %s", s);
+}
+
+static void do_write_file(uint32_t step, const struct op *o) {
+  const char *path = arg_s(o, 0, step);
+  mode_t mode = (mode_t)arg_i(o, 0, step);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) fail(step, errno, "create %s", path);
+  if (o->nstr > 1 && write_all(fd, o->strs[1], o->lens[1]) < 0) fail(step, errno, "write %s", path);
+  if (fchmod(fd, mode) < 0) fail(step, errno, "chmod %s", path);
+  if ((o->ints[1] >= 0 || o->ints[2] >= 0) && fchown(fd, (uid_t)o->ints[1], (gid_t)o->ints[2]) < 0)
+    fail(step, errno, "chown %s", path);
+  close(fd);
+}
+
+static void do_setattr(uint32_t step, const struct op *o) {
+  const char *path = arg_s(o, 0, step);
+  struct mount_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = (uint64_t)arg_i(o, 0, step);
+  attr.attr_clr = (uint64_t)arg_i(o, 1, step);
+  unsigned flags = arg_i(o, 2, step) ? AT_RECURSIVE : 0;
+  if (syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &attr, sizeof attr) < 0)
+    fail(step, errno, "mount_setattr %s", path);
+}
+
+static void do_pivot_root(uint32_t step, const struct op *o) {
+  const char *root = arg_s(o, 0, step), *put_old = arg_s(o, 1, step);
+  if (syscall(SYS_pivot_root, root, put_old) < 0) fail(step, errno, "pivot_root %s %s", root, put_old);
+}
+
+static void do_loopback_up(uint32_t step) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail(step, errno, "socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) fail(step, errno, "SIOCGIFFLAGS lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail(step, errno, "SIOCSIFFLAGS lo");
+  close(s);
+}
+
+/* Opens a pty in the sandbox's own devpts and hands the master to the stage. */
+static void do_pty(uint32_t step, const struct op *o) {
+  const char *ptmx = arg_s(o, 0, step);
+  int master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) fail(step, errno, "open %s", ptmx);
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) fail(step, errno, "unlock pty");
+  tty_slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (tty_slave < 0) fail(step, errno, "open pty slave");
+  char tag = 'P';
+  struct iovec iov = {.iov_base = &tag, .iov_len = 1};
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctrl;
+  memset(&ctrl, 0, sizeof ctrl);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf, .msg_controllen = sizeof ctrl.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &master, sizeof(int));
+  if (sendmsg(report_fd, &msg, MSG_NOSIGNAL) < 0) fail(step, errno, "send pty master");
+  close(master);
+}
+
+/* ------------------------------------------------------------ exec */
+
+static void do_exec(uint32_t step, const struct op *o) {
+  const char *file = o->strs[0];
+  const char *search = o->strs[1];
+  /* the workload starts with a clean signal state */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (strchr(file, '/')) {
+    execve(file, o->argv, o->envp);
+    fail(step, errno, "exec %s", file);
+  }
+  int err = ENOENT;
+  char path[4096];
+  for (const char *p = search; ; ) {
+    const char *end = strchrnul(p, ':');
+    size_t dlen = (size_t)(end - p);
+    if (dlen == 0) dlen = 1, p = "."; /* empty entry: current directory, as execvp does */
+    if (dlen + 1 + strlen(file) + 1 <= sizeof path) {
+      memcpy(path, p, dlen);
+      path[dlen] = '/';
+      strcpy(path + dlen + 1, file);
+      execve(path, o->argv, o->envp);
+      if (errno == EACCES) err = EACCES;
+      else if (errno != ENOENT && errno != ENOTDIR) { err = errno; break; }
+    }
+    if (!*end) break;
+    p = end + 1;
+  }
+  fail(step, err, "exec %s", file);
+}
+
+/* ------------------------------------------------------------ processes */
+
+static uint32_t run_ops(uint32_t from);
+
+static void reaper_loop(pid_t workload) {
+  close(err_fd);
+  if (tty_slave >= 0) close(tty_slave);
+  close(0); close(1); close(2);
+  /* not traceable, and only able to signal its own child */
+  prctl(PR_SET_DUMPABLE, 0);
+  drop_bounding_except(1ULL << CAP_KILL);
+  capset_to(1ULL << CAP_KILL);
+  sigset_t waitset = forwarded;
+  sigaddset(&waitset, SIGCHLD);
+  for (;;) {
+    siginfo_t si;
+    int sig = sigwaitinfo(&waitset, &si);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      kill(workload, sig);
+      continue;
+    }
+    int status;
+    pid_t p;
+    while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (p != workload) continue;
+      int32_t st = status;
+      (void)send(report_fd, &st, sizeof st, MSG_NOSIGNAL);
+      /* pid 1 leaving kills everything still in the namespace */
+      _exit(0);
+    }
+  }
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void copy_winsize(int master) {
+  struct winsize ws;
+  if (ioctl(0, TIOCGWINSZ, &ws) == 0 || ioctl(1, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
+}
+
+/* Copies what is available from one fd to another; returns 0 at EOF or error. */
+static int pump(int from, int to) {
+  char buf[16384];
+  ssize_t n = read(from, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
+  if (n <= 0) return 0;
+  return write_all(to, buf, (size_t)n) == 0 || errno == EAGAIN ? 1 : 0;
+}
+
+static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
+  int tty = flags & FORK_TTY;
+  int tty_stdin = tty && (flags & FORK_TTY_STDIN);
+  if (!tty) { close(0); close(1); }
+  else if (!tty_stdin) close(0);
+  int sfd_mask_fd;
+  sigset_t mask = forwarded;
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGWINCH);
+  sfd_mask_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd_mask_fd < 0) { kill(reaper, SIGKILL); fail(UINT32_MAX, errno, "signalfd"); }
+
+  int master = -1, started = 0, failed = 0, have_status = 0, stdin_open = tty_stdin;
+  int32_t wstatus = 0;
+  int64_t t0 = now_ns(), t_exit = 0;
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  int reaped = 0;
+
+  while (!reaped) {
+    struct pollfd p[6];
+    int n = 0, i_ctl, i_exec = -1, i_rep, i_sig, i_master = -1, i_in = -1;
+    i_ctl = n; p[n++] = (struct pollfd){.fd = CTL_FD, .events = POLLIN};
+    if (exec_rd >= 0) { i_exec = n; p[n++] = (struct pollfd){.fd = exec_rd, .events = POLLIN}; }
+    i_rep = n; p[n++] = (struct pollfd){.fd = report_fd, .events = POLLIN};
+    i_sig = n; p[n++] = (struct pollfd){.fd = sfd_mask_fd, .events = POLLIN};
+    if (master >= 0) { i_master = n; p[n++] = (struct pollfd){.fd = master, .events = POLLIN}; }
+    if (master >= 0 && stdin_open) { i_in = n; p[n++] = (struct pollfd){.fd = 0, .events = POLLIN}; }
+    if (poll(p, (nfds_t)n, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[i_ctl].revents) {
+      char buf[64];
+      ssize_t r = read(CTL_FD, buf, sizeof buf);
+      if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
+        /* the sandbox is gone: take everything with us */
+        kill(reaper, SIGKILL);
+        _exit(EXIT_LOST_CONTROL);
+      }
+    }
+    if (i_exec >= 0 && p[i_exec].revents) {
+      char buf[8 + 8 + DETAIL_MAX];
+      ssize_t r = read(exec_rd, buf, sizeof buf);
+      if (r > 0) {
+        (void)write_all(CTL_FD, buf, (size_t)r); /* an EV_ERROR frame from a child */
+        failed = 1;
+      } else if (r == 0 || errno != EINTR) {
+        close(exec_rd);
+        exec_rd = -1;
+        if (!failed) {
+          started = 1;
+          t0 = now_ns();
+          uint32_t pids[2] = {(uint32_t)reaper, 0};
+          send_frame(CTL_FD, EV_STARTED, pids, sizeof pids);
+        }
+      }
+    }
+    if (p[i_rep].revents) {
+      char tag[4];
+      union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctrl;
+      struct iovec iov = {.iov_base = tag, .iov_len = sizeof tag};
+      struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf, .msg_controllen = sizeof ctrl.buf};
+      ssize_t r = recvmsg(report_fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+      struct cmsghdr *c = r > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+      if (c && c->cmsg_type == SCM_RIGHTS) {
+        memcpy(&master, CMSG_DATA(c), sizeof(int));
+        copy_winsize(master);
+      } else if (r == (ssize_t)sizeof wstatus) {
+        memcpy(&wstatus, tag, sizeof wstatus);
+        have_status = 1;
+        t_exit = now_ns();
+      }
+    }
+    if (i_master >= 0 && p[i_master].revents) {
+      if (!pump(master, 1)) { close(master); master = -1; }
+    }
+    if (i_in >= 0 && p[i_in].revents) {
+      if (!pump(0, master)) stdin_open = 0;
+    }
+    if (p[i_sig].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd_mask_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGCHLD) {
+          if (wait4(reaper, &(int){0}, WNOHANG, &ru) == reaper) reaped = 1;
+        } else if (si.ssi_signo == SIGWINCH) {
+          if (master >= 0) copy_winsize(master);
+        } else {
+          kill(reaper, (int)si.ssi_signo);
+        }
+      }
+    }
+  }
+  /* the status message was sent before the reaper exited */
+  if (!have_status) {
+    int32_t st;
+    if (recv(report_fd, &st, sizeof st, MSG_DONTWAIT) == (ssize_t)sizeof st) {
+      wstatus = st;
+      have_status = 1;
+      t_exit = now_ns();
+    }
+  }
+  if (master >= 0) {
+    /* drain what the workload wrote before it exited */
+    int fl = fcntl(master, F_GETFL);
+    fcntl(master, F_SETFL, fl | O_NONBLOCK);
+    char buf[16384];
+    ssize_t r;
+    while ((r = read(master, buf, sizeof buf)) > 0) (void)write_all(1, buf, (size_t)r);
+  }
+  if (exec_rd >= 0) {
+    /* exec status and exit arrived together, or pid 1 died early */
+    char buf[8 + 8 + DETAIL_MAX];
+    ssize_t r = read(exec_rd, buf, sizeof buf);
+    if (r > 0) { (void)write_all(CTL_FD, buf, (size_t)r); failed = 1; }
+    else if (r == 0 && !failed) started = 1;
+  }
+  if (started && !failed && have_status) {
+    char payload[4 + 8 * 4];
+    int64_t wall = t_exit - t0;
+    int64_t ut = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
+    int64_t stt = (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+    int64_t rss = ru.ru_maxrss;
+    memcpy(payload, &wstatus, 4);
+    memcpy(payload + 4, &wall, 8);
+    memcpy(payload + 12, &ut, 8);
+    memcpy(payload + 20, &stt, 8);
+    memcpy(payload + 28, &rss, 8);
+    send_frame(CTL_FD, EV_EXIT, payload, sizeof payload);
+  } else if (!failed) {
+    char payload[8 + 64];
+    uint32_t step = UINT32_MAX;
+    int32_t e = ECHILD;
+    int n = snprintf(payload + 8, 64, "pid 1 of the sandbox ended without a status");
+    memcpy(payload, &step, 4);
+    memcpy(payload + 4, &e, 4);
+    send_frame(CTL_FD, EV_ERROR, payload, 8 + (uint32_t)n);
+  }
+  _exit(0);
+}
+
+static void do_fork_init(uint32_t step, const struct op *o) {
+  int exec_pipe[2], rep[2];
+  int flags = (int)arg_i(o, 0, step);
+  if (pipe2(exec_pipe, O_CLOEXEC) < 0) fail(step, errno, "pipe");
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rep) < 0) fail(step, errno, "socketpair");
+  pid_t pid = fork();
+  if (pid < 0) fail(step, errno, "fork pid 1");
+  if (pid == 0) {
+    role = ROLE_INIT;
+    close(exec_pipe[0]);
+    close(rep[0]);
+    err_fd = exec_pipe[1];
+    report_fd = rep[1];
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* the stage may have died before PDEATHSIG was armed */
+    struct pollfd pf = {.fd = report_fd, .events = POLLRDHUP};
+    if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLRDHUP))) _exit(1);
+    close(CTL_FD);
+    run_ops(step + 1);
+    _exit(125);
+  }
+  close(exec_pipe[1]);
+  close(rep[1]);
+  report_fd = rep[0];
+  stage_monitor(pid, exec_pipe[0], flags);
+}
+
+static void do_fork_workload(uint32_t step, const struct op *o) {
+  int flags = (int)arg_i(o, 0, step);
+  pid_t pid = fork();
+  if (pid < 0) fail(step, errno, "fork workload");
+  if (pid == 0) {
+    role = ROLE_WORKLOAD;
+    close(report_fd);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (setsid() < 0) fail(step, errno, "setsid");
+    if (flags & FORK_TTY) {
+      if (tty_slave < 0) fail(step, EBADF, "no pty (PTY op missing)");
+      if (ioctl(tty_slave, TIOCSCTTY, 0) < 0) fail(step, errno, "TIOCSCTTY");
+      for (int fd = 0; fd < 3; fd++)
+        if (dup2(tty_slave, fd) < 0) fail(step, errno, "dup2 pty");
+      close(tty_slave);
+    }
+    return;
+  }
+  reaper_loop(pid);
+}
+
+static void do_sync(uint32_t step) {
+  uint32_t pid = (uint32_t)getpid();
+  send_frame(CTL_FD, EV_NS_READY, &pid, sizeof pid);
+  uint32_t hdr[2];
+  if (read_all(CTL_FD, hdr, sizeof hdr) < 0) _exit(EXIT_LOST_CONTROL);
+  if (hdr[0] != CMD_GO) fail(step, EPROTO, "expected GO, got %u", hdr[0]);
+}
+
+/* Runs ops from `from` to the end, in whatever process this is. */
+static uint32_t run_ops(uint32_t from) {
+  for (uint32_t i = from; i < nops; i++) {
+    const struct op *o = &ops[i];
+    switch (o->code) {
+    case OP_USERNS: i = do_userns(i); break;
+    case OP_MAP_WRITE:
+    case OP_MAP_EXEC: fail(i, EINVAL, "MAP ops must follow USERNS");
+    case OP_SETUP_IDS: setup_ids(i, (uid_t)arg_i(o, 0, i), (gid_t)arg_i(o, 1, i)); break;
+    case OP_UNSHARE:
+      if (unshare((int)arg_i(o, 0, i)) < 0) fail(i, errno, "unshare(0x%llx)", (unsigned long long)o->ints[0]);
+      break;
+    case OP_SYNC: do_sync(i); break;
+    case OP_FORK_INIT: do_fork_init(i, o); break; /* the stage never returns */
+    case OP_MOUNT: {
+      const char *src = arg_s(o, 0, i), *dst = arg_s(o, 1, i), *fs = arg_s(o, 2, i), *data = arg_s(o, 3, i);
+      if (mount(or_null(src), dst, or_null(fs), (unsigned long)arg_i(o, 0, i), or_null(data)) < 0)
+        fail(i, errno, "mount %s on %s (%s)", src, dst, fs);
+      break;
+    }
+    case OP_BIND: {
+      const char *src = arg_s(o, 0, i), *dst = arg_s(o, 1, i);
+      unsigned long fl = MS_BIND | (arg_i(o, 0, i) ? MS_REC : 0);
+      if (mount(src, dst, NULL, fl, NULL) < 0) fail(i, errno, "bind %s on %s", src, dst);
+      break;
+    }
+    case OP_SETATTR: do_setattr(i, o); break;
+    case OP_UMOUNT:
+      if (umount2(arg_s(o, 0, i), (int)arg_i(o, 0, i)) < 0) fail(i, errno, "umount %s", o->strs[0]);
+      break;
+    case OP_MKDIR: do_mkdir(i, o); break;
+    case OP_WRITE_FILE: do_write_file(i, o); break;
+    case OP_SYMLINK:
+      if (symlink(arg_s(o, 0, i), arg_s(o, 1, i)) < 0) fail(i, errno, "symlink %s -> %s", o->strs[1], o->strs[0]);
+      break;
+    case OP_PIVOT_ROOT: do_pivot_root(i, o); break;
+    case OP_SETHOSTNAME: {
+      const char *h = arg_s(o, 0, i);
+      if (sethostname(h, strlen(h)) < 0) fail(i, errno, "sethostname %s", h);
+      break;
+    }
+    case OP_LOOPBACK_UP: do_loopback_up(i); break;
+    case OP_PTY: do_pty(i, o); break;
+    case OP_FORK_WORKLOAD: do_fork_workload(i, o); break; /* the reaper never returns */
+    case OP_CHDIR:
+      if (chdir(arg_s(o, 0, i)) < 0) fail(i, errno, "chdir %s", o->strs[0]);
+      break;
+    case OP_RLIMIT: {
+      int64_t soft = arg_i(o, 1, i), hard = arg_i(o, 2, i);
+      struct rlimit rl = {.rlim_cur = soft < 0 ? RLIM_INFINITY : (rlim_t)soft, .rlim_max = hard < 0 ? RLIM_INFINITY : (rlim_t)hard};
+      if (setrlimit((int)o->ints[0], &rl) < 0) fail(i, errno, "setrlimit %lld", (long long)o->ints[0]);
+      break;
+    }
+    case OP_SET_IDS: {
+      uid_t uid = (uid_t)arg_i(o, 0, i);
+      gid_t gid = (gid_t)arg_i(o, 1, i);
+      if (arg_i(o, 2, i) && setgroups(0, NULL) < 0) fail(i, errno, "setgroups");
+      if (setresgid(gid, gid, gid) < 0) fail(i, errno, "setresgid(%d)", (int)gid);
+      if (setresuid(uid, uid, uid) < 0) fail(i, errno, "setresuid(%d)", (int)uid);
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(i, errno, "pdeathsig");
+      break;
+    }
+    case OP_DROP_CAPS: drop_caps(i); break;
+    case OP_NO_NEW_PRIVS:
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(i, errno, "no_new_privs");
+      break;
+    case OP_SECCOMP: {
+      struct sock_fprog prog = {.len = (unsigned short)(o->lens[0] / sizeof(struct sock_filter)), .filter = o->aligned};
+      if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)arg_i(o, 0, i), &prog) < 0)
+        fail(i, errno, "seccomp");
+      break;
+    }
+    case OP_EXEC: do_exec(i, o); break;
+    default: fail(i, EINVAL, "unknown op %u", o->code);
+    }
+  }
+  return nops;
+}
+
+int main(void) {
+  stage_pid = getpid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* fd 3 is the control socket; anything else the caller leaked stops here */
+  if (fcntl(CTL_FD, F_SETFD, FD_CLOEXEC) < 0) _exit(EXIT_LOST_CONTROL);
+  if (syscall(SYS_close_range, CTL_FD + 1, ~0U, 0) < 0) {
+    for (int fd = CTL_FD + 1; fd < 1024; fd++) close(fd);
+  }
+  sigemptyset(&forwarded);
+  int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGALRM};
+  for (size_t k = 0; k < sizeof fwd / sizeof fwd[0]; k++) sigaddset(&forwarded, fwd[k]);
+  sigset_t block = forwarded;
+  sigaddset(&block, SIGCHLD);
+  sigaddset(&block, SIGWINCH);
+  sigaddset(&block, SIGPIPE);
+  sigprocmask(SIG_BLOCK, &block, NULL);
+  read_plan();
+  run_ops(0);
+  /* a plan without FORK_INIT only prepares; nothing ran */
+  return 0;
+}
