@@ -1,0 +1,46 @@
+// config/: profile files (how to run) as TypeScript types. The JSON Schema in
+// profile-schema.ts is the authority on shape; this file mirrors it.
+// Must not: apply defaults (resolve/ does that).
+
+export interface ProfileTmpfs {
+  /** Absolute path inside the sandbox. */
+  readonly path: string;
+  /** Size limit, as a byte count or with a k/m/g suffix ("64m"). */
+  readonly size?: string;
+  /** Octal mode of the mount's root directory ("1777"). */
+  readonly mode?: string;
+  /** "user": owned by the workload's uid/gid; "root" (default): owned by uid 0. */
+  readonly owner?: 'root' | 'user';
+}
+
+export interface ProfileVolume {
+  /** Absolute host path. */
+  readonly source: string;
+  /** Absolute path inside the sandbox. */
+  readonly target: string;
+  /** Writable when true; read-only otherwise. */
+  readonly writable?: boolean;
+}
+
+export interface Profile {
+  readonly description?: string;
+  /** Workload identity inside the sandbox. */
+  readonly user?: { readonly uid: number; readonly gid: number };
+  readonly hostname?: string;
+  readonly network?: 'none';
+  /** Root file system read-only (tmpfs mounts and writable volumes stay writable). */
+  readonly readOnly?: boolean;
+  /** Size limit of the root tmpfs of the `host` image. */
+  readonly rootSize?: string;
+  readonly workdir?: string;
+  readonly tmpfs?: readonly ProfileTmpfs[];
+  readonly volumes?: readonly ProfileVolume[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** A profile together with where it came from (for error messages). */
+export interface LoadedProfile {
+  readonly name: string;
+  readonly file: string;
+  readonly profile: Profile;
+}
