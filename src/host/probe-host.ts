@@ -1,14 +1,9 @@
 // host/: reads facts about this machine and the caller into plain data
 // (HostFacts), so that resolve/ can stay pure and unit-testable.
 // Must not: decide anything or change the host.
-import { accessSync, constants, lstatSync, readlinkSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { readSubIds, type SubIdRange } from './subid.js';
-
-/** How the host lays out a top-level directory such as /bin or /lib64. */
-export type RootEntry =
-  | { readonly name: string; readonly kind: 'dir' }
-  | { readonly name: string; readonly kind: 'symlink'; readonly target: string };
 
 export interface HostFacts {
   readonly uid: number;
@@ -21,13 +16,10 @@ export interface HostFacts {
   /** Absolute paths of newuidmap/newgidmap if installed. */
   readonly newuidmap: string | null;
   readonly newgidmap: string | null;
-  /** /bin, /sbin, /lib, /lib32, /lib64, /libx32 as the host has them (absent ones left out). */
-  readonly rootEntries: readonly RootEntry[];
   /** Node's name for the CPU architecture (x64, arm64, ...). */
   readonly arch: string;
 }
 
-const ROOT_DIRS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
 const TOOL_DIRS = ['/usr/bin', '/usr/sbin', '/bin', '/sbin'];
 
 export function findTool(name: string): string | null {
@@ -41,20 +33,6 @@ export function findTool(name: string): string | null {
     }
   }
   return null;
-}
-
-function rootEntries(): RootEntry[] {
-  const entries: RootEntry[] = [];
-  for (const name of ROOT_DIRS) {
-    try {
-      const st = lstatSync(`/${name}`);
-      if (st.isSymbolicLink()) entries.push({ name, kind: 'symlink', target: readlinkSync(`/${name}`) });
-      else if (st.isDirectory()) entries.push({ name, kind: 'dir' });
-    } catch {
-      /* absent */
-    }
-  }
-  return entries;
 }
 
 /** The subid files; tests of the pure code pass their own facts instead. */
@@ -79,7 +57,6 @@ export function probeHost(): HostFacts {
     subgid: readSubIds(SUBGID_FILE, who)[0] ?? null,
     newuidmap: findTool('newuidmap'),
     newgidmap: findTool('newgidmap'),
-    rootEntries: rootEntries(),
     arch: process.arch,
   };
 }

@@ -36,7 +36,7 @@ export function launchStage(plan: readonly StageOp[], stdio: ('inherit' | 'pipe'
     env: {},
   });
   const ctl = child.stdio[3] as Socket;
-  let buffered = Buffer.alloc(0);
+  let buffered: Buffer = Buffer.alloc(0);
   let settled = false;
   let resolveOutcome!: (o: StageOutcome) => void;
   let resolveStarted!: () => void;

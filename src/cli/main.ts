@@ -1,0 +1,29 @@
+// The `sandbox` command line: a thin layer over the library (src/run/).
+// Usage errors exit 125 with a hint, like every other sandbox failure.
+import { Command, CommanderError } from 'commander';
+import { registerDoctorCommand } from './doctor-command.js';
+import { registerExecCommand } from './exec-command.js';
+import { registerProfileCommand } from './profile-command.js';
+import { EXIT_SANDBOX_FAILED, printError } from './report-error.js';
+
+const program = new Command('sandbox')
+  .description('run untrusted programs in fresh rootless containers')
+  .version('0.1.0')
+  .enablePositionalOptions()
+  .showHelpAfterError(false)
+  .exitOverride()
+  .configureOutput({ outputError: () => {} });
+registerExecCommand(program);
+registerProfileCommand(program);
+registerDoctorCommand(program);
+for (const cmd of program.commands) cmd.exitOverride().configureOutput({ outputError: () => {} });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (!(e instanceof CommanderError)) throw e;
+  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
+    process.exitCode = 0;
+  } else {
+    printError(e.message.replace(/^error: /, ''), 'see `sandbox --help` or `sandbox exec --help`');
+    process.exitCode = EXIT_SANDBOX_FAILED;
+  }
+});

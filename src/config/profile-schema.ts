@@ -1,0 +1,95 @@
+// The JSON Schema of profile files (profiles/*.json). Compiled ahead of time
+// into src/config/generated/validate-profile.js by scripts/gen-validators.mjs,
+// so the CLI never loads ajv's compiler at start-up.
+// Must not: carry defaults; "absent" always means "use the built-in default".
+
+const absolutePath = {
+  type: 'string',
+  pattern: '^/[^\\u0000]{0,4094}$',
+  description: 'An absolute path (at most 4095 bytes).',
+} as const;
+
+const size = {
+  type: 'string',
+  pattern: '^[0-9]+[kKmMgG]?$',
+  description: 'A size in bytes, or with a k, m or g suffix (powers of 1024), e.g. "64m".',
+} as const;
+
+export const profileSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://rootless-sandbox.dev/schemas/profile.json',
+  title: 'rootless-sandbox profile',
+  description:
+    'How to run a workload: identity, file system, network and environment. Command-line flags override these fields. An absent field means the built-in default; an empty array or object means "none".',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string', description: 'Editor hint; ignored.' },
+    description: { type: 'string', description: 'One line shown by `sandbox profile ls`.' },
+    user: {
+      type: 'object',
+      description: 'Workload identity inside the sandbox (-u). Absent: uid 0, gid 0 (root inside the user namespace, never host root).',
+      additionalProperties: false,
+      required: ['uid', 'gid'],
+      properties: {
+        uid: { type: 'integer', minimum: 0, maximum: 4294967294, description: 'User id inside the sandbox.' },
+        gid: { type: 'integer', minimum: 0, maximum: 4294967294, description: 'Group id inside the sandbox.' },
+      },
+    },
+    hostname: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$',
+      description: 'Host name inside the sandbox (--hostname). Absent: "sandbox".',
+    },
+    network: {
+      type: 'string',
+      enum: ['none'],
+      description: 'Network mode (--network). "none": a private network namespace with only lo. Absent: "none".',
+    },
+    readOnly: {
+      type: 'boolean',
+      description: 'Read-only root file system (--read-only); tmpfs mounts and writable volumes stay writable. Absent: false.',
+    },
+    rootSize: { ...size, description: 'Size limit of the root tmpfs of the host image. Absent: "64m".' },
+    workdir: { ...absolutePath, description: "Working directory of the workload (-w). Absent: the user's home directory." },
+    tmpfs: {
+      type: 'array',
+      description: 'tmpfs mounts (--tmpfs). Absent: none besides the image defaults; /tmp is always a tmpfs.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path'],
+        properties: {
+          path: { ...absolutePath, description: 'Mount point inside the sandbox.' },
+          size: { ...size, description: 'Size limit. Absent: "64m".' },
+          mode: { type: 'string', pattern: '^[0-7]{3,4}$', description: 'Octal mode of the mount root. Absent: "1777".' },
+          owner: {
+            type: 'string',
+            enum: ['root', 'user'],
+            description: '"user": owned by the workload uid/gid; "root": owned by uid 0. Absent: "root".',
+          },
+        },
+      },
+    },
+    volumes: {
+      type: 'array',
+      description: 'Host paths bound into the sandbox (-v). Absent: none.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['source', 'target'],
+        properties: {
+          source: { ...absolutePath, description: 'Host path; must exist.' },
+          target: { ...absolutePath, description: 'Path inside the sandbox.' },
+          writable: { type: 'boolean', description: 'Writable when true. Absent: false (read-only).' },
+        },
+      },
+    },
+    env: {
+      type: 'object',
+      description: 'Environment variables added for the workload (-e overrides). Absent: none besides PATH, HOME, HOSTNAME (and TERM with -t).',
+      propertyNames: { pattern: '^[^=\\u0000]+$' },
+      additionalProperties: { type: 'string', description: 'The value.' },
+    },
+  },
+} as const;

@@ -1,0 +1,31 @@
+// ExecOptions: what a caller (the CLI or a library user) asks for. Every
+// field is optional except the command; absent fields take the profile's
+// value, then the built-in default (see resolve-run-spec.ts).
+import type { ProfileTmpfs, ProfileVolume } from '../config/profile.js';
+
+export interface ExecOptions {
+  /** Image reference; only "host" for now. Default "host". */
+  readonly image?: string;
+  /** Program and arguments. */
+  readonly command: readonly string[];
+  /** Profile name (profiles/NAME.json) or path. Default "default". */
+  readonly profile?: string;
+  /** "UID[:GID]" or ids. */
+  readonly user?: string | { readonly uid: number; readonly gid: number };
+  readonly hostname?: string;
+  readonly workdir?: string;
+  readonly readOnly?: boolean;
+  readonly network?: string;
+  /** "KEY=VAL" / "KEY" strings (as -e), or a map. */
+  readonly env?: readonly string[] | Readonly<Record<string, string>>;
+  /** Files of KEY=VAL lines (as --env-file). */
+  readonly envFiles?: readonly string[];
+  /** "SRC:DST[:ro|rw]" strings (as -v) or objects. */
+  readonly volumes?: readonly (string | ProfileVolume)[];
+  /** "DST[:size=N,mode=M]" strings (as --tmpfs) or objects. */
+  readonly tmpfs?: readonly (string | ProfileTmpfs)[];
+  /** Give the workload a pseudo-terminal (-t). */
+  readonly tty?: boolean;
+  /** Keep stdin open (-i). */
+  readonly interactive?: boolean;
+}

@@ -1,0 +1,163 @@
+// resolve/: the only place where defaults are applied. Options + profile +
+// host facts in, a frozen RunSpec out. Pure: every fact about the host comes
+// in as data (HostFacts, HostImageLayout, inspectPath), so it is unit-testable.
+// Must not: touch the file system or start anything.
+import { posix } from 'node:path';
+import type { LoadedProfile, ProfileTmpfs, ProfileVolume } from '../config/profile.js';
+import { SandboxError } from '../errors.js';
+import type { HostFacts } from '../host/probe-host.js';
+import { planIdMap } from '../idmap/plan-idmap.js';
+import type { HostImageLayout } from '../rootfs/host-image.js';
+import type { ExecOptions } from './exec-options.js';
+import { parseEnvArg, parseEnvFile, parseOctal, parseSize, parseTmpfs, parseUser, parseVolume } from './parse-options.js';
+import type { RunSpec, TmpfsSpec, VolumeSpec } from './run-spec.js';
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_HOSTNAME = 'sandbox';
+const DEFAULT_ROOT_SIZE = '64m';
+const DEFAULT_TMPFS_SIZE = '64m';
+const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
+/** Mount targets that would hide what the sandbox itself provides. */
+const RESERVED_TARGETS = ['/', '/proc', '/dev', '/dev/pts'];
+
+/** What the resolver may know about a host path (canonical path and kind). */
+export type InspectPath = (path: string) => { real: string; kind: 'dir' | 'file' | 'other' } | null;
+
+export interface ResolveInput {
+  readonly options: ExecOptions;
+  readonly profile: LoadedProfile;
+  readonly host: HostFacts;
+  readonly layout: HostImageLayout;
+  /** The caller's environment, for `-e KEY` without a value. */
+  readonly callerEnv: NodeJS.ProcessEnv;
+  /** Contents of --env-file files, read by the caller. */
+  readonly envFiles: readonly { readonly file: string; readonly text: string }[];
+  readonly inspectPath: InspectPath;
+}
+
+function normalizeTarget(path: string, where: string): string {
+  const p = posix.normalize(path).replace(/(.)\/+$/, '$1');
+  if (!p.startsWith('/')) throw new SandboxError('usage', `"${path}" (${where}) is not an absolute path`, 'write it from /');
+  if (RESERVED_TARGETS.includes(p) || p.startsWith('/proc/')) {
+    throw new SandboxError('usage', `cannot mount over ${p} (${where})`, 'the sandbox provides /, /proc and /dev itself; choose another path');
+  }
+  return p;
+}
+
+function resolveTmpfs(t: ProfileTmpfs, where: string): TmpfsSpec {
+  return {
+    path: normalizeTarget(t.path, where),
+    sizeBytes: parseSize(t.size ?? DEFAULT_TMPFS_SIZE, where),
+    mode: parseOctal(t.mode ?? '1777'),
+    owner: t.owner ?? 'root',
+  };
+}
+
+function resolveVolume(v: ProfileVolume, where: string, inspect: InspectPath): VolumeSpec {
+  const found = inspect(v.source);
+  if (!found) {
+    throw new SandboxError('usage', `volume source ${v.source} does not exist (${where})`, 'create it first, or fix the path');
+  }
+  if (found.kind === 'other') {
+    throw new SandboxError('usage', `volume source ${v.source} is not a file or directory (${where})`, 'bind only regular files and directories');
+  }
+  return { source: found.real, target: normalizeTarget(v.target, where), writable: v.writable ?? false, kind: found.kind };
+}
+
+function resolveEnv(input: ResolveInput, base: Record<string, string>): string[] {
+  const env = new Map<string, string>(Object.entries(base));
+  for (const [k, v] of Object.entries(input.profile.profile.env ?? {})) env.set(k, v);
+  for (const { file, text } of input.envFiles) {
+    for (const [k, v] of parseEnvFile(text, file, input.callerEnv)) env.set(k, v);
+  }
+  const extra = input.options.env;
+  if (Array.isArray(extra)) {
+    for (const arg of extra as readonly string[]) {
+      const pair = parseEnvArg(arg, input.callerEnv);
+      if (pair) env.set(pair[0], pair[1]);
+    }
+  } else if (extra) {
+    for (const [k, v] of Object.entries(extra)) {
+      const pair = parseEnvArg(`${k}=${v}`, input.callerEnv, 'env');
+      if (pair) env.set(pair[0], pair[1]);
+    }
+  }
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+export function resolveRunSpec(input: ResolveInput): RunSpec {
+  const { options, profile: loaded, host, layout } = input;
+  const profile = loaded.profile;
+  const image = options.image ?? 'host';
+  if (image !== 'host') {
+    throw new SandboxError('usage', `unknown image "${image}"`, 'only the `host` image (read-only binds of the host\'s /usr) is available in this version');
+  }
+  if (!options.command.length || options.command[0] === '') {
+    throw new SandboxError('usage', 'missing command', 'give the program to run after the image, e.g. `sandbox exec host -- /bin/echo hi`');
+  }
+
+  const user = typeof options.user === 'string' ? parseUser(options.user) : options.user ?? profile.user ?? { uid: 0, gid: 0 };
+  const name = user.uid === 0 ? 'root' : 'sandbox';
+  const home = user.uid === 0 ? '/root' : '/home/sandbox';
+
+  const hostname = options.hostname ?? profile.hostname ?? DEFAULT_HOSTNAME;
+  if (!HOSTNAME_RE.test(hostname)) {
+    throw new SandboxError('usage', `invalid hostname "${hostname}" (--hostname)`, 'use letters, digits, dots and dashes, at most 63 characters');
+  }
+  const network = options.network ?? profile.network ?? 'none';
+  if (network !== 'none') {
+    throw new SandboxError('usage', `unknown network mode "${network}" (--network)`, 'only "none" is available in this version');
+  }
+
+  const tmpfs = [
+    ...(profile.tmpfs ?? []).map((t, i) => resolveTmpfs(t, `${loaded.file}#/tmpfs/${i}`)),
+    ...(options.tmpfs ?? []).map((t) => resolveTmpfs(typeof t === 'string' ? parseTmpfs(t) : t, '--tmpfs')),
+  ];
+  if (!tmpfs.some((t) => t.path === '/tmp')) tmpfs.unshift(resolveTmpfs({ path: '/tmp' }, 'default /tmp'));
+  const volumes = [
+    ...(profile.volumes ?? []).map((v, i) => resolveVolume(v, `${loaded.file}#/volumes/${i}`, input.inspectPath)),
+    ...(options.volumes ?? []).map((v) => resolveVolume(typeof v === 'string' ? parseVolume(v) : v, '-v', input.inspectPath)),
+  ];
+  const targets = new Set<string>();
+  for (const t of [...tmpfs.map((t) => t.path), ...volumes.map((v) => v.target)]) {
+    if (targets.has(t)) throw new SandboxError('usage', `two mounts on ${t}`, 'give each volume and tmpfs its own target');
+    targets.add(t);
+  }
+
+  const cwd = options.workdir ?? profile.workdir ?? home;
+  if (!cwd.startsWith('/')) throw new SandboxError('usage', `working directory "${cwd}" is not absolute (-w)`, 'write it from /, e.g. -w /tmp');
+
+  const tty = options.tty ?? false;
+  const base: Record<string, string> = { PATH: DEFAULT_PATH, HOME: home, HOSTNAME: hostname };
+  if (tty) base.TERM = input.callerEnv.TERM || 'xterm';
+  const env = resolveEnv(input, base);
+  const searchPath = env.findLast((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+
+  const spec: RunSpec = {
+    image: { kind: 'host', layout },
+    profile: { name: loaded.name, file: loaded.file },
+    argv: [...options.command],
+    env,
+    searchPath,
+    cwd: posix.normalize(cwd),
+    user: { ...user, name, home },
+    hostname,
+    network,
+    readOnly: options.readOnly ?? profile.readOnly ?? false,
+    rootSizeBytes: parseSize(profile.rootSize ?? DEFAULT_ROOT_SIZE, `${loaded.file}#/rootSize`),
+    tmpfs,
+    volumes,
+    tty,
+    interactive: options.interactive ?? false,
+    idmap: planIdMap(host, user),
+  };
+  return deepFreeze(spec);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

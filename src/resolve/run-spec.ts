@@ -1,0 +1,42 @@
+// RunSpec: the contract between resolving and running. Fully resolved (no
+// defaults left to apply), JSON-serializable, frozen.
+import type { IdMapPlan } from '../idmap/plan-idmap.js';
+import type { HostImageLayout } from '../rootfs/host-image.js';
+
+export interface TmpfsSpec {
+  readonly path: string;
+  readonly sizeBytes: number;
+  readonly mode: number;
+  readonly owner: 'root' | 'user';
+}
+
+export interface VolumeSpec {
+  /** Canonical host path (symlinks resolved). */
+  readonly source: string;
+  readonly target: string;
+  readonly writable: boolean;
+  readonly kind: 'dir' | 'file';
+}
+
+export interface RunSpec {
+  readonly image: { readonly kind: 'host'; readonly layout: HostImageLayout };
+  readonly profile: { readonly name: string; readonly file: string };
+  /** argv of the workload; argv[0] is searched in PATH unless it has a '/'. */
+  readonly argv: readonly string[];
+  /** KEY=VALUE strings, in order. */
+  readonly env: readonly string[];
+  /** PATH inside the sandbox, used to find argv[0]. */
+  readonly searchPath: string;
+  readonly cwd: string;
+  readonly user: { readonly uid: number; readonly gid: number; readonly name: string; readonly home: string };
+  readonly hostname: string;
+  readonly network: 'none';
+  readonly readOnly: boolean;
+  readonly rootSizeBytes: number;
+  readonly tmpfs: readonly TmpfsSpec[];
+  readonly volumes: readonly VolumeSpec[];
+  /** -t: the workload gets a pseudo-terminal; -i: stdin is kept. */
+  readonly tty: boolean;
+  readonly interactive: boolean;
+  readonly idmap: IdMapPlan;
+}

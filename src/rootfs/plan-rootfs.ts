@@ -1,0 +1,140 @@
+// rootfs/: turns a RunSpec into the mount ops pid 1 runs, in order:
+//   1. a scratch tmpfs becomes / with the host root kept at /oldroot,
+//   2. a fresh tmpfs at /newroot gets the image (read-only binds of the
+//      host's /usr, /bin, /lib*, selected /etc files), generated /etc files,
+//      /proc with masks, a minimal /dev, tmpfs mounts and volumes,
+//   3. /newroot becomes / and the old root is detached: no path leads back.
+// Must not: run anything, or expose a host path the spec does not name.
+import { isMapped } from '../idmap/plan-idmap.js';
+import type { RunSpec, TmpfsSpec, VolumeSpec } from '../resolve/run-spec.js';
+import { MNT_DETACH, MOUNT_ATTR, MS, ops, type StageOp } from '../stage/plan.js';
+import { generatedEtcFiles } from './generated-etc.js';
+import type { HostEntry } from './host-image.js';
+
+/** Host directory the scratch tmpfs is mounted on (in the private mount namespace only). */
+const SCRATCH = '/tmp';
+const NEW = '/newroot';
+const OLD = '/oldroot';
+
+const RO_BIND = MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV;
+const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+/** Binds a host file or directory read-only at the same path in the new root. */
+function bindHostEntry(e: HostEntry): StageOp[] {
+  if (e.kind === 'symlink') return [ops.symlink(e.target, NEW + e.path)];
+  const create = e.kind === 'dir' ? ops.mkdir(NEW + e.path) : ops.writeFile(NEW + e.path, '', 0o644);
+  const recursive = e.kind === 'dir';
+  return [create, ops.bind(OLD + e.path, NEW + e.path, recursive), ops.setattr(NEW + e.path, RO_BIND, 0, recursive)];
+}
+
+function planImage(spec: RunSpec): StageOp[] {
+  const { layout } = spec.image;
+  return [
+    ...bindHostEntry({ path: '/usr', kind: 'dir' }),
+    ...layout.rootEntries.flatMap(bindHostEntry),
+    ops.mkdir(NEW + '/etc'),
+    ...layout.etcEntries.flatMap(bindHostEntry),
+    ...generatedEtcFiles(spec).map((f) => ops.writeFile(NEW + f.path, f.content, 0o644)),
+  ];
+}
+
+function planProc(spec: RunSpec): StageOp[] {
+  const { proc } = spec.image.layout;
+  const hidden = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  return [
+    ops.mkdir(NEW + '/proc'),
+    ops.mount('proc', NEW + '/proc', 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC),
+    ...proc.maskFiles.map((p) => ops.bind(OLD + '/dev/null', NEW + p, false)),
+    ...proc.maskDirs.map((p) => ops.mount('tmpfs', NEW + p, 'tmpfs', hidden, 'mode=0555,size=4k')),
+    ...proc.readOnly.flatMap((p) => [
+      ops.bind(NEW + p, NEW + p, true),
+      ops.setattr(NEW + p, RO_BIND | MOUNT_ATTR.NOEXEC, 0, true),
+    ]),
+  ];
+}
+
+function planDev(spec: RunSpec): StageOp[] {
+  // devpts wants the tty group mapped; without it the kernel refuses gid=5
+  const ttyGroup = isMapped(spec.idmap.gidMap, 5) ? ',gid=5' : '';
+  return [
+    ops.mkdir(NEW + '/dev'),
+    ops.mount('tmpfs', NEW + '/dev', 'tmpfs', MS.NOSUID | MS.NOEXEC, 'mode=0755,size=64k'),
+    // device nodes cannot be created in a user namespace: bind the host's
+    ...DEVICES.flatMap((d) => [ops.writeFile(`${NEW}/dev/${d}`, '', 0o666), ops.bind(`${OLD}/dev/${d}`, `${NEW}/dev/${d}`, false)]),
+    ops.mkdir(NEW + '/dev/pts'),
+    ops.mount('devpts', NEW + '/dev/pts', 'devpts', MS.NOSUID | MS.NOEXEC, `newinstance,ptmxmode=0666,mode=0620${ttyGroup}`),
+    ops.symlink('pts/ptmx', NEW + '/dev/ptmx'),
+    ops.mkdir(NEW + '/dev/shm', 0o1777),
+    ops.mount('tmpfs', NEW + '/dev/shm', 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=1777,size=64m'),
+    ops.symlink('/proc/self/fd', NEW + '/dev/fd'),
+    ops.symlink('/proc/self/fd/0', NEW + '/dev/stdin'),
+    ops.symlink('/proc/self/fd/1', NEW + '/dev/stdout'),
+    ops.symlink('/proc/self/fd/2', NEW + '/dev/stderr'),
+  ];
+}
+
+/** uid=/gid= options of a tmpfs, only with ids that exist inside. */
+function tmpfsOwner(spec: RunSpec, t: TmpfsSpec): string {
+  const [uid, gid] = t.owner === 'user' ? [spec.user.uid, spec.user.gid] : [0, 0];
+  return isMapped(spec.idmap.uidMap, uid) && isMapped(spec.idmap.gidMap, gid) ? `,uid=${uid},gid=${gid}` : '';
+}
+
+type Mount = { target: string; ops: StageOp[] };
+
+function tmpfsMount(spec: RunSpec, t: TmpfsSpec): Mount {
+  const data = `size=${t.sizeBytes},mode=${t.mode.toString(8).padStart(4, '0')}${tmpfsOwner(spec, t)}`;
+  return { target: t.path, ops: [ops.mkdir(NEW + t.path), ops.mount('tmpfs', NEW + t.path, 'tmpfs', MS.NOSUID | MS.NODEV, data)] };
+}
+
+function volumeMount(v: VolumeSpec): Mount {
+  const target = NEW + v.target;
+  const create = v.kind === 'dir'
+    ? [ops.mkdir(target)]
+    : [ops.mkdir(target.slice(0, target.lastIndexOf('/')) || '/'), ops.writeFile(target, '', 0o644)];
+  const attrs = v.writable ? MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV : RO_BIND;
+  return { target: v.target, ops: [...create, ops.bind(OLD + v.source, target, v.kind === 'dir'), ops.setattr(target, attrs, 0, true)] };
+}
+
+/** Parents before children, so --tmpfs /data/tmp lands inside -v x:/data. */
+function planMounts(spec: RunSpec): StageOp[] {
+  const depth = (p: string) => p.split('/').length;
+  return [...spec.tmpfs.map((t) => tmpfsMount(spec, t)), ...spec.volumes.map(volumeMount)]
+    .sort((a, b) => depth(a.target) - depth(b.target))
+    .flatMap((m) => m.ops);
+}
+
+function isMountTarget(spec: RunSpec, path: string): boolean {
+  return spec.tmpfs.some((t) => t.path === path) || spec.volumes.some((v) => v.target === path);
+}
+
+function planHome(spec: RunSpec): StageOp[] {
+  const { uid, gid, home } = spec.user;
+  if (isMountTarget(spec, home)) return [];
+  const owned = isMapped(spec.idmap.uidMap, uid) && isMapped(spec.idmap.gidMap, gid);
+  return [ops.mkdir(NEW + home, uid === 0 ? 0o700 : 0o755, owned ? uid : -1, owned ? gid : -1)];
+}
+
+export function planRootfs(spec: RunSpec): StageOp[] {
+  return [
+    // nothing mounted here propagates back to the host
+    ops.mount('', '/', '', MS.REC | MS.SLAVE),
+    ops.mount('tmpfs', SCRATCH, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=0755,size=16k'),
+    ops.mkdir(SCRATCH + NEW),
+    ops.mkdir(SCRATCH + OLD),
+    ops.pivotRoot(SCRATCH, SCRATCH + OLD),
+    ops.chdir('/'),
+    ops.mount('tmpfs', NEW, 'tmpfs', MS.NOSUID | MS.NODEV, `mode=0755,size=${spec.rootSizeBytes}`),
+    ...planImage(spec),
+    ...planProc(spec),
+    ...planDev(spec),
+    ...planHome(spec),
+    ...planMounts(spec),
+    ops.mkdir(NEW + spec.cwd),
+    // /newroot becomes /; the scratch root and the host root under it are detached
+    ops.chdir(NEW),
+    ops.pivotRoot('.', '.'),
+    ops.umount('.', MNT_DETACH),
+    ops.chdir('/'),
+    ...(spec.readOnly ? [ops.setattr('/', MOUNT_ATTR.RDONLY, 0, false)] : []),
+  ];
+}
