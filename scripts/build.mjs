@@ -1,5 +1,5 @@
 // The whole build: schema validators, type declarations, the two bundles
-// (library dist/index.js, CLI dist/cli.js) and the C stage.
+// (library dist/index.js, CLI dist/cli.cjs) and the C stage.
 // One bundle per entry keeps start-up to a single module load.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -11,18 +11,24 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit'
 
 run(process.execPath, ['scripts/gen-validators.mjs']);
 run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', '.']);
+const common = { absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
+// the library: ESM, for `import { exec } from 'rootless-sandbox'`
 await build({
-  entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
-  absWorkingDir: root,
+  ...common,
+  entryPoints: { index: 'src/index.ts' },
   outdir: 'dist',
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
   format: 'esm',
-  splitting: false,
-  sourcemap: false,
-  logLevel: 'warning',
   // commander is CommonJS: give its require() of node built-ins a real require
   banner: { js: "import { createRequire as __sandboxCreateRequire } from 'node:module'; const require = __sandboxCreateRequire(import.meta.url);" },
+});
+// the CLI: CommonJS, which Node 20 loads measurably faster than an ES module
+await build({
+  ...common,
+  entryPoints: { cli: 'src/cli/main.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  define: { 'import.meta.url': '__sandboxModuleUrl' },
+  banner: { js: "const __sandboxModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 run(process.execPath, ['scripts/build-stage.mjs']);

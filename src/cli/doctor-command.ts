@@ -2,7 +2,6 @@
 // text or JSON. Exit code 0 when no check failed, 1 otherwise.
 // Must not: hold check logic (doctor/ does) or call process.exit.
 import type { Command } from 'commander';
-import { formatDoctor, runDoctor } from '../doctor/run-doctor.js';
 
 export function registerDoctorCommand(program: Command): void {
   program
@@ -14,6 +13,8 @@ export function registerDoctorCommand(program: Command): void {
     )
     .option('--json', 'print the report as JSON')
     .action(async (opts: { json?: boolean }) => {
+      // loaded on demand: `sandbox exec` should not pay for the doctor's code
+      const { formatDoctor, runDoctor } = await import('../doctor/run-doctor.js');
       const report = await runDoctor();
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctor(report));
       process.exitCode = report.ok ? 0 : 1;

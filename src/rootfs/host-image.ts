@@ -2,7 +2,7 @@
 // once per run into plain data (HostImageLayout) for the pure planners.
 // Must not: expose anything beyond /usr, the /bin-/lib* entries and the
 // /etc entries listed here (never the caller's home, /var, /run, ...).
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type Dirent } from 'node:fs';
 
 export type HostEntry =
   | { readonly path: string; readonly kind: 'dir' | 'file' }
@@ -52,10 +52,32 @@ function existing(paths: readonly string[]): HostEntry[] {
   return paths.map(entry).filter((e): e is HostEntry => e !== null);
 }
 
+/** The wanted entries of one directory, from a single listing (cheaper than a stat each). */
+function listed(dir: string, wanted: readonly string[]): HostEntry[] {
+  let dirents: Dirent[];
+  try {
+    dirents = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const byName = new Map(dirents.map((d) => [d.name, d]));
+  const prefix = dir === '/' ? '/' : `${dir}/`;
+  const out: HostEntry[] = [];
+  for (const path of wanted) {
+    const d = byName.get(path.slice(prefix.length));
+    if (!d) continue;
+    if (d.isSymbolicLink()) out.push({ path, kind: 'symlink', target: readlinkSync(path) });
+    else if (d.isDirectory()) out.push({ path, kind: 'dir' });
+    else if (d.isFile()) out.push({ path, kind: 'file' });
+    else { const e = entry(path); if (e) out.push(e); } // DT_UNKNOWN on some file systems
+  }
+  return out;
+}
+
 export function probeHostImage(): HostImageLayout {
   return {
-    rootEntries: existing(ROOT_ENTRIES),
-    etcEntries: existing(HOST_ETC_ENTRIES),
+    rootEntries: listed('/', ROOT_ENTRIES),
+    etcEntries: listed('/etc', HOST_ETC_ENTRIES),
     proc: {
       maskFiles: existing(PROC_MASKED_FILES).map((e) => e.path),
       maskDirs: existing(PROC_MASKED_DIRS).map((e) => e.path),

@@ -4,7 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { loadProfile } from '../config/load-profile.js';
 import { SandboxError } from '../errors.js';
-import { probeHost } from '../host/probe-host.js';
+import { probeHost, type HostFacts } from '../host/probe-host.js';
 import { launchStage } from '../launch/launch-stage.js';
 import { planRun } from '../launch/plan-run.js';
 import type { ExecOptions } from '../resolve/exec-options.js';
@@ -57,9 +57,8 @@ function readEnvFiles(files: readonly string[]): { file: string; text: string }[
 }
 
 /** Resolves everything a run needs without starting it. */
-export function prepareRun(options: ExecOptions): RunSpec {
+export function prepareRun(options: ExecOptions, host: HostFacts = probeHost()): RunSpec {
   const profile = loadProfile(options.profile ?? 'default');
-  const host = probeHost();
   return resolveRunSpec({
     options,
     profile,
@@ -72,8 +71,8 @@ export function prepareRun(options: ExecOptions): RunSpec {
 }
 
 export function spawnSandbox(options: SpawnOptions): SandboxProcess {
-  const spec = prepareRun(options);
   const host = probeHost();
+  const spec = prepareRun(options, host);
   const plan = planRun(spec, host);
   const [stdin, stdout, stderr] = options.stdio ?? [];
   const handle = launchStage(plan, [stdin ?? (spec.interactive ? 'inherit' : 'ignore'), stdout ?? 'inherit', stderr ?? 'inherit']);

@@ -67,30 +67,33 @@ export const ops = {
 
 /** Encodes a plan: header (magic, version, byte size, op count), then each op. */
 export function encodePlan(plan: readonly StageOp[]): Buffer {
-  const parts: Buffer[] = [];
+  // strings to bytes once, then one buffer: this runs on every sandbox start
+  const strs = plan.map((o) => o.strs.map((x) => {
+    if (typeof x !== 'string') return x;
+    if (x.includes('\0')) throw new Error(`NUL byte in stage argument of "${o.what}"`);
+    return Buffer.from(x, 'utf8');
+  }));
   let size = 0;
-  const push = (b: Buffer) => { parts.push(b); size += b.length; };
-  for (const o of plan) {
-    const head = Buffer.alloc(12 + 8 * o.ints.length);
-    head.writeUInt32LE(o.code, 0);
-    head.writeUInt32LE(o.ints.length, 4);
-    head.writeUInt32LE(o.strs.length, 8);
-    o.ints.forEach((v, k) => head.writeBigInt64LE(BigInt(v), 12 + 8 * k));
-    push(head);
-    for (const s of o.strs) {
-      const bytes = typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s);
-      if (typeof s === 'string' && bytes.includes(0)) throw new Error(`NUL byte in stage argument of "${o.what}"`);
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(bytes.length, 0);
-      push(len);
-      push(bytes);
-      push(Buffer.alloc(1)); // every string ends in NUL so the stage can use it in place
+  plan.forEach((o, i) => {
+    size += 12 + 8 * o.ints.length;
+    for (const b of strs[i]!) size += 4 + b.length + 1; // every string ends in NUL for use in place
+  });
+  const out = Buffer.alloc(16 + size);
+  out.writeUInt32LE(PLAN_MAGIC, 0);
+  out.writeUInt32LE(PROTOCOL_VERSION, 4);
+  out.writeUInt32LE(size, 8);
+  out.writeUInt32LE(plan.length, 12);
+  let off = 16;
+  plan.forEach((o, i) => {
+    off = out.writeUInt32LE(o.code, off);
+    off = out.writeUInt32LE(o.ints.length, off);
+    off = out.writeUInt32LE(o.strs.length, off);
+    for (const v of o.ints) off = out.writeBigInt64LE(BigInt(v), off);
+    for (const b of strs[i]!) {
+      off = out.writeUInt32LE(b.length, off);
+      out.set(b, off);
+      off += b.length + 1;
     }
-  }
-  const header = Buffer.alloc(16);
-  header.writeUInt32LE(PLAN_MAGIC, 0);
-  header.writeUInt32LE(PROTOCOL_VERSION, 4);
-  header.writeUInt32LE(size, 8);
-  header.writeUInt32LE(plan.length, 12);
-  return Buffer.concat([header, ...parts], 16 + size);
+  });
+  return out;
 }
