@@ -813,6 +813,9 @@ static uint32_t run_ops(uint32_t from) {
     case OP_SET_IDS: {
       uid_t uid = (uid_t)arg_i(o, 0, i);
       gid_t gid = (gid_t)arg_i(o, 1, i);
+      /* keep capabilities across the switch so DROP_CAPS can still clear the
+       * bounding set; DROP_CAPS then drops every set explicitly */
+      if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP) < 0) fail(i, errno, "securebits");
       if (arg_i(o, 2, i) && setgroups(0, NULL) < 0) fail(i, errno, "setgroups");
       if (setresgid(gid, gid, gid) < 0) fail(i, errno, "setresgid(%d)", (int)gid);
       if (setresuid(uid, uid, uid) < 0) fail(i, errno, "setresuid(%d)", (int)uid);

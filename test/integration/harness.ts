@@ -1,0 +1,144 @@
+// Runs the real CLI (bin/sandbox.cjs, the built bundle) as root and as the
+// unprivileged test users that .ci/run creates, and the probe inside.
+import { execFileSync, spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { cpSync, mkdtempSync, chmodSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+// @ts-expect-error: plain ESM helper without types
+import { buildProbe } from '../probe/build-probe.mjs';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+
+export interface Identity {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+}
+
+function lookup(name: string): Identity | null {
+  const r = spawnSync('getent', ['passwd', name], { encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  const [, , uid, gid, , home] = r.stdout.trim().split(':');
+  return { name, uid: Number(uid), gid: Number(gid), home: home ?? '/' };
+}
+
+export const ROOT: Identity = { name: 'root', uid: 0, gid: 0, home: '/root' };
+/** Has /etc/subuid and /etc/subgid ranges (sbtest:200000:65536). */
+export const SBTEST = lookup('sbtest');
+/** Has no ranges: single-id mapping. */
+export const SBTEST_NORANGE = lookup('sbtest-norange');
+
+export const isRoot = process.getuid?.() === 0;
+export const missingUsers = !isRoot || !SBTEST || !SBTEST_NORANGE;
+if (missingUsers) {
+  console.warn('integration: tests as unprivileged users are skipped: they need root and the users sbtest and sbtest-norange (run `sudo bash scripts/setup-host.sh --test-users`; .ci/run does)');
+}
+
+/** Identities every case runs as; CI has all of them. */
+export const IDENTITIES: Identity[] = [ROOT, ...(SBTEST ? [SBTEST] : [])].filter((i) => isRoot || i === ROOT);
+
+let packageDir: string | undefined;
+
+/**
+ * Where the built package is, readable by the test users: the checkout if
+ * they can read it, else a world-readable copy (CI may clone under /root).
+ */
+export function packageForUsers(): string {
+  if (packageDir) return packageDir;
+  const cli = join(REPO, 'dist', 'cli.cjs');
+  if (!existsSync(cli)) throw new Error('dist/cli.cjs is missing: run `npm run build` (npm test does)');
+  const readable = !SBTEST || spawnSync('test', ['-r', cli, '-a', '-x', join(REPO, 'dist')], { uid: SBTEST.uid, gid: SBTEST.gid }).status === 0;
+  if (readable) return (packageDir = REPO);
+  const dir = mkdtempSync(join(tmpdir(), 'rootless-sandbox-pkg-'));
+  for (const part of ['bin', 'dist', 'profiles', 'package.json']) cpSync(join(REPO, part), join(dir, part), { recursive: true });
+  chmodSync(dir, 0o755);
+  execFileSync('chmod', ['-R', 'a+rX', dir]);
+  return (packageDir = dir);
+}
+
+let probePath: string | undefined;
+export async function probe(): Promise<string> {
+  probePath ??= (await buildProbe()) as string;
+  return probePath;
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunAs {
+  readonly as: Identity;
+  readonly input?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly stdio?: SpawnOptions['stdio'];
+  readonly timeoutMs?: number;
+}
+
+export function cliEnv(who: Identity, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: who.home, USER: who.name, LANG: 'C.UTF-8', ...extra };
+}
+
+/** Starts `sandbox ARGS` as the given identity. */
+export function startCli(args: readonly string[], opts: RunAs) {
+  const pkg = packageForUsers();
+  return spawn(process.execPath, [join(pkg, 'bin', 'sandbox.cjs'), ...args], {
+    cwd: '/tmp',
+    env: cliEnv(opts.as, opts.env),
+    stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'],
+    ...(opts.as.uid !== process.getuid?.() ? { uid: opts.as.uid, gid: opts.as.gid } : {}),
+  });
+}
+
+/** Runs `sandbox ARGS` to the end. */
+export function runCli(args: readonly string[], opts: RunAs): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = startCli(args, opts);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+    child.stdin?.end(opts.input ?? '');
+  });
+}
+
+/** Runs the probe in a sandbox (bound at /probe) and parses its JSON report. */
+export async function runProbe(
+  sandboxArgs: readonly string[],
+  reports: readonly string[],
+  opts: RunAs,
+): Promise<CliResult & { report: Record<string, any> }> {
+  const p = await probe();
+  const r = await runCli(['exec', '-v', `${p}:/probe`, ...sandboxArgs, 'host', '/probe', ...reports], opts);
+  let report: Record<string, any>;
+  try {
+    report = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`probe printed no JSON (exit ${r.code}):\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  }
+  return { ...r, report };
+}
+
+/** Host pids of processes whose command line contains `marker`. */
+export function processesWith(marker: string): number[] {
+  const r = spawnSync('pgrep', ['-f', marker], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean).map(Number).filter((pid) => pid !== process.pid);
+}
+
+export async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return check();
+}
