@@ -3,8 +3,9 @@
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readSubIds } from '../../src/host/subid.js';
 import {
-  IDENTITIES, ROOT, SBTEST, SBTEST_NORANGE, isRoot, missingUsers, processesWith, runCli, runProbe, startCli, waitFor, probe,
+  IDENTITIES, ROOT, SBTEST_NORANGE, missingUsers, processesWith, runCli, runProbe, startCli, waitFor, probe,
 } from './harness.js';
 
 const ZERO_CAPS = '0000000000000000';
@@ -22,15 +23,16 @@ describe.each(IDENTITIES)('sandbox exec host as $name', (who) => {
     const { report, code } = await runProbe([], ['ids'], { as });
     expect(code).toBe(0);
     expect(report.ids.uid).toBe(0);
+    const lines = (map: string) => map.split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+    const [uidRange] = readSubIds('/etc/subuid', { name: who.name, id: who.uid });
+    const [gidRange] = readSubIds('/etc/subgid', { name: who.name, id: who.uid });
     if (who.uid === 0) {
       // root: inside 0 is the first id of root's range, not host root
-      expect(report.ids.uid_map.split(/\s+/)).toEqual(['0', '1000000', '65536']);
+      expect(lines(report.ids.uid_map)).toEqual([[0, uidRange!.start, uidRange!.count]]);
+      expect(lines(report.ids.gid_map)).toEqual([[0, gidRange!.start, gidRange!.count]]);
     } else {
-      expect(report.ids.uid_map.split('\n').map((l: string) => l.trim().split(/\s+/))).toEqual([
-        ['0', String(who.uid), '1'],
-        ['1', '200000', '65536'],
-      ]);
-      expect(report.ids.gid_map.split('\n')[0].trim().split(/\s+/)).toEqual(['0', String(who.gid), '1']);
+      expect(lines(report.ids.uid_map)).toEqual([[0, who.uid, 1], [1, uidRange!.start, uidRange!.count]]);
+      expect(lines(report.ids.gid_map)).toEqual([[0, who.gid, 1], [1, gidRange!.start, gidRange!.count]]);
     }
   });
 
@@ -67,7 +69,7 @@ describe.each(IDENTITIES)('sandbox exec host as $name', (who) => {
     expect(report.hostname).toBe('sandbox');
     expect(report.ifaces).toEqual([{ name: 'lo', up: true }]);
     expect(Object.keys(report.env).sort()).toEqual(['HOME', 'HOSTNAME', 'PATH']);
-    expect(report.env.HOME).toBe('/root');
+    expect(report.env.HOME).toBe('/root'); // the default profile runs as uid 0 inside
     expect(report.cwd).toBe('/root');
     const named = await runProbe(['--hostname', 'judge-7', '-w', '/tmp', '-e', 'A=1', '-e', 'SECRET_TOKEN'], ['hostname', 'env', 'cwd'], {
       as, env: { SECRET_TOKEN: 'copied' },
@@ -303,4 +305,3 @@ describe('profiles', () => {
   });
 });
 
-export { SBTEST };

@@ -2,7 +2,7 @@
 // unprivileged test users that .ci/run creates, and the probe inside.
 import { execFileSync, spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { cpSync, mkdtempSync, chmodSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 // @ts-expect-error: plain ESM helper without types
 import { buildProbe } from '../probe/build-probe.mjs';
@@ -23,20 +23,25 @@ function lookup(name: string): Identity | null {
   return { name, uid: Number(uid), gid: Number(gid), home: home ?? '/' };
 }
 
-export const ROOT: Identity = { name: 'root', uid: 0, gid: 0, home: '/root' };
+export const isRoot = process.getuid?.() === 0;
+/** The identity running the tests: root in CI, or a developer. */
+export const ME: Identity = isRoot
+  ? { name: 'root', uid: 0, gid: 0, home: '/root' }
+  : { name: userInfo().username, uid: process.getuid!(), gid: process.getgid!(), home: homedir() };
+/** Kept for readability in tests that only need "whoever runs the suite". */
+export const ROOT = ME;
 /** Has /etc/subuid and /etc/subgid ranges (sbtest:200000:65536). */
 export const SBTEST = lookup('sbtest');
 /** Has no ranges: single-id mapping. */
 export const SBTEST_NORANGE = lookup('sbtest-norange');
 
-export const isRoot = process.getuid?.() === 0;
 export const missingUsers = !isRoot || !SBTEST || !SBTEST_NORANGE;
 if (missingUsers) {
   console.warn('integration: tests as unprivileged users are skipped: they need root and the users sbtest and sbtest-norange (run `sudo bash scripts/setup-host.sh --test-users`; .ci/run does)');
 }
 
-/** Identities every case runs as; CI has all of them. */
-export const IDENTITIES: Identity[] = [ROOT, ...(SBTEST ? [SBTEST] : [])].filter((i) => isRoot || i === ROOT);
+/** Identities every case runs as; CI (root, with the test users) has both. */
+export const IDENTITIES: Identity[] = isRoot && SBTEST ? [ME, SBTEST] : [ME];
 
 let packageDir: string | undefined;
 
