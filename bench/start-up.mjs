@@ -1,0 +1,71 @@
+// Start-up of one sandbox: the CLI against `node -e 0` and bwrap (same
+// namespaces and binds), with hyperfine; and per-run time through the library
+// (N runs in one Node process) against a bwrap loop. Prints a Markdown table.
+// Usage: node bench/start-up.mjs [runs]   (as root or any user; bwrap and hyperfine from bench/setup.sh)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec } from '../dist/index.js';
+
+const root = join(import.meta.dirname, '..');
+const runs = Number(process.argv[2] ?? 200);
+const cli = `${process.execPath} ${join(root, 'bin/sandbox.cjs')}`;
+
+// bwrap doing what the strict profile does on the host image
+const bwrapArgs = [
+  '--unshare-all', '--unshare-user', '--die-with-parent', '--new-session', '--hostname', 'sandbox',
+  '--uid', '1000', '--gid', '1000', '--cap-drop', 'ALL',
+  '--tmpfs', '/', '--ro-bind', '/usr', '/usr',
+  ...['bin', 'sbin', 'lib', 'lib64'].flatMap((d) => ['--symlink', `usr/${d}`, `/${d}`]),
+  '--dir', '/etc', '--ro-bind', '/etc/ld.so.cache', '/etc/ld.so.cache', '--ro-bind', '/etc/ssl', '/etc/ssl',
+  '--ro-bind', '/etc/alternatives', '/etc/alternatives',
+  '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--remount-ro', '/',
+  '/bin/true',
+];
+const bwrap = spawnSync('bwrap', ['--version']).status === 0;
+
+function hyperfine(commands) {
+  const out = '/tmp/sandbox-bench-hyperfine.json';
+  execFileSync('hyperfine', ['-N', '--warmup', '5', '--runs', '40', '--export-json', out, ...commands], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const data = JSON.parse(readFileSync(out, 'utf8'));
+  rmSync(out);
+  return data.results.map((r) => ({ command: r.command, meanMs: r.mean * 1000, sdMs: r.stddev * 1000 }));
+}
+
+async function perRun(fn, n) {
+  for (let i = 0; i < 10; i++) await fn(); // warm-up
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6 / n;
+}
+
+const quiet = ['ignore', 'ignore', 'inherit'];
+const lib = await perRun(async () => {
+  const r = await exec({ command: ['/bin/true'], profile: 'strict', stdio: quiet });
+  if (r.exitCode !== 0) throw new Error(JSON.stringify(r));
+}, runs);
+const bwrapLoop = bwrap ? await perRun(() => new Promise((res, rej) => {
+  const r = spawnSync('bwrap', bwrapArgs, { stdio: quiet });
+  r.status === 0 ? res() : rej(new Error(`bwrap exit ${r.status}`));
+}), runs) : null;
+
+const shell = (args) => args.map((a) => (/^[\w./=:-]+$/.test(a) ? a : `'${a}'`)).join(' ');
+const cmds = ['node -e 0', `${cli} exec --profile strict host -- /bin/true`, ...(bwrap ? [`bwrap ${shell(bwrapArgs)}`] : [])];
+const cliRows = hyperfine(cmds);
+const node0 = cliRows[0].meanMs;
+
+const who = process.getuid() === 0 ? 'root' : 'unprivileged user';
+const lines = [
+  `### ${new Date().toISOString().slice(0, 10)}, ${who}: start-up of \`/bin/true\` under the strict profile`,
+  '',
+  '| what | mean | ± | vs `node -e 0` |',
+  '|---|---|---|---|',
+  ...cliRows.map((r, i) => `| ${['`node -e 0`', '`sandbox exec --profile strict host -- /bin/true` (CLI)', '`bwrap` (same namespaces and binds)'][i]} | ${r.meanMs.toFixed(1)} ms | ${r.sdMs.toFixed(1)} ms | ${(r.meanMs / node0).toFixed(2)}× |`),
+  '',
+  `| per run, ${runs} sequential runs in one process | mean |`,
+  '|---|---|',
+  `| library \`exec()\` (strict) | ${lib.toFixed(2)} ms |`,
+  ...(bwrapLoop !== null ? [`| bwrap, spawned from the same Node process | ${bwrapLoop.toFixed(2)} ms |`] : []),
+  '',
+];
+console.log(lines.join('\n'));
