@@ -5,7 +5,7 @@
 // Must not: change the host. Every mount happens in the sandbox's own mount
 // namespace (made slave first); files are only written under a temporary dir.
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,8 +13,8 @@ import { launchStage, type StageOutcome } from '../../src/launch/launch-stage.js
 import { Event, Op, PLAN_MAGIC, PROTOCOL_VERSION, StageExit } from '../../src/stage/protocol.js';
 import { encodePlan, MS, ops, type StageOp } from '../../src/stage/plan.js';
 import {
-  ENV, NS_FLAGS, OUTSIDE_ID, ensureStage, header, initStart, isRoot, pgrep, plan, readAll, record, runRaw, settlesWithin, sh,
-  spawnRaw, stagePart, waitGone, workloadStart,
+  ENV, OUTSIDE_ID, ensureStage, header, initStart, isRoot, pgrep, plan, readAll, record, runRaw, settlesWithin, sh,
+  spawnRaw, stagePart, waitFrames, waitGone, workloadEnd, workloadStart,
 } from './stage/helpers.js';
 
 const E = constants.errno;
@@ -92,7 +92,7 @@ describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
     const markerOf = (name: string) => join(dir, `after-${name.replace(/[^a-z0-9]+/gi, '-')}`);
     const at = (where: 'stage' | 'init' | 'workload', bad: StageOp) => (after: StageOp) => {
       const p = where === 'stage'
-        ? [...stagePart().slice(0, 4), bad, ...stagePart().slice(4), ...initStart(), ...workloadStart(), after]
+        ? [...stagePart().slice(0, 4), bad, ...stagePart().slice(4), ...initStart(), ...workloadStart(), ...workloadEnd(), after]
         : where === 'init'
           ? plan(after, { init: [bad] })
           : plan(after, { workload: [bad] });
@@ -298,19 +298,32 @@ describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
         ['0', String(OUTSIDE_ID), '1'],
       ]);
     }, T);
+    it('after DROP_CAPS and NO_NEW_PRIVS the workload has no capability left and no_new_privs set', async () => {
+      const h = launchStage(plan(sh("grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status"), withProc),
+        ['ignore', 'pipe', 'ignore']);
+      const [out, outcome] = await Promise.all([readAll(h.child.stdout), h.outcome]);
+      expect(exited(outcome).waitStatus).toBe(0);
+      const fields = Object.fromEntries(out.trim().split('\n').map((l) => l.split(/:\s+/)));
+      expect(fields).toEqual({
+        CapInh: '0000000000000000', CapPrm: '0000000000000000', CapEff: '0000000000000000',
+        CapBnd: '0000000000000000', CapAmb: '0000000000000000', NoNewPrivs: '1',
+      });
+    }, T);
   });
 
   describe('6. SYNC', () => {
     it('NS_READY carries the stage pid; nothing runs before GO; exit 0 after', async () => {
       const marker = join(dir, 'after-sync');
-      const p = [...stagePart(), ops.sync(), ...initStart(), ...workloadStart(), sh(`touch ${marker}`)];
+      const p = [...stagePart(), ops.sync(), ...initStart(), ...workloadStart(), ...workloadEnd(), sh(`touch ${marker}`)];
       const h = launchStage(p, ['ignore', 'ignore', 'ignore']);
       const rec = record(h.child);
       const pid = await h.nsReady;
       expect(pid).toBe(h.pid);
       // the namespaces exist already
-      for (const ns of ['user', 'pid_for_children', 'net', 'uts', 'mnt'])
+      for (const ns of ['user', 'mnt', 'net', 'uts', 'ipc', 'cgroup'])
         expect(readlinkSync(`/proc/${pid}/ns/${ns}`), ns).not.toBe(readlinkSync(`/proc/self/ns/${ns}`));
+      // the new pid namespace has no pid 1 yet: its link stays empty until FORK_INIT
+      expect(() => readlinkSync(`/proc/${pid}/ns/pid_for_children`)).toThrow(/ENOENT/);
       expect(await settlesWithin(h.outcome, 200)).toBe(false);
       expect(await settlesWithin(h.started, 0)).toBe(false);
       expect(existsSync(marker)).toBe(false);
@@ -322,13 +335,10 @@ describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
     }, T);
 
     it('a command other than GO fails the SYNC step with EPROTO', async () => {
-      const p = [...stagePart(), ops.sync(), ...initStart(), ...workloadStart(), ops.exec('/bin/true', '', ['/bin/true'], [])];
+      const p = [...stagePart(), ops.sync(), ...initStart(), ...workloadStart(), ...workloadEnd(), ops.exec('/bin/true', '', ['/bin/true'], [])];
       const { child, ctl, rec } = spawnRaw();
       ctl.write(encodePlan(p));
-      await new Promise<void>((resolve) => {
-        const poll = () => (rec.frames.length ? resolve() : setTimeout(poll, 10));
-        poll();
-      });
+      await waitFrames(rec, 1);
       expect(rec.frames[0]!.type).toBe(Event.NS_READY);
       expect(rec.frames[0]!.body.readUInt32LE(0)).toBe(child.pid);
       ctl.write(Buffer.from(new Uint32Array([7, 0]).buffer));
@@ -350,6 +360,18 @@ describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
       expect(o.waitStatus & 0x7f).toBe(15);
     }, T);
 
+    it('STARTED names pid 1 of the sandbox in host pids', async () => {
+      const h = launchStage(plan(ops.exec('/bin/sleep', '', ['sleep', '30.8'], ENV)), ['ignore', 'ignore', 'ignore']);
+      const rec = record(h.child);
+      await h.started;
+      const started = rec.frames.find((f) => f.type === Event.STARTED)!;
+      const reaper = started.body.readUInt32LE(0);
+      expect(readFileSync(`/proc/${reaper}/status`, 'utf8')).toMatch(new RegExp(`^NSpid:\\s+${reaper}\\s+1$`, 'm'));
+      expect(readFileSync(`/proc/${reaper}/status`, 'utf8')).toMatch(new RegExp(`^PPid:\\s+${h.pid}$`, 'm'));
+      h.kill('SIGTERM');
+      expect(exited(await h.outcome).waitStatus & 0x7f).toBe(15);
+    }, T);
+
     it('SIGKILL to the stage: outcome lost, and nothing of the sandbox is left', async () => {
       const h = launchStage(plan(ops.exec('/bin/sleep', '', ['sleep', '31.5'], ENV)), ['ignore', 'ignore', 'ignore']);
       await h.started;
@@ -359,6 +381,20 @@ describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
       expect(o).toMatchObject({ kind: 'lost' });
       expect((o as { reason: string }).reason).toMatch(/SIGKILL/);
       expect(await waitGone('sleep 31.5', 2000)).toEqual([]);
+    }, T);
+  });
+
+  describe('7b. the sandbox goes away', () => {
+    it('the control socket closing while the workload runs: exit 121 and nothing is left', async () => {
+      const { ctl, rec } = spawnRaw();
+      ctl.write(encodePlan(plan(ops.exec('/bin/sleep', '', ['sleep', '33.5'], ENV))));
+      expect((await waitFrames(rec, 1)).map((f) => f.type)).toEqual([Event.STARTED]);
+      expect(pgrep('sleep 33.5')).toHaveLength(1);
+      ctl.end();
+      const { code } = await rec.closed;
+      expect(code).toBe(StageExit.LOST_CONTROL);
+      expect(rec.frames.map((f) => f.type)).toEqual([Event.STARTED]);
+      expect(await waitGone('sleep 33.5', 2000)).toEqual([]);
     }, T);
   });
 

@@ -38,8 +38,13 @@ export function initStart(): StageOp[] {
   return [ops.forkInit(0), ops.mount('', '/', '', MS.REC | MS.SLAVE)];
 }
 
+/** The workload's own ops (CHDIR, RLIMIT, SET_IDS) go between these two, as in launch/plan-run.ts. */
 export function workloadStart(): StageOp[] {
-  return [ops.forkWorkload(0), ops.dropCaps(), ops.noNewPrivs()];
+  return [ops.forkWorkload(0)];
+}
+
+export function workloadEnd(): StageOp[] {
+  return [ops.dropCaps(), ops.noNewPrivs()];
 }
 
 export function sh(script: string): StageOp {
@@ -48,7 +53,7 @@ export function sh(script: string): StageOp {
 
 /** The whole minimal plan around an EXEC. */
 export function plan(exec: StageOp, extra: { init?: StageOp[]; workload?: StageOp[] } = {}): StageOp[] {
-  return [...stagePart(), ...initStart(), ...(extra.init ?? []), ...workloadStart(), ...(extra.workload ?? []), exec];
+  return [...stagePart(), ...initStart(), ...(extra.init ?? []), ...workloadStart(), ...(extra.workload ?? []), ...workloadEnd(), exec];
 }
 
 export interface Frame {
@@ -92,6 +97,14 @@ export function record(child: ChildProcess): Recorded {
     rest: () => parseFrames(bytes).rest,
     closed,
   };
+}
+
+/** Waits until at least `n` frames have arrived (or the stage has ended). */
+export async function waitFrames(rec: Recorded, n: number): Promise<Frame[]> {
+  let ended = false;
+  void rec.closed.then(() => { ended = true; });
+  while (rec.frames.length < n && !ended) await sleep(10);
+  return rec.frames;
 }
 
 /** Starts the stage without launchStage: our own bytes on fd 3, our own stdio. */
