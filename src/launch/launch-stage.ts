@@ -29,6 +29,8 @@ export interface StageHandle {
 export function launchStage(plan: readonly StageOp[], stdio: ('inherit' | 'pipe' | 'ignore' | number)[]): StageHandle & {
   child: ReturnType<typeof spawn>;
 } {
+  // encode first: a plan that cannot be encoded must not leave a stage waiting
+  const bytes = encodePlan(plan);
   const child = spawn(stagePath(), [], {
     stdio: [stdio[0] ?? 'ignore', stdio[1] ?? 'inherit', stdio[2] ?? 'inherit', 'pipe'],
     // its own session: terminal signals reach the sandbox through us, once
@@ -76,7 +78,7 @@ export function launchStage(plan: readonly StageOp[], stdio: ('inherit' | 'pipe'
   child.on('error', (err) => settle({ kind: 'lost', reason: `cannot start the stage ${stagePath()}: ${err.message}` }));
   child.on('close', (code, signal) =>
     settle({ kind: 'lost', reason: `the stage ended without a result (${signal ?? `exit ${code}`})` }));
-  ctl.write(encodePlan(plan));
+  ctl.write(bytes);
 
   return {
     child,

@@ -59,7 +59,7 @@ export const Op = {
   CHDIR: 30,
   /** i: [resource, soft, hard]; -1 = RLIM_INFINITY. */
   RLIMIT: 31,
-  /** i: [uid, gid, clear supplementary groups(0|1)]. */
+  /** i: [uid, gid, clear supplementary groups(0|1)]. Must come before DROP_CAPS (it needs CAP_SETUID). */
   SET_IDS: 32,
   /** Drops every capability set (bounding, ambient, inheritable, permitted, effective) and locks securebits. */
   DROP_CAPS: 33,
@@ -84,7 +84,7 @@ export const ForkFlag = {
 export const Event = {
   /** u32 stage pid. Namespaces exist; the stage waits for GO. */
   NS_READY: 1,
-  /** u32 pid of the reaper (host view), u32 pid of the workload (host view). */
+  /** u32 host pid of pid 1 (the reaper), u32 reserved (0). Sent once the workload has executed. */
   STARTED: 2,
   /** u32 step (op index), i32 errno, then a detail string. */
   ERROR: 3,

@@ -578,6 +578,8 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
   int reaped = 0;
+  sigset_t deferred;
+  sigemptyset(&deferred);
 
   while (!reaped) {
     struct pollfd p[6];
@@ -615,6 +617,8 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
           t0 = now_ns();
           uint32_t pids[2] = {(uint32_t)reaper, 0};
           send_frame(CTL_FD, EV_STARTED, pids, sizeof pids);
+          for (int sig = 1; sig < NSIG; sig++)
+            if (sigismember(&deferred, sig)) kill(reaper, sig);
         }
       }
     }
@@ -647,6 +651,10 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
           if (wait4(reaper, &(int){0}, WNOHANG, &ru) == reaper) reaped = 1;
         } else if (si.ssi_signo == SIGWINCH) {
           if (master >= 0) copy_winsize(master);
+        } else if (!started) {
+          /* not yet executed: a signal now would kill the workload inside
+           * the stage's own code and look like a run; hold it until STARTED */
+          sigaddset(&deferred, (int)si.ssi_signo);
         } else {
           kill(reaper, (int)si.ssi_signo);
         }
