@@ -1,0 +1,145 @@
+// The whole stage plan: id maps, namespaces, rootfs, then the workload's
+// own steps down to exec.
+import { describe, expect, it } from 'vitest';
+import { planRun } from '../../../src/launch/plan-run.js';
+import { planRootfs } from '../../../src/rootfs/plan-rootfs.js';
+import { CLONE, encodePlan, type StageOp } from '../../../src/stage/plan.js';
+import { ForkFlag, Op } from '../../../src/stage/protocol.js';
+import { aliceNoRange, aliceSubid, resolve, rootNoRange, rootSubid, TOOLS } from '../support/fixtures.js';
+
+const NAMESPACES = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
+const brief = (o: StageOp) => [o.code, o.ints, o.strs];
+
+describe('planRun id maps', () => {
+  it('newidmap: two MAP_EXEC ops with "inside outside count" triples', () => {
+    const spec = resolve({}, { host: aliceSubid });
+    const plan = planRun(spec, TOOLS);
+    expect(plan.slice(0, 6).map(brief)).toEqual([
+      [Op.USERNS, [], []],
+      [Op.MAP_EXEC, [], ['/usr/bin/newuidmap', '0', '1000', '1', '1', '100000', '65536']],
+      [Op.MAP_EXEC, [], ['/usr/bin/newgidmap', '0', '1000', '1', '1', '300000', '65536']],
+      [Op.SETUP_IDS, [0, 0], []],
+      [Op.UNSHARE, [NAMESPACES], []],
+      [Op.FORK_INIT, [0], []],
+    ]);
+    expect(plan.some((o) => o.code === Op.MAP_WRITE)).toBe(false);
+    expect(plan[1]!.what).toBe('/usr/bin/newuidmap PID 0 1000 1 1 100000 65536');
+  });
+
+  it('newidmap without the tools is a programming error', () => {
+    const spec = resolve({}, { host: aliceSubid });
+    expect(() => planRun(spec, { newuidmap: null, newgidmap: '/usr/bin/newgidmap' })).toThrow('idmap plan needs newuidmap/newgidmap');
+  });
+
+  it('direct single: setgroups deny is written before uid_map and gid_map', () => {
+    const spec = resolve({ user: '1000:1000' }, { host: aliceNoRange });
+    const plan = planRun(spec, { newuidmap: null, newgidmap: null });
+    expect(plan.slice(0, 6).map(brief)).toEqual([
+      [Op.USERNS, [], []],
+      [Op.MAP_WRITE, [], ['setgroups', 'deny']],
+      [Op.MAP_WRITE, [], ['uid_map', '1000 1000 1\n']],
+      [Op.MAP_WRITE, [], ['gid_map', '1000 1000 1\n']],
+      [Op.SETUP_IDS, [1000, 1000], []],
+      [Op.UNSHARE, [NAMESPACES], []],
+    ]);
+    expect(plan.some((o) => o.code === Op.MAP_EXEC)).toBe(false);
+  });
+
+  it('root with a range writes the maps directly and keeps setgroups', () => {
+    const plan = planRun(resolve({}, { host: rootSubid }), TOOLS);
+    expect(plan.slice(1, 4).map(brief)).toEqual([
+      [Op.MAP_WRITE, [], ['uid_map', '0 200000 65536\n']],
+      [Op.MAP_WRITE, [], ['gid_map', '0 400000 65536\n']],
+      [Op.SETUP_IDS, [0, 0], []],
+    ]);
+  });
+
+  it('root without a range maps the workload to nobody', () => {
+    const plan = planRun(resolve({ user: '7:8' }, { host: rootNoRange }), TOOLS);
+    expect(plan.slice(1, 4).map(brief)).toEqual([
+      [Op.MAP_WRITE, [], ['uid_map', '7 65534 1\n']],
+      [Op.MAP_WRITE, [], ['gid_map', '8 65534 1\n']],
+      [Op.SETUP_IDS, [7, 8], []],
+    ]);
+  });
+});
+
+describe('planRun body', () => {
+  it('runs the rootfs plan right after FORK_INIT, then hostname and lo', () => {
+    const spec = resolve({ hostname: 'box' }, { host: aliceSubid });
+    const plan = planRun(spec, TOOLS);
+    const rootfs = planRootfs(spec);
+    const init = plan.findIndex((o) => o.code === Op.FORK_INIT);
+    expect(plan.slice(init + 1, init + 1 + rootfs.length)).toEqual(rootfs);
+    expect(plan.slice(init + 1 + rootfs.length, init + 3 + rootfs.length).map(brief)).toEqual([
+      [Op.SETHOSTNAME, [], ['box']],
+      [Op.LOOPBACK_UP, [], []],
+    ]);
+  });
+
+  it('ends with CHDIR, SET_IDS (clearing groups when setgroups is allowed), DROP_CAPS, NO_NEW_PRIVS, EXEC', () => {
+    const spec = resolve({ command: ['ls', '-l'], user: '1000', workdir: '/tmp', env: ['A=1'] }, { host: aliceSubid });
+    const plan = planRun(spec, TOOLS);
+    expect(plan.slice(-6).map(brief)).toEqual([
+      [Op.FORK_WORKLOAD, [0], []],
+      [Op.CHDIR, [], ['/tmp']],
+      [Op.SET_IDS, [1000, 1000, 1], []],
+      [Op.DROP_CAPS, [], []],
+      [Op.NO_NEW_PRIVS, [], []],
+      [Op.EXEC, [2], ['ls', spec.searchPath, 'ls', '-l', ...spec.env]],
+    ]);
+    expect(spec.env.at(-1)).toBe('A=1');
+    expect(plan.at(-1)!.what).toBe('execute ls');
+  });
+
+  it('does not clear supplementary groups when setgroups is denied', () => {
+    const plan = planRun(resolve({ user: '1000' }, { host: aliceNoRange }), TOOLS);
+    expect(plan.find((o) => o.code === Op.SET_IDS)!.ints).toEqual([1000, 1000, 0]);
+  });
+
+  it('has exactly one op of each stage transition, in order', () => {
+    const plan = planRun(resolve({}, { host: aliceSubid }), TOOLS);
+    const idx = [Op.USERNS, Op.UNSHARE, Op.FORK_INIT, Op.FORK_WORKLOAD, Op.EXEC].map((c) => {
+      expect(plan.filter((o) => o.code === c)).toHaveLength(1);
+      return plan.findIndex((o) => o.code === c);
+    });
+    expect([...idx].sort((a, b) => a - b)).toEqual(idx);
+    expect(idx.at(-1)).toBe(plan.length - 1);
+  });
+
+  it('encodes without error', () => {
+    const plan = planRun(resolve({}, { host: aliceSubid }), TOOLS);
+    const buf = encodePlan(plan);
+    expect(buf.readUInt32LE(12)).toBe(plan.length);
+  });
+});
+
+describe('planRun tty', () => {
+  it('without -t: no PTY op and no fork flags', () => {
+    const plan = planRun(resolve({}, { host: aliceSubid }), TOOLS);
+    expect(plan.some((o) => o.code === Op.PTY)).toBe(false);
+    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual([0]);
+    expect(plan.find((o) => o.code === Op.FORK_WORKLOAD)!.ints).toEqual([0]);
+  });
+
+  it('-t: a PTY op before FORK_WORKLOAD, which gets FORK_TTY', () => {
+    const plan = planRun(resolve({ tty: true }, { host: aliceSubid }), TOOLS);
+    const w = plan.findIndex((o) => o.code === Op.FORK_WORKLOAD);
+    expect(plan[w - 1]).toMatchObject({ code: Op.PTY, strs: ['/dev/pts/ptmx'] });
+    expect(plan[w]!.ints).toEqual([ForkFlag.TTY]);
+    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual([ForkFlag.TTY]);
+    expect(plan.filter((o) => o.code === Op.PTY)).toHaveLength(1);
+  });
+
+  it('-t -i: the stage also copies stdin (FORK_INIT gets TTY_STDIN)', () => {
+    const plan = planRun(resolve({ tty: true, interactive: true }, { host: aliceSubid }), TOOLS);
+    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual([ForkFlag.TTY | ForkFlag.TTY_STDIN]);
+    expect(plan.find((o) => o.code === Op.FORK_WORKLOAD)!.ints).toEqual([ForkFlag.TTY]);
+  });
+
+  it('-i alone sets no tty flags', () => {
+    const plan = planRun(resolve({ interactive: true }, { host: aliceSubid }), TOOLS);
+    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual([0]);
+    expect(plan.some((o) => o.code === Op.PTY)).toBe(false);
+  });
+});

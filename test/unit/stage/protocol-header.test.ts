@@ -1,0 +1,96 @@
+// The C stage and the TypeScript side share one protocol: protocol.h must be
+// what render-protocol-header.ts produces, and stage.c must handle every op.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Command, Event, ForkFlag, Op, PLAN_MAGIC, PROTOCOL_VERSION, StageExit } from '../../../src/stage/protocol.js';
+import { renderProtocolHeader } from '../../../src/stage/render-protocol-header.js';
+
+const stageDir = fileURLToPath(new URL('../../../src/stage/', import.meta.url));
+const STALE = 'src/stage/protocol.h is out of date with src/stage/protocol.ts: run `npm run gen:protocol`';
+
+/** The C source without comments, so commented-out cases do not count. */
+function stageSource(): string {
+  return readFileSync(stageDir + 'stage.c', 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/\/\/[^\n]*/g, ' ');
+}
+
+describe('protocol.h', () => {
+  it('is byte for byte what renderProtocolHeader() produces', () => {
+    const committed = readFileSync(stageDir + 'protocol.h');
+    const rendered = Buffer.from(renderProtocolHeader(), 'utf8');
+    expect(rendered.toString('utf8'), STALE).toBe(committed.toString('utf8'));
+    expect(rendered.equals(committed), STALE).toBe(true);
+  });
+
+  it('defines the numbers the plan encoder uses', () => {
+    const h = renderProtocolHeader();
+    expect(PLAN_MAGIC).toBe(0x31584253);
+    expect(h).toContain('#define PLAN_MAGIC 0x31584253u\n');
+    expect(h).toContain(`#define PROTOCOL_VERSION ${PROTOCOL_VERSION}\n`);
+    expect(h).toContain('#define OP_USERNS 1\n');
+    expect(h).toContain('#define OP_EXEC 36\n');
+    expect(h).toContain('#define FORK_TTY_STDIN 2\n');
+    expect(h).toContain('#define EV_ERROR 3\n');
+    expect(h).toContain('#define CMD_GO 1\n');
+    expect(h).toContain('#define EXIT_BAD_PLAN 120\n');
+    expect(h.startsWith('/* Generated from src/stage/protocol.ts')).toBe(true);
+    expect(h.endsWith('#endif\n')).toBe(true);
+  });
+
+  it('has one #define per name', () => {
+    const names = [...renderProtocolHeader().matchAll(/^#define (\w+)/gm)].map((m) => m[1]);
+    expect(new Set(names).size).toBe(names.length);
+    // header guard + magic + version + every table entry
+    const tables = [Op, ForkFlag, Event, Command, StageExit].reduce((n, t) => n + Object.keys(t).length, 0);
+    expect(names.length).toBe(1 + 2 + tables);
+  });
+});
+
+describe('protocol tables', () => {
+  it('gives every op a distinct code', () => {
+    const values = Object.values(Op);
+    expect(values.length).toBe(26);
+    expect(new Set(values).size).toBe(values.length);
+    for (const v of values) expect(Number.isInteger(v) && v > 0).toBe(true);
+  });
+
+  it('gives every event, fork flag, command and exit code a distinct value', () => {
+    for (const table of [Event, ForkFlag, Command, StageExit]) {
+      const values = Object.values(table);
+      expect(new Set(values).size).toBe(values.length);
+    }
+    // fork flags are OR-ed together: each one is a single bit
+    for (const v of Object.values(ForkFlag)) expect(v & (v - 1)).toBe(0);
+  });
+});
+
+describe('stage.c', () => {
+  const cases = [...stageSource().matchAll(/\bcase\s+OP_([A-Z0-9_]+)\s*:/g)].map((m) => m[1]!);
+
+  it('has case labels to check (the regex found the dispatch switch)', () => {
+    expect(cases).toContain('USERNS');
+    expect(cases).toContain('EXEC');
+  });
+
+  it('only handles ops that protocol.ts defines', () => {
+    const unknown = cases.filter((name) => !(name in Op));
+    expect(unknown, 'stage.c has `case OP_X` for ops missing from protocol.ts').toEqual([]);
+  });
+
+  it('handles every op of protocol.ts with a `case OP_...:`', () => {
+    const missing = Object.keys(Op).filter((name) => !cases.includes(name));
+    expect(missing, 'ops of protocol.ts that stage.c does not dispatch').toEqual([]);
+  });
+
+  it('has no duplicate case labels', () => {
+    expect(new Set(cases).size).toBe(cases.length);
+  });
+
+  it('includes the generated header rather than its own numbers', () => {
+    const src = stageSource();
+    expect(src).toMatch(/#include\s+"protocol\.h"/);
+    expect(src).not.toMatch(/#define\s+OP_/);
+  });
+});
