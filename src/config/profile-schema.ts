@@ -89,7 +89,7 @@ export const profileSchema = {
       type: 'object',
       description: 'Environment variables added for the workload (-e overrides). Absent: none besides PATH, HOME, HOSTNAME (and TERM with -t).',
       propertyNames: { pattern: '^[^=\\u0000]+$' },
-      additionalProperties: { type: 'string', description: 'The value.' },
+      additionalProperties: { type: 'string', pattern: '^[^\\u0000]*$', description: 'The value (no NUL bytes).' },
     },
   },
 } as const;

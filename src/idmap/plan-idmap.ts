@@ -34,10 +34,11 @@ export function isMapped(map: readonly IdMapLine[], id: number): boolean {
 }
 
 function checkMapped(plan: IdMapPlan, uid: number, gid: number, host: HostFacts): IdMapPlan {
-  const bad = !isMapped(plan.uidMap, uid) ? `uid ${uid}` : !isMapped(plan.gidMap, gid) ? `gid ${gid}` : null;
-  if (bad) {
-    const last = (m: readonly IdMapLine[]) => Math.max(...m.map((l) => l.inside + l.count - 1));
-    throw new SandboxError('usage', `${bad} does not exist inside the sandbox (-u): ids 0-${last(plan.uidMap)} are mapped`,
+  const badUid = !isMapped(plan.uidMap, uid);
+  if (badUid || !isMapped(plan.gidMap, gid)) {
+    const [bad, map] = badUid ? [`uid ${uid}`, plan.uidMap] : [`gid ${gid}`, plan.gidMap];
+    const last = Math.max(...map.map((l) => l.inside + l.count - 1));
+    throw new SandboxError('usage', `${bad} does not exist inside the sandbox (-u): ids 0-${last} are mapped`,
       `choose an id in that range, or give ${host.userName ?? 'the caller'} a larger range in /etc/subuid and /etc/subgid`);
   }
   return plan;

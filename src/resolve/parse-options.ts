@@ -7,7 +7,7 @@ import type { ProfileTmpfs, ProfileVolume } from '../config/profile.js';
 const SUFFIX: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 export function parseSize(value: string, where: string): number {
-  const m = /^([0-9]+)([kmg]?)b?$/i.exec(value.trim());
+  const m = /^([0-9]+)([kmg]?)$/i.exec(value.trim());
   const n = m ? Number(m[1]) * SUFFIX[m[2]!.toLowerCase()]! : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) {
     throw new SandboxError('usage', `invalid size "${value}" (${where})`, 'use a byte count or a k, m or g suffix, e.g. 64m');
@@ -64,7 +64,8 @@ export function parseTmpfs(value: string, where = '--tmpfs'): ProfileTmpfs {
   const result: { path: string; size?: string; mode?: string } = { path };
   if (idx >= 0) {
     for (const opt of value.slice(idx + 1).split(',')) {
-      const [k, v] = opt.split('=');
+      const [k, v, extra] = opt.split('=');
+      if (extra !== undefined) throw new SandboxError('usage', `invalid tmpfs option "${opt}" in "${value}" (${where})`, 'use size=N[k|m|g] and mode=OCTAL');
       if (k === 'size' && v) { parseSize(v, where); result.size = v; }
       else if (k === 'mode' && v && /^[0-7]{3,4}$/.test(v)) result.mode = v;
       else throw new SandboxError('usage', `invalid tmpfs option "${opt}" in "${value}" (${where})`, 'use size=N[k|m|g] and mode=OCTAL, e.g. --tmpfs /scratch:size=16m,mode=1777');
@@ -77,7 +78,7 @@ export function parseTmpfs(value: string, where = '--tmpfs'): ProfileTmpfs {
 export function parseEnvArg(value: string, callerEnv: NodeJS.ProcessEnv, where = '-e'): [string, string] | null {
   const eq = value.indexOf('=');
   const key = eq < 0 ? value : value.slice(0, eq);
-  if (!/^[^=\0]+$/.test(key) || value.includes('\0')) {
+  if (!/^[^=\0\s]+$/.test(key) || value.includes('\0')) {
     throw new SandboxError('usage', `invalid environment variable "${value}" (${where})`, 'use KEY=VALUE or KEY');
   }
   if (eq >= 0) return [key, value.slice(eq + 1)];

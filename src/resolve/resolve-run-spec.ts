@@ -64,6 +64,29 @@ function resolveVolume(v: ProfileVolume, where: string, inspect: InspectPath): V
   return { source: found.real, target: normalizeTarget(v.target, where), writable: v.writable ?? false, kind: found.kind };
 }
 
+type Mount = { kind: 'tmpfs'; spec: TmpfsSpec } | { kind: 'volume'; spec: VolumeSpec };
+const targetOf = (m: Mount) => (m.kind === 'tmpfs' ? m.spec.path : m.spec.target);
+
+/** One mount per target; a flag replaces the profile's mount on the same target. */
+function mergeMounts(fromProfile: Mount[], fromFlags: Mount[]): Mount[] {
+  const unique = (layer: Mount[], where: string) => {
+    const seen = new Set<string>();
+    for (const m of layer) {
+      if (seen.has(targetOf(m))) throw new SandboxError('usage', `two mounts on ${targetOf(m)} (${where})`, 'give each volume and tmpfs its own target');
+      seen.add(targetOf(m));
+    }
+    return seen;
+  };
+  unique(fromProfile, 'profile');
+  const flagged = unique(fromFlags, 'flags');
+  return [...fromProfile.filter((m) => !flagged.has(targetOf(m))), ...fromFlags];
+}
+
+/** The kernel takes NUL-terminated strings: refuse NUL bytes here, by name. */
+function rejectNul(value: string, what: string): void {
+  if (value.includes('\0')) throw new SandboxError('usage', `${what} contains a NUL byte`, 'remove the NUL (\\0) character');
+}
+
 function resolveEnv(input: ResolveInput, base: Record<string, string>): string[] {
   const env = new Map<string, string>(Object.entries(base));
   for (const [k, v] of Object.entries(input.profile.profile.env ?? {})) env.set(k, v);
@@ -78,8 +101,8 @@ function resolveEnv(input: ResolveInput, base: Record<string, string>): string[]
     }
   } else if (extra) {
     for (const [k, v] of Object.entries(extra)) {
-      const pair = parseEnvArg(`${k}=${v}`, input.callerEnv, 'env');
-      if (pair) env.set(pair[0], pair[1]);
+      if (!/^[^=\0\s]+$/.test(k)) throw new SandboxError('usage', `invalid environment variable name "${k}" (env)`, 'names may not contain "=", spaces or NUL');
+      env.set(k, v);
     }
   }
   return [...env].map(([k, v]) => `${k}=${v}`);
@@ -109,20 +132,18 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
     throw new SandboxError('usage', `unknown network mode "${network}" (--network)`, 'only "none" is available in this version');
   }
 
-  const tmpfs = [
-    ...(profile.tmpfs ?? []).map((t, i) => resolveTmpfs(t, `${loaded.file}#/tmpfs/${i}`)),
-    ...(options.tmpfs ?? []).map((t) => resolveTmpfs(typeof t === 'string' ? parseTmpfs(t) : t, '--tmpfs')),
+  const fromProfile: Mount[] = [
+    ...(profile.tmpfs ?? []).map((t, i): Mount => ({ kind: 'tmpfs', spec: resolveTmpfs(t, `${loaded.file}#/tmpfs/${i}`) })),
+    ...(profile.volumes ?? []).map((v, i): Mount => ({ kind: 'volume', spec: resolveVolume(v, `${loaded.file}#/volumes/${i}`, input.inspectPath) })),
   ];
-  if (!tmpfs.some((t) => t.path === '/tmp')) tmpfs.unshift(resolveTmpfs({ path: '/tmp' }, 'default /tmp'));
-  const volumes = [
-    ...(profile.volumes ?? []).map((v, i) => resolveVolume(v, `${loaded.file}#/volumes/${i}`, input.inspectPath)),
-    ...(options.volumes ?? []).map((v) => resolveVolume(typeof v === 'string' ? parseVolume(v) : v, '-v', input.inspectPath)),
+  const fromFlags: Mount[] = [
+    ...(options.tmpfs ?? []).map((t): Mount => ({ kind: 'tmpfs', spec: resolveTmpfs(typeof t === 'string' ? parseTmpfs(t) : t, '--tmpfs') })),
+    ...(options.volumes ?? []).map((v): Mount => ({ kind: 'volume', spec: resolveVolume(typeof v === 'string' ? parseVolume(v) : v, '-v', input.inspectPath) })),
   ];
-  const targets = new Set<string>();
-  for (const t of [...tmpfs.map((t) => t.path), ...volumes.map((v) => v.target)]) {
-    if (targets.has(t)) throw new SandboxError('usage', `two mounts on ${t}`, 'give each volume and tmpfs its own target');
-    targets.add(t);
-  }
+  const mounts = mergeMounts(fromProfile, fromFlags);
+  if (!mounts.some((m) => targetOf(m) === '/tmp')) mounts.unshift({ kind: 'tmpfs', spec: resolveTmpfs({ path: '/tmp' }, 'default /tmp') });
+  const tmpfs = mounts.flatMap((m) => (m.kind === 'tmpfs' ? [m.spec] : []));
+  const volumes = mounts.flatMap((m) => (m.kind === 'volume' ? [m.spec] : []));
 
   const cwd = options.workdir ?? profile.workdir ?? home;
   if (!cwd.startsWith('/')) throw new SandboxError('usage', `working directory "${cwd}" is not absolute (-w)`, 'write it from /, e.g. -w /tmp');
@@ -131,10 +152,12 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
   const base: Record<string, string> = { PATH: DEFAULT_PATH, HOME: home, HOSTNAME: hostname };
   if (tty) base.TERM = input.callerEnv.TERM || 'xterm';
   const env = resolveEnv(input, base);
+  options.command.forEach((arg, i) => rejectNul(arg, `argument ${i} of the command`));
+  env.forEach((e) => rejectNul(e, `environment variable ${e.split('=')[0]}`));
   const searchPath = env.findLast((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
 
   const spec: RunSpec = {
-    image: { kind: 'host', layout },
+    image: { kind: 'host', layout: structuredClone(layout) },
     profile: { name: loaded.name, file: loaded.file },
     argv: [...options.command],
     env,
@@ -154,10 +177,11 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
   return deepFreeze(spec);
 }
 
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+function deepFreeze<T>(o: T, seen = new WeakSet<object>()): T {
+  if (o && typeof o === 'object' && !seen.has(o)) {
+    seen.add(o);
     Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
+    for (const v of Object.values(o)) deepFreeze(v, seen);
   }
   return o;
 }

@@ -7,7 +7,7 @@ export function generatedEtcFiles(spec: RunSpec): { path: string; content: strin
   const passwd = ['root:x:0:0:root:/root:/bin/sh'];
   const group = ['root:x:0:', 'tty:x:5:'];
   if (uid !== 0) passwd.push(`${name}:x:${uid}:${gid}:${name}:${home}:/bin/sh`);
-  if (gid !== 0 && gid !== 5) group.push(`${name}:x:${gid}:`);
+  if (gid !== 0 && gid !== 5 && gid !== 65534) group.push(`sandbox:x:${gid}:`);
   passwd.push('nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin');
   group.push('nogroup:x:65534:');
   return [

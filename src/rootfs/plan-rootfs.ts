@@ -103,13 +103,12 @@ function planMounts(spec: RunSpec): StageOp[] {
     .flatMap((m) => m.ops);
 }
 
-function isMountTarget(spec: RunSpec, path: string): boolean {
-  return spec.tmpfs.some((t) => t.path === path) || spec.volumes.some((v) => v.target === path);
-}
+const within = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
 
+/** The home directory, unless a mount provides it: never created inside a host volume. */
 function planHome(spec: RunSpec): StageOp[] {
   const { uid, gid, home } = spec.user;
-  if (isMountTarget(spec, home)) return [];
+  if (spec.tmpfs.some((t) => t.path === home) || spec.volumes.some((v) => within(home, v.target))) return [];
   const owned = isMapped(spec.idmap.uidMap, uid) && isMapped(spec.idmap.gidMap, gid);
   return [ops.mkdir(NEW + home, uid === 0 ? 0o700 : 0o755, owned ? uid : -1, owned ? gid : -1)];
 }
@@ -127,9 +126,10 @@ export function planRootfs(spec: RunSpec): StageOp[] {
     ...planImage(spec),
     ...planProc(spec),
     ...planDev(spec),
-    ...planHome(spec),
     ...planMounts(spec),
-    ops.mkdir(NEW + spec.cwd),
+    ...planHome(spec),
+    // like docker, a missing working directory is made, but never in a host volume
+    ...(spec.volumes.some((v) => within(spec.cwd, v.target)) ? [] : [ops.mkdir(NEW + spec.cwd)]),
     // /newroot becomes /; the scratch root and the host root under it are detached
     ops.chdir(NEW),
     ops.pivotRoot('.', '.'),

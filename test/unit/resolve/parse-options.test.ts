@@ -26,7 +26,8 @@ describe('parseSize', () => {
     expect(parseSize('10', '--tmpfs')).toBe(10);
     expect(parseSize('2G', '--tmpfs')).toBe(2147483648);
     expect(parseSize('3K', 'x')).toBe(3072);
-    expect(parseSize('1mb', 'x')).toBe(1048576);
+    // the same grammar as the profile schema: no 'b' suffix
+    expect(() => parseSize('1mb', 'x')).toThrow(/invalid size "1mb"/);
   });
 
   it.each(['', '-1', '1x', '0', '0m', 'm', '1.5m', '1 m', '1t'])('rejects %j naming the flag and the value', (bad) => {

@@ -254,9 +254,20 @@ describe('volumes', () => {
     expect(usage(() => resolve({ volumes: ['/src:/'] })).message).toBe('cannot mount over / (-v)');
   });
 
-  it('refuses two mounts on one target', () => {
-    expect(usage(() => resolve({ volumes: ['/src:/data'], tmpfs: ['/data/'] })).message).toBe('two mounts on /data');
-    expect(usage(() => resolve({ volumes: ['/src:/a', '/ro-dir:/a'] })).message).toBe('two mounts on /a');
+  it('refuses two mounts on one target from the same source', () => {
+    expect(usage(() => resolve({ volumes: ['/src:/data'], tmpfs: ['/data/'] })).message).toBe('two mounts on /data (flags)');
+    expect(usage(() => resolve({ volumes: ['/src:/a', '/ro-dir:/a'] })).message).toBe('two mounts on /a (flags)');
+  });
+
+  it('a flag replaces the profile\'s mount on the same target, and the default /tmp', () => {
+    const strict = loadProfile('strict');
+    const bigTmp = resolve({ tmpfs: ['/tmp:size=1g'] }, { profile: strict });
+    expect(bigTmp.tmpfs.filter((t) => t.path === '/tmp').map((t) => t.sizeBytes)).toEqual([1024 ** 3]);
+    const homeVolume = resolve({ volumes: ['/src:/home/sandbox:rw'] }, { profile: strict });
+    expect(homeVolume.tmpfs.map((t) => t.path)).toEqual(['/tmp']);
+    expect(homeVolume.volumes.map((v) => v.target)).toEqual(['/home/sandbox']);
+    const tmpVolume = resolve({ volumes: ['/src:/tmp:rw'] });
+    expect(tmpVolume.tmpfs.map((t) => t.path)).not.toContain('/tmp');
   });
 });
 

@@ -76,8 +76,13 @@ describe('planRootfs order', () => {
     expect(plan.filter((o) => o.code === Op.PIVOT_ROOT)).toHaveLength(2);
   });
 
-  it('creates the working directory in the new root', () => {
-    expect(find(plan, Op.MKDIR, '/newroot/work/sub')).toBe(plan.length - 5);
+  it('does not create a working directory inside a host volume (it would land on the host)', () => {
+    expect(find(plan, Op.MKDIR, '/newroot/work/sub')).toBe(-1);
+  });
+
+  it('creates a working directory elsewhere in the new root, after the mounts', () => {
+    const outside = planRootfs(resolve({ workdir: '/opt/job' }, { host: aliceSubid }));
+    expect(find(outside, Op.MKDIR, '/newroot/opt/job')).toBe(outside.length - 5);
   });
 });
 
