@@ -262,7 +262,8 @@ export function parseGetcapOutput(output: string): string {
   return m?.[1]?.trim() ?? '';
 }
 
-export function evaluateIdMapTools(tools: readonly IdMapToolFacts[], caller: Caller): DoctorCheck {
+/** `hasRanges`: the caller has subuid and subgid ranges (without, runs use a single-id map and need no helper). */
+export function evaluateIdMapTools(tools: readonly IdMapToolFacts[], caller: Caller, hasRanges = true): DoctorCheck {
   const id = 'idmap-tools';
   const title = 'newuidmap/newgidmap';
   const root = isRoot(caller);
@@ -272,7 +273,8 @@ export function evaluateIdMapTools(tools: readonly IdMapToolFacts[], caller: Cal
   }
   const missing = tools.filter((t) => t.path === null);
   if (missing.length > 0) {
-    return check(id, title, 'fail', `${missing.map((t) => t.name).join(' and ')} not found in /usr/bin, /usr/sbin, /bin or /sbin`,
+    const what = `${missing.map((t) => t.name).join(' and ')} not found in /usr/bin, /usr/sbin, /bin or /sbin`;
+    return check(id, title, hasRanges ? 'fail' : 'warn', hasRanges ? what : `${what}; sandboxes use a single-id mapping until both are installed and the caller has a range`,
       `${asAdmin('apt-get install uidmap', root)}\n# fedora/rhel: ${asAdmin('dnf install shadow-utils', root)}`);
   }
   const broken: string[] = [];
@@ -315,7 +317,8 @@ export function checkIdMapTools(caller: Caller): DoctorCheck {
     const setuidRoot = (st.mode & 0o4000) !== 0 && st.uid === 0;
     return { name, path, mode: st.mode, ownerUid: st.uid, caps: setuidRoot ? '' : readGetcap(getcap, path) };
   });
-  return evaluateIdMapTools(tools, caller);
+  const { subuid, subgid } = readCallerSubIds(caller);
+  return evaluateIdMapTools(tools, caller, subuid.length > 0 && subgid.length > 0);
 }
 
 // ------------------------------------------------------------ 4. stage runs: user namespace, overlayfs

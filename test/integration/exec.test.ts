@@ -1,6 +1,7 @@
 // `sandbox exec host` through the real CLI, as root and as the unprivileged
 // test user: facts observed from inside by the probe.
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSubIds } from '../../src/host/subid.js';
@@ -214,14 +215,17 @@ describe.each(IDENTITIES)('sandbox exec host as $name', (who) => {
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(mountsBefore);
   });
 
-  it('SIGTERM to sandbox reaches the workload', async () => {
+  it.each(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const)('%s sent to sandbox reaches the workload', async (sig) => {
     const p = await probe();
-    const marker = `sleep:${41 + who.uid / 1e6}`;
+    const marker = `sleep:${41 + who.uid / 1e6 + ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'].indexOf(sig) / 100}`;
     const child = startCli(['exec', '-v', `${p}:/probe`, 'host', '/probe', marker], { as });
-    expect(await waitFor(() => processesWith(marker).length >= 2, 5000)).toBe(true);
-    child.kill('SIGTERM');
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    // the probe prints its sleep report before sleeping: it has executed
+    expect(await waitFor(() => out.includes(marker), 5000)).toBe(true);
+    child.kill(sig);
     const code = await new Promise((r) => child.on('close', r));
-    expect(code).toBe(128 + 15);
+    expect(code).toBe(128 + constants.signals[sig]);
   });
 });
 

@@ -404,3 +404,13 @@ describe('formatDoctor', () => {
     ].join('\n'));
   });
 });
+
+describe('newuidmap/newgidmap without a range', () => {
+  it('missing helpers only warn when the caller has no range (single-id mapping needs none)', async () => {
+    const { evaluateIdMapTools } = await import('../../../src/doctor/checks.js');
+    const tools = [{ name: 'newuidmap' as const, path: null }, { name: 'newgidmap' as const, path: null }];
+    const caller = { uid: 1000, gid: 1000, name: 'alice' };
+    expect(evaluateIdMapTools(tools, caller, false).status).toBe('warn');
+    expect(evaluateIdMapTools(tools, caller, true).status).toBe('fail');
+  });
+});
