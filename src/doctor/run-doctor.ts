@@ -1,7 +1,7 @@
 // doctor/: runs every host check (the stage runs concurrently with the file
 // checks) into one DoctorReport, and renders it as text for a terminal.
 // Must not: change the host, or print; the CLI prints what formatDoctor returns.
-import { userInfo } from 'node:os';
+import { probeHost } from '../host/probe-host.js';
 import {
   checkCgroups, checkIdMapTools, checkLibseccomp, checkNetworkHelpers, checkOverlayRun, checkStageBinary,
   checkSubIds, checkUserNamespaces, checkUsernsRun, readCallerSubIds, skipStageCheck, type Caller, type DoctorCheck,
@@ -32,15 +32,8 @@ async function guard(id: string, title: string, run: () => DoctorCheck | DoctorC
 }
 
 function identifyCaller(): Caller {
-  const uid = process.getuid?.() ?? -1;
-  const gid = process.getgid?.() ?? -1;
-  let name: string | null = null;
-  try {
-    name = userInfo().username;
-  } catch {
-    /* no passwd entry */
-  }
-  return { uid, gid, name };
+  const { uid, gid, userName } = probeHost();
+  return { uid, gid, name: userName };
 }
 
 /** Subordinate ranges are used when the caller has both and can apply them (root, or working newuidmap/newgidmap). */

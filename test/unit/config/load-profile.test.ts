@@ -10,6 +10,7 @@ import {
 } from '../../../src/config/load-profile.js';
 import { profileSchema } from '../../../src/config/profile-schema.js';
 import { SandboxError } from '../../../src/errors.js';
+import { refused } from '../support/fixtures.js';
 
 const PROFILES = fileURLToPath(new URL('../../../profiles/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sandbox-profile-test-'));
@@ -21,17 +22,6 @@ function writeProfile(name: string, text: string): string {
   return file;
 }
 
-function refused(fn: () => unknown, code: string): SandboxError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(SandboxError);
-  expect((err as SandboxError).code).toBe(code);
-  return err as SandboxError;
-}
 
 describe('shipped profiles', () => {
   it.each(['default', 'strict'])('%s loads and validates', (name) => {

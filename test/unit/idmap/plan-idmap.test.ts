@@ -2,18 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { SandboxError } from '../../../src/errors.js';
 import { formatIdMap, isMapped, NOBODY, planIdMap } from '../../../src/idmap/plan-idmap.js';
-import { aliceNoRange, aliceNoTools, aliceSubid, rootNoRange, rootSubid } from '../support/fixtures.js';
+import { aliceNoRange, aliceNoTools, aliceSubid, refused, rootNoRange, rootSubid } from '../support/fixtures.js';
 
-function refused(fn: () => unknown): SandboxError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(SandboxError);
-  return err as SandboxError;
-}
 
 describe('planIdMap, non-root caller', () => {
   it('with subuid/subgid and newuidmap: 0 is the caller, 1.. the range', () => {

@@ -4,20 +4,9 @@ import { SandboxError } from '../../../src/errors.js';
 import {
   parseEnvArg, parseEnvFile, parseOctal, parseSize, parseTmpfs, parseUser, parseVolume,
 } from '../../../src/resolve/parse-options.js';
+import { refused } from '../support/fixtures.js';
 
-/** Expects a usage SandboxError and returns it. */
-function usage(fn: () => unknown): SandboxError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(SandboxError);
-  expect((err as SandboxError).code).toBe('usage');
-  expect((err as SandboxError).hint).toBeTruthy();
-  return err as SandboxError;
-}
+const usage = (fn: () => unknown) => refused(fn, 'usage');
 
 describe('parseSize', () => {
   it('reads byte counts and k/m/g suffixes (powers of 1024, any case)', () => {

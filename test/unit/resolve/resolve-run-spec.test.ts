@@ -8,22 +8,13 @@ import { planIdMap } from '../../../src/idmap/plan-idmap.js';
 import { DEFAULT_PATH } from '../../../src/resolve/resolve-run-spec.js';
 import {
   aliceNoRange, aliceSubid, EMPTY_PROFILE, fakeLayout, handProfile, resolve, rootNoRange,
+  refused,
 } from '../support/fixtures.js';
 
 const PROFILES = fileURLToPath(new URL('../../../profiles/', import.meta.url));
 const MiB = 1024 * 1024;
 
-function usage(fn: () => unknown): SandboxError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(SandboxError);
-  expect((err as SandboxError).code).toBe('usage');
-  return err as SandboxError;
-}
+const usage = (fn: () => unknown) => refused(fn, 'usage');
 
 describe('defaults (empty profile, no flags)', () => {
   it('resolves to the built-in defaults', () => {

@@ -1,6 +1,8 @@
 // Shared made-up inputs for the pure planners: host facts, a host image
 // layout and an inspectPath stub. Nothing here touches the host.
+import { expect } from 'vitest';
 import type { LoadedProfile, Profile } from '../../../src/config/profile.js';
+import { SandboxError, type SandboxErrorCode } from '../../../src/errors.js';
 import type { HostFacts } from '../../../src/host/probe-host.js';
 import type { ExecOptions } from '../../../src/resolve/exec-options.js';
 import { resolveRunSpec, type InspectPath, type ResolveInput } from '../../../src/resolve/resolve-run-spec.js';
@@ -90,6 +92,15 @@ export function resolve(options: Partial<ExecOptions>, rest: Partial<Omit<Resolv
 }
 
 /** Runs fn, expects a SandboxError-like throw, and returns it. */
+/** Expects a SandboxError (of `code`, when given) with a hint, and returns it. */
+export function refused(fn: () => unknown, code?: SandboxErrorCode): SandboxError {
+  const err = caught(fn);
+  expect(err).toBeInstanceOf(SandboxError);
+  if (code) expect((err as SandboxError).code).toBe(code);
+  expect((err as SandboxError).hint).toBeTruthy();
+  return err as SandboxError;
+}
+
 export function caught(fn: () => unknown): Error & { code?: string; hint?: string } {
   try {
     fn();
