@@ -40,14 +40,25 @@ async function perRun(fn, n) {
 }
 
 const quiet = ['ignore', 'ignore', 'inherit'];
-const lib = await perRun(async () => {
+const runLib = async () => {
   const r = await exec({ command: ['/bin/true'], profile: 'strict', stdio: quiet });
   if (r.exitCode !== 0) throw new Error(JSON.stringify(r));
-}, runs);
-const bwrapLoop = bwrap ? await perRun(() => new Promise((res, rej) => {
+};
+const runBwrap = () => new Promise((res, rej) => {
   const r = spawnSync('bwrap', bwrapArgs, { stdio: quiet });
   r.status === 0 ? res() : rej(new Error(`bwrap exit ${r.status}`));
-}), runs) : null;
+});
+// interleaved rounds, median of the rounds: both see the same machine noise
+const rounds = 7;
+const libRounds = [];
+const bwrapRounds = [];
+for (let i = 0; i < rounds; i++) {
+  libRounds.push(await perRun(runLib, Math.ceil(runs / rounds)));
+  if (bwrap) bwrapRounds.push(await perRun(runBwrap, Math.ceil(runs / rounds)));
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const lib = median(libRounds);
+const bwrapLoop = bwrap ? median(bwrapRounds) : null;
 
 const shell = (args) => args.map((a) => (/^[\w./=:-]+$/.test(a) ? a : `'${a}'`)).join(' ');
 const cmds = ['node -e 0', `${cli} exec --profile strict host -- /bin/true`, ...(bwrap ? [`bwrap ${shell(bwrapArgs)}`] : [])];
@@ -62,7 +73,7 @@ const lines = [
   '|---|---|---|---|',
   ...cliRows.map((r, i) => `| ${['`node -e 0`', '`sandbox exec --profile strict host -- /bin/true` (CLI)', '`bwrap` (same namespaces and binds)'][i]} | ${r.meanMs.toFixed(1)} ms | ${r.sdMs.toFixed(1)} ms | ${(r.meanMs / node0).toFixed(2)}× |`),
   '',
-  `| per run, ${runs} sequential runs in one process | mean |`,
+  `| per run: ${rounds} interleaved rounds of ${Math.ceil(runs / rounds)} sequential runs in one process | median of rounds |`,
   '|---|---|',
   `| library \`exec()\` (strict) | ${lib.toFixed(2)} ms |`,
   ...(bwrapLoop !== null ? [`| bwrap, spawned from the same Node process | ${bwrapLoop.toFixed(2)} ms |`] : []),

@@ -9,10 +9,18 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'sandbox-stage');
 const cc = process.env.CC || 'cc';
 mkdirSync(dirname(out), { recursive: true });
+// static: no dynamic loader work on every sandbox start (falls back to dynamic
+// where the static C library is not installed)
 const flags = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-Wno-unused-parameter',
   '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie', '-Wl,-z,relro,-z,now'];
+const compile = (extra) => execFileSync(cc, [...flags, ...extra, '-o', out, join(root, 'src/stage/stage.c')], { stdio: 'inherit' });
 try {
-  execFileSync(cc, [...flags, '-o', out, join(root, 'src/stage/stage.c')], { stdio: 'inherit' });
+  try {
+    compile(['-static-pie']);
+  } catch {
+    console.warn('note: static linking failed; building the stage dynamically');
+    compile([]);
+  }
 } catch {
   console.error(`error: cannot compile the sandbox stage with ${cc}\nhint: install a C compiler and the C library headers (Debian: apt-get install gcc libc6-dev)`);
   process.exit(1);

@@ -84,6 +84,7 @@ static int report_fd = -1;  /* reaper -> stage: pty master, wait status */
 static int tty_slave = -1;
 static pid_t stage_pid;
 static sigset_t forwarded; /* signals the stage and the reaper pass on */
+static mode_t caller_umask; /* set-up runs with umask 0 (exact modes); the workload gets this back */
 
 /* ------------------------------------------------------------ I/O helpers */
 
@@ -240,8 +241,11 @@ static const char *or_null(const char *s) { return s[0] ? s : NULL; }
 
 /* ------------------------------------------------------------ the id-map helper */
 
+/* A running newuidmap/newgidmap: started together, awaited together. */
+struct map_child { pid_t pid; int err_rd; uint32_t step; const char *program; };
+
 /* Runs in the helper, which is still in the parent user namespace. */
-static void helper_map_exec(uint32_t step, const struct op *o, pid_t target) {
+static struct map_child helper_map_start(uint32_t step, const struct op *o, pid_t target) {
   char pidstr[16];
   snprintf(pidstr, sizeof pidstr, "%d", (int)target);
   char *argv[64];
@@ -264,10 +268,14 @@ static void helper_map_exec(uint32_t step, const struct op *o, pid_t target) {
     _exit(127);
   }
   close(errpipe[1]);
+  return (struct map_child){.pid = pid, .err_rd = errpipe[0], .step = step, .program = o->strs[0]};
+}
+
+static void helper_map_finish(const struct map_child *c) {
   char detail[DETAIL_MAX];
   size_t used = 0;
   for (;;) {
-    ssize_t r = read(errpipe[0], detail + used, sizeof detail - 1 - used);
+    ssize_t r = read(c->err_rd, detail + used, sizeof detail - 1 - used);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     used += (size_t)r;
@@ -275,11 +283,12 @@ static void helper_map_exec(uint32_t step, const struct op *o, pid_t target) {
   }
   detail[used] = 0;
   while (used > 0 && (detail[used - 1] == '\n')) detail[--used] = 0;
-  close(errpipe[0]);
+  close(c->err_rd);
   int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR) {}
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    fail(step, EPERM, "%s failed (status %d): %s", argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), detail);
+    fail(c->step, EPERM, "%s failed (status %d): %s", c->program,
+         WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), detail);
 }
 
 static void helper_map_write(uint32_t step, const struct op *o, pid_t target) {
@@ -308,10 +317,15 @@ static uint32_t do_userns(uint32_t step) {
     close(go[1]);
     char c;
     if (read(go[0], &c, 1) != 1) _exit(1); /* stage failed to unshare */
+    /* newuidmap and newgidmap are independent: run them at the same time */
+    struct map_child running[8];
+    int nrun = 0;
     for (uint32_t k = step + 1; k <= last; k++) {
-      if (ops[k].code == OP_MAP_EXEC) helper_map_exec(k, &ops[k], target);
+      if (ops[k].code == OP_MAP_EXEC && nrun < 8) running[nrun++] = helper_map_start(k, &ops[k], target);
+      else if (ops[k].code == OP_MAP_EXEC) fail(k, E2BIG, "too many MAP_EXEC ops");
       else helper_map_write(k, &ops[k], target);
     }
+    for (int k = 0; k < nrun; k++) helper_map_finish(&running[k]);
     _exit(0);
   }
   close(go[0]);
@@ -404,7 +418,6 @@ static void do_mkdir(uint32_t step, const struct op *o) {
   mode_t mode = (mode_t)arg_i(o, 0, step);
   int r = mkdir_p(path, mode);
   if (r < 0) fail(step, errno, "mkdir %s", s);
-  if (r == 0 && chmod(path, mode) < 0) fail(step, errno, "chmod %s", s);
   uid_t uid = (uid_t)arg_i(o, 1, step);
   gid_t gid = (gid_t)arg_i(o, 2, step);
   if ((o->ints[1] >= 0 || o->ints[2] >= 0) && chown(path, uid, gid) < 0) fail(step, errno, "chown %s", s);
@@ -415,8 +428,7 @@ static void do_write_file(uint32_t step, const struct op *o) {
   mode_t mode = (mode_t)arg_i(o, 0, step);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) fail(step, errno, "create %s", path);
-  if (o->nstr > 1 && write_all(fd, o->strs[1], o->lens[1]) < 0) fail(step, errno, "write %s", path);
-  if (fchmod(fd, mode) < 0) fail(step, errno, "chmod %s", path);
+  if (o->nstr > 1 && o->lens[1] > 0 && write_all(fd, o->strs[1], o->lens[1]) < 0) fail(step, errno, "write %s", path);
   if ((o->ints[1] >= 0 || o->ints[2] >= 0) && fchown(fd, (uid_t)o->ints[1], (gid_t)o->ints[2]) < 0)
     fail(step, errno, "chown %s", path);
   close(fd);
@@ -742,6 +754,7 @@ static void do_fork_workload(uint32_t step, const struct op *o) {
   if (pid < 0) fail(step, errno, "fork workload");
   if (pid == 0) {
     role = ROLE_WORKLOAD;
+    umask(caller_umask);
     close(report_fd);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (setsid() < 0) fail(step, errno, "setsid");
@@ -863,6 +876,7 @@ int main(void) {
   sigaddset(&block, SIGWINCH);
   sigaddset(&block, SIGPIPE);
   sigprocmask(SIG_BLOCK, &block, NULL);
+  caller_umask = umask(0);
   read_plan();
   run_ops(0);
   /* a plan without FORK_INIT only prepares; nothing ran */

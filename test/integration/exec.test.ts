@@ -80,6 +80,11 @@ describe.each(IDENTITIES)('sandbox exec host as $name', (who) => {
     expect(named.report.env).toMatchObject({ A: '1', SECRET_TOKEN: 'copied' });
   });
 
+  it('the workload gets the caller\'s umask (set-up itself runs with umask 0)', async () => {
+    const r = await runCli(['exec', 'host', '/bin/sh', '-c', 'umask; stat -c %a /tmp /dev/shm'], { as });
+    expect(r.stdout.split('\n').slice(0, 3)).toEqual([process.umask().toString(8).padStart(4, '0'), '1777', '1777']);
+  });
+
   it('--env-file adds variables, -e overrides them', async () => {
     const file = `/tmp/sandbox-envfile-${who.name}`;
     writeFileSync(file, '# comment\nFROM_FILE=yes\nB=file\n', { mode: 0o644 });
