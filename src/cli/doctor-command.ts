@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 export function registerDoctorCommand(program: Command): void {
   program
     .command('doctor')
+    .summary('check that this host can run rootless sandboxes, with the fix for each problem')
     .description(
       'check whether this host can run rootless sandboxes for the calling user: user namespaces, ' +
         'subordinate ids, newuidmap/newgidmap, overlayfs, cgroups, network helpers, libseccomp and the stage; ' +
