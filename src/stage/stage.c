@@ -82,7 +82,6 @@ static enum role role = ROLE_STAGE;
 static int err_fd = -1;     /* children: write end of the exec-status pipe */
 static int report_fd = -1;  /* reaper -> stage: pty master, wait status */
 static int tty_slave = -1;
-static pid_t stage_pid;
 static sigset_t forwarded; /* signals the stage and the reaper pass on */
 static mode_t caller_umask; /* set-up runs with umask 0 (exact modes); the workload gets this back */
 
@@ -577,12 +576,12 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
   int tty_stdin = tty && (flags & FORK_TTY_STDIN);
   if (!tty) { close(0); close(1); }
   else if (!tty_stdin) close(0);
-  int sfd_mask_fd;
+
   sigset_t mask = forwarded;
   sigaddset(&mask, SIGCHLD);
   sigaddset(&mask, SIGWINCH);
-  sfd_mask_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (sfd_mask_fd < 0) { kill(reaper, SIGKILL); fail(UINT32_MAX, errno, "signalfd"); }
+  int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sigfd < 0) { kill(reaper, SIGKILL); fail(UINT32_MAX, errno, "signalfd"); }
 
   int master = -1, started = 0, failed = 0, have_status = 0, stdin_open = tty_stdin;
   int32_t wstatus = 0;
@@ -599,7 +598,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
     i_ctl = n; p[n++] = (struct pollfd){.fd = CTL_FD, .events = POLLIN};
     if (exec_rd >= 0) { i_exec = n; p[n++] = (struct pollfd){.fd = exec_rd, .events = POLLIN}; }
     i_rep = n; p[n++] = (struct pollfd){.fd = report_fd, .events = POLLIN};
-    i_sig = n; p[n++] = (struct pollfd){.fd = sfd_mask_fd, .events = POLLIN};
+    i_sig = n; p[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
     if (master >= 0) { i_master = n; p[n++] = (struct pollfd){.fd = master, .events = POLLIN}; }
     if (master >= 0 && stdin_open) { i_in = n; p[n++] = (struct pollfd){.fd = 0, .events = POLLIN}; }
     if (poll(p, (nfds_t)n, -1) < 0) {
@@ -658,7 +657,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
     }
     if (p[i_sig].revents) {
       struct signalfd_siginfo si;
-      while (read(sfd_mask_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+      while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGCHLD) {
           if (wait4(reaper, &(int){0}, WNOHANG, &ru) == reaper) reaped = 1;
         } else if (si.ssi_signo == SIGWINCH) {
@@ -861,7 +860,6 @@ static uint32_t run_ops(uint32_t from) {
 }
 
 int main(void) {
-  stage_pid = getpid();
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   /* fd 3 is the control socket; anything else the caller leaked stops here */
   if (fcntl(CTL_FD, F_SETFD, FD_CLOEXEC) < 0) _exit(EXIT_LOST_CONTROL);
