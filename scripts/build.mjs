@@ -11,7 +11,8 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit'
 
 run(process.execPath, ['scripts/gen-validators.mjs']);
 run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', '.']);
-const common = { absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
+// koffi is a native module: loaded from node_modules at run time, never bundled
+const common = { absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', external: ['koffi'] };
 // the library: ESM, for `import { exec } from 'rootless-sandbox'`
 await build({
   ...common,

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { spawnSandbox } from '../run/spawn-sandbox.js';
 import type { ExecOptions } from '../resolve/exec-options.js';
+import { SandboxError } from '../errors.js';
 import { printError, reportError } from './report-error.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -21,6 +22,18 @@ interface ExecFlags {
   network?: string;
   interactive?: boolean;
   tty?: boolean;
+  securityOpt?: string[];
+}
+
+/** --security-opt KEY=VALUE, as docker and podman take it; only seccomp= is known. */
+function parseSecurityOpts(opts: string[]): { seccomp?: string } {
+  const out: { seccomp?: string } = {};
+  for (const opt of opts) {
+    const [key, value] = [opt.slice(0, opt.indexOf('=')), opt.slice(opt.indexOf('=') + 1)];
+    if (opt.includes('=') && key === 'seccomp' && value) out.seccomp = value;
+    else throw new SandboxError('usage', `unknown security option "${opt}" (--security-opt)`, 'use seccomp=NAME, seccomp=FILE or seccomp=unconfined');
+  }
+  return out;
 }
 
 export function toExecOptions(image: string, command: string[], f: ExecFlags): ExecOptions {
@@ -39,6 +52,7 @@ export function toExecOptions(image: string, command: string[], f: ExecFlags): E
     envFiles: f.envFile ?? [],
     tty: f.tty ?? false,
     interactive: f.interactive ?? false,
+    ...parseSecurityOpts(f.securityOpt ?? []),
   };
 }
 
@@ -80,6 +94,7 @@ export function registerExecCommand(program: Command): void {
     .option('--read-only', 'make the root file system read-only')
     .option('--no-read-only', 'make the root file system writable (overrides the profile)')
     .option('--network <mode>', 'network mode: none')
+    .option('--security-opt <key=value>', 'seccomp=NAME|FILE|unconfined: the system call policy; repeatable', collect)
     .option('-i, --interactive', 'keep stdin open')
     .option('-t, --tty', 'give the workload a pseudo-terminal')
     .passThroughOptions()

@@ -3,8 +3,15 @@
 import { Command, CommanderError } from 'commander';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerExecCommand } from './exec-command.js';
+import { registerPolicyCommand } from './policy-command.js';
 import { registerProfileCommand } from './profile-command.js';
 import { EXIT_SANDBOX_FAILED, printError } from './report-error.js';
+
+// a reader that went away (`sandbox policy export ... | head`) is not an error
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 const program = new Command('sandbox')
   .description('run untrusted programs in fresh rootless containers')
@@ -15,6 +22,7 @@ const program = new Command('sandbox')
   .configureOutput({ outputError: () => {} });
 registerExecCommand(program);
 registerProfileCommand(program);
+registerPolicyCommand(program);
 registerDoctorCommand(program);
 for (const cmd of program.commands) cmd.exitOverride().configureOutput({ outputError: () => {} });
 

@@ -85,6 +85,15 @@ export const profileSchema = {
         },
       },
     },
+    seccomp: {
+      type: 'string',
+      minLength: 1,
+      description: 'Seccomp policy (--security-opt seccomp=): a name from `sandbox policy ls`, a path to a policy file, or "unconfined" (no filter). Absent: "default".',
+    },
+    refuseUnconfined: {
+      type: 'boolean',
+      description: 'When true, --security-opt seccomp=unconfined is refused: a workload under this profile is always filtered. Absent: false.',
+    },
     env: {
       type: 'object',
       description: 'Environment variables added for the workload (-e overrides). Absent: none besides PATH, HOME, HOSTNAME (and TERM with -t).',

@@ -36,6 +36,10 @@ export interface Profile {
   readonly tmpfs?: readonly ProfileTmpfs[];
   readonly volumes?: readonly ProfileVolume[];
   readonly env?: Readonly<Record<string, string>>;
+  /** Seccomp policy: a name from policies/, a path, or "unconfined". */
+  readonly seccomp?: string;
+  /** Refuse `--security-opt seccomp=unconfined` (the strict profile does). */
+  readonly refuseUnconfined?: boolean;
 }
 
 /** A profile together with where it came from (for error messages). */

@@ -25,7 +25,17 @@ function planIdMaps(idmap: IdMapPlan, tools: { newuidmap: string | null; newgidm
   ];
 }
 
-export function planRun(spec: RunSpec, tools: { newuidmap: string | null; newgidmap: string | null }): StageOp[] {
+/** BPF programs to load last, before exec (none: unconfined). */
+export interface SeccompPrograms {
+  readonly programs: readonly Uint8Array[];
+  readonly flags: number;
+}
+
+export function planRun(
+  spec: RunSpec,
+  tools: { newuidmap: string | null; newgidmap: string | null },
+  seccomp: SeccompPrograms = { programs: [], flags: 0 },
+): StageOp[] {
   const { idmap, user } = spec;
   const ttyFlags = spec.tty ? ForkFlag.TTY | (spec.interactive ? ForkFlag.TTY_STDIN : 0) : 0;
   return [
@@ -46,6 +56,7 @@ export function planRun(spec: RunSpec, tools: { newuidmap: string | null; newgid
     ops.setIds(user.uid, user.gid, idmap.setgroups === 'allow'),
     ops.dropCaps(),
     ops.noNewPrivs(),
+    ...seccomp.programs.map((bpf) => ops.seccomp(bpf, seccomp.flags)),
     ops.exec(spec.argv[0]!, spec.searchPath, [...spec.argv], [...spec.env]),
   ];
 }

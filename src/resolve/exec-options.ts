@@ -24,6 +24,8 @@ export interface ExecOptions {
   readonly volumes?: readonly (string | ProfileVolume)[];
   /** "DST[:size=N,mode=M]" strings (as --tmpfs) or objects. */
   readonly tmpfs?: readonly (string | ProfileTmpfs)[];
+  /** Seccomp policy name, path, or "unconfined" (--security-opt seccomp=). */
+  readonly seccomp?: string;
   /** Give the workload a pseudo-terminal (-t). */
   readonly tty?: boolean;
   /** Keep stdin open (-i). */

@@ -156,6 +156,12 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
   env.forEach((e) => rejectNul(e, `environment variable ${e.split('=')[0]}`));
   const searchPath = env.findLast((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
 
+  const seccomp = options.seccomp ?? profile.seccomp ?? 'default';
+  if (seccomp === 'unconfined' && profile.refuseUnconfined) {
+    throw new SandboxError('usage', `profile ${loaded.name} refuses --security-opt seccomp=unconfined`,
+      'this profile is for untrusted code and always filters system calls; give another policy, or use a profile that allows it (default)');
+  }
+
   const spec: RunSpec = {
     image: { kind: 'host', layout: structuredClone(layout) },
     profile: { name: loaded.name, file: loaded.file },
@@ -173,6 +179,7 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
     tty,
     interactive: options.interactive ?? false,
     idmap: planIdMap(host, user),
+    seccomp,
   };
   return deepFreeze(spec);
 }

@@ -39,4 +39,6 @@ export interface RunSpec {
   readonly tty: boolean;
   readonly interactive: boolean;
   readonly idmap: IdMapPlan;
+  /** Seccomp policy to compile and load: a name, a path, or "unconfined". */
+  readonly seccomp: string;
 }

@@ -20,6 +20,8 @@ export interface RunResult {
   readonly peakMemoryKiB: number;
   readonly idmap: { readonly mode: 'subid' | 'single'; readonly note?: string };
   readonly profile: string;
+  /** Seccomp policy loaded before exec ("unconfined": none). */
+  readonly seccomp: string;
   /** Set when status is setup-failed or exec-failed. */
   readonly error?: { readonly message: string; readonly hint?: string; readonly errno: string };
 }
@@ -31,8 +33,9 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
 }
 
-function base(spec: RunSpec) {
+function base(spec: RunSpec, seccomp: string) {
   return {
+    seccomp,
     idmap: { mode: spec.idmap.mode, ...(spec.idmap.note ? { note: spec.idmap.note } : {}) },
     profile: spec.profile.name,
   };
@@ -61,6 +64,8 @@ function hintFor(op: StageOp | undefined, errno: string, spec: RunSpec): string 
     case Op.BIND:
       if (errno === 'EACCES' || errno === 'EPERM') return 'the sandbox cannot reach that host path: every directory above it must be searchable (o+x) by the mapped user';
       return undefined;
+    case Op.SECCOMP:
+      return 'the kernel refused the seccomp filter; `sandbox doctor` checks seccomp support, `sandbox policy check FILE` the policy';
     case Op.MOUNT:
       if (op.what.includes('proc')) return 'this host\'s /proc is partly covered (running inside another container?); the sandbox needs a fully visible /proc';
       return undefined;
@@ -69,11 +74,11 @@ function hintFor(op: StageOp | undefined, errno: string, spec: RunSpec): string 
   }
 }
 
-export function toRunResult(outcome: StageOutcome, spec: RunSpec, plan: readonly StageOp[]): RunResult {
+export function toRunResult(outcome: StageOutcome, spec: RunSpec, plan: readonly StageOp[], seccomp = spec.seccomp): RunResult {
   if (outcome.kind === 'exited') {
     const st = outcome.waitStatus;
     const common = {
-      ...base(spec),
+      ...base(spec, seccomp),
       wallTimeMs: Number(outcome.wallNs) / 1e6,
       cpuTimeMs: { user: Number(outcome.userUs) / 1000, system: Number(outcome.systemUs) / 1000 },
       peakMemoryKiB: Number(outcome.maxRssKiB),
@@ -85,7 +90,7 @@ export function toRunResult(outcome: StageOutcome, spec: RunSpec, plan: readonly
     }
     return { ...common, status: 'signaled', exitCode: 128 + termsig, signal: SIGNAL_NAMES.get(termsig) ?? `SIG${termsig}` };
   }
-  const empty = { ...base(spec), signal: null, wallTimeMs: 0, cpuTimeMs: { user: 0, system: 0 }, peakMemoryKiB: 0 };
+  const empty = { ...base(spec, seccomp), signal: null, wallTimeMs: 0, cpuTimeMs: { user: 0, system: 0 }, peakMemoryKiB: 0 };
   if (outcome.kind === 'lost') {
     return { ...empty, status: 'setup-failed', exitCode: 125, error: { message: outcome.reason, errno: 'none' } };
   }

@@ -11,6 +11,7 @@ import type { ExecOptions } from '../resolve/exec-options.js';
 import { resolveRunSpec, type InspectPath } from '../resolve/resolve-run-spec.js';
 import type { RunSpec } from '../resolve/run-spec.js';
 import { probeHostImage } from '../rootfs/host-image.js';
+import { filterContext, prepareSeccomp } from '../seccomp/prepare-seccomp.js';
 import { toRunResult, type RunResult } from './run-result.js';
 
 export type StdioChoice = 'inherit' | 'pipe' | 'ignore' | number;
@@ -73,7 +74,8 @@ export function prepareRun(options: ExecOptions, host: HostFacts = probeHost()):
 export function spawnSandbox(options: SpawnOptions): SandboxProcess {
   const host = probeHost();
   const spec = prepareRun(options, host);
-  const plan = planRun(spec, host);
+  const seccomp = prepareSeccomp(spec.seccomp, filterContext(spec.network !== 'none'));
+  const plan = planRun(spec, host, seccomp);
   const [stdin, stdout, stderr] = options.stdio ?? [];
   const handle = launchStage(plan, [stdin ?? (spec.interactive ? 'inherit' : 'ignore'), stdout ?? 'inherit', stderr ?? 'inherit']);
   let aborted = false;
@@ -83,9 +85,9 @@ export function spawnSandbox(options: SpawnOptions): SandboxProcess {
   const result = handle.outcome.then((outcome) => {
     options.signal?.removeEventListener('abort', onAbort);
     if (aborted && outcome.kind === 'lost') {
-      return { ...toRunResult(outcome, spec, plan), status: 'signaled', exitCode: 137, signal: 'SIGKILL', error: undefined } as RunResult;
+      return { ...toRunResult(outcome, spec, plan, seccomp.policy), status: 'signaled', exitCode: 137, signal: 'SIGKILL', error: undefined } as RunResult;
     }
-    return toRunResult(outcome, spec, plan);
+    return toRunResult(outcome, spec, plan, seccomp.policy);
   });
   return {
     pid: handle.pid,

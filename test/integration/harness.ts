@@ -56,7 +56,7 @@ export function packageForUsers(): string {
   const readable = !SBTEST || spawnSync('test', ['-r', cli, '-a', '-x', join(REPO, 'dist')], { uid: SBTEST.uid, gid: SBTEST.gid }).status === 0;
   if (readable) return (packageDir = REPO);
   const dir = mkdtempSync(join(tmpdir(), 'rootless-sandbox-pkg-'));
-  for (const part of ['bin', 'dist', 'profiles', 'package.json']) cpSync(join(REPO, part), join(dir, part), { recursive: true });
+  for (const part of ['bin', 'dist', 'profiles', 'policies', 'package.json', 'node_modules/koffi']) cpSync(join(REPO, part), join(dir, part), { recursive: true });
   chmodSync(dir, 0o755);
   execFileSync('chmod', ['-R', 'a+rX', dir]);
   return (packageDir = dir);
