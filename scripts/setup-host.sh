@@ -12,13 +12,17 @@
 #   --ci          also turn off Ubuntu's AppArmor restriction on unprivileged
 #                 user namespaces (kernel.apparmor_restrict_unprivileged_userns)
 #   --test-users  create the test users sbtest (subuid/subgid 200000:65536) and
-#                 sbtest-norange (no ranges), and give root 1000000:65536
+#                 sbtest-norange (no ranges), give root 1000000:65536, and
+#                 install what the tests run against (TEST_PACKAGES)
 set -euo pipefail
 
 PACKAGES=(uidmap passt slirp4netns fuse-overlayfs fuse3 libseccomp2 libseccomp-dev
   gcc libc6-dev make iproute2 util-linux procps ca-certificates busybox-static)
 # Packages that may be missing from older releases; skipped with a warning.
 OPTIONAL_PACKAGES=(passt)
+# With --test-users: what the test suite runs against (podman's seccomp.json,
+# script(1) for terminals, compilers for programs run under the strict policy).
+TEST_PACKAGES=(golang-github-containers-common bsdutils g++ python3 golang-go)
 
 TEST_USER=sbtest
 TEST_USER_RANGE=200000:65536
@@ -98,6 +102,7 @@ has_candidate() {
   [ -n "$c" ] && [ "$c" != "(none)" ]
 }
 
+[ "$test_users" = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()
 for p in "${PACKAGES[@]}"; do
   is_installed "$p" || missing+=("$p")

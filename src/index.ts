@@ -10,3 +10,8 @@ export type { Profile, ProfileTmpfs, ProfileVolume } from './config/profile.js';
 export { loadProfile, listBuiltinProfiles } from './config/load-profile.js';
 export { SandboxError, isSandboxError } from './errors.js';
 export type { SandboxErrorCode } from './errors.js';
+export { compilePolicy } from './seccomp/compile-policy.js';
+export type { CompiledPolicy } from './seccomp/compile-policy.js';
+export { listBuiltinPolicies } from './seccomp/load-policy.js';
+export { prepareSeccomp, filterContext } from './seccomp/prepare-seccomp.js';
+export type { SeccompPolicy } from './seccomp/policy.js';

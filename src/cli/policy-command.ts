@@ -2,20 +2,13 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { SandboxError } from '../errors.js';
-import { compileFilter } from '../seccomp/compile-filter.js';
+import { compilePolicy } from '../seccomp/compile-policy.js';
 import { libseccompVersion } from '../seccomp/libseccomp.js';
 import { listBuiltinPolicies, loadPolicy } from '../seccomp/load-policy.js';
-import { filterContext } from '../seccomp/prepare-seccomp.js';
-import { resolvePolicy } from '../seccomp/resolve-policy.js';
 import { reportError } from './report-error.js';
 
 interface PolicyFlags { network?: boolean }
 
-function compile(ref: string, flags: PolicyFlags, format: 'bpf' | 'pfc') {
-  const loaded = loadPolicy(ref);
-  const plan = resolvePolicy(loaded.policy, filterContext(flags.network ?? false), loaded.file);
-  return { loaded, plan, compiled: compileFilter(plan, loaded.file, format) };
-}
 
 function guarded(fn: (...args: any[]) => void) {
   return (...args: any[]) => {
@@ -39,11 +32,11 @@ export function registerPolicyCommand(program: Command): void {
     .argument('<name|path>')
     .option('--network', 'compile for a sandbox with a network (rules with includes.network)')
     .action(guarded((ref: string, flags: PolicyFlags) => {
-      const { loaded, plan, compiled } = compile(ref, flags, 'bpf');
+      const compiled = compilePolicy(ref, { network: flags.network ?? false });
       const sizes = compiled.programs.map((p) => `${p.length / 8} instructions (${p.length} bytes)`);
       process.stdout.write([
-        `${loaded.file}: ok`,
-        `architectures: ${plan.arches.join(', ')}`,
+        `${compiled.file}: ok`,
+        `architectures: ${compiled.plan.arches.join(', ')}`,
         `rules: ${compiled.ruleCount} (system call and condition pairs)`,
         `bpf: ${sizes.join(' + ')}${compiled.programs.length > 1 ? ' (a second, stacked filter holds conditional denials libseccomp cannot combine with an unconditional rule)' : ''}`,
         ...(compiled.skipped.length ? [`skipped (unknown to libseccomp ${libseccompVersion()}, left to the default action): ${compiled.skipped.map((s) => s.syscall).join(', ')}`] : []),
@@ -58,7 +51,7 @@ export function registerPolicyCommand(program: Command): void {
       if (flags.format !== 'bpf' && flags.format !== 'pfc') {
         throw new SandboxError('usage', `unknown format "${flags.format}" (--format)`, 'use bpf or pfc');
       }
-      const { compiled } = compile(ref, flags, flags.format);
+      const compiled = compilePolicy(ref, { network: flags.network ?? false, format: flags.format });
       if (compiled.programs.length > 1) {
         process.stderr.write(`note: ${compiled.programs.length} programs, loaded in this order: ${compiled.programs.map((p) => p.length).join(' + ')} bytes\n`);
       }

@@ -147,3 +147,25 @@ export async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<b
   }
   return check();
 }
+
+export const hasScript = spawnSync('script', ['--version']).status === 0;
+if (!hasScript) console.warn('terminal tests skipped: script(1) from util-linux is missing (bsdutils; setup-host.sh --test-users installs it)');
+
+/** Runs a shell command line inside a fresh pty (script -q -e -c), as `who`. */
+export function inTerminal(who: Identity, commandLine: string, input = ''): { code: number | null; out: string } {
+  const r = spawnSync('script', ['-q', '-e', '-c', commandLine, '/dev/null'], {
+    cwd: '/tmp', env: cliEnv(who, { TERM: 'xterm' }), input, encoding: 'utf8', timeout: 20_000,
+    ...(who.uid !== process.getuid?.() ? { uid: who.uid, gid: who.gid } : {}),
+  });
+  return { code: r.status, out: r.stdout.replace(/\r/g, '') };
+}
+
+/** The JSON object in terminal output (which may carry other text around it). */
+export function jsonIn(out: string): any {
+  return JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1));
+}
+
+/** The CLI as a shell command line, for inTerminal. */
+export function sandboxCommand(): string {
+  return `${process.execPath} ${join(packageForUsers(), 'bin', 'sandbox.cjs')}`;
+}

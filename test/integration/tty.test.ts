@@ -1,31 +1,10 @@
 // -t gives the workload its own pseudo-terminal; without -t the workload has
 // no controlling terminal and cannot push input into the caller's (TIOCSTI).
 // The caller's terminal is a real pty made by script(1).
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { IDENTITIES, cliEnv, packageForUsers, probe, type Identity } from './harness.js';
-
-const hasScript = spawnSync('script', ['--version']).status === 0;
-if (!hasScript) console.warn('tty tests skipped: script(1) from util-linux is missing');
-
-/** Runs a shell command line inside a fresh pty (script -q -e -c). */
-function inTerminal(who: Identity, commandLine: string, input = ''): { code: number | null; out: string } {
-  const r = spawnSync('script', ['-q', '-e', '-c', commandLine, '/dev/null'], {
-    cwd: '/tmp', env: cliEnv(who, { TERM: 'xterm' }), input, encoding: 'utf8', timeout: 20_000,
-    ...(who.uid !== process.getuid?.() ? { uid: who.uid, gid: who.gid } : {}),
-  });
-  return { code: r.status, out: r.stdout.replace(/\r/g, '') };
-}
-
-function jsonIn(out: string): any {
-  const start = out.indexOf('{');
-  return JSON.parse(out.slice(start, out.lastIndexOf('}') + 1));
-}
+import { IDENTITIES, hasScript, inTerminal, jsonIn, probe, sandboxCommand as sandbox } from './harness.js';
 
 describe.skipIf(!hasScript).each(IDENTITIES)('terminals as $name', (who) => {
-  const sandbox = () => `${process.execPath} ${join(packageForUsers(), 'bin', 'sandbox.cjs')}`;
-
   it('-t: the workload gets a pty of its own devpts, with the caller\'s window size', async () => {
     const p = await probe();
     const r = inTerminal(who, `stty rows 41 cols 127; ${sandbox()} exec -t -v ${p}:/probe host /probe tty`);
