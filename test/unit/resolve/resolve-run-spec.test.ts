@@ -37,6 +37,7 @@ describe('defaults (empty profile, no flags)', () => {
       tty: false,
       interactive: false,
       idmap: planIdMap(aliceSubid, { uid: 0, gid: 0 }),
+      seccomp: 'default',
     });
     expect(DEFAULT_PATH).toBe('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   });
@@ -259,6 +260,20 @@ describe('volumes', () => {
     expect(homeVolume.volumes.map((v) => v.target)).toEqual(['/home/sandbox']);
     const tmpVolume = resolve({ volumes: ['/src:/tmp:rw'] });
     expect(tmpVolume.tmpfs.map((t) => t.path)).not.toContain('/tmp');
+  });
+});
+
+describe('seccomp', () => {
+  it('the flag beats the profile, which beats "default"', () => {
+    expect(resolve({}).seccomp).toBe('default');
+    expect(resolve({}, { profile: loadProfile('strict') }).seccomp).toBe('strict');
+    expect(resolve({ seccomp: '/p.json' }, { profile: loadProfile('strict') }).seccomp).toBe('/p.json');
+    expect(resolve({ seccomp: 'unconfined' }).seccomp).toBe('unconfined');
+  });
+
+  it('a profile with refuseUnconfined refuses unconfined, naming the profile', () => {
+    expect(usage(() => resolve({ seccomp: 'unconfined' }, { profile: loadProfile('strict') })).message)
+      .toBe('profile strict refuses --security-opt seccomp=unconfined');
   });
 });
 

@@ -18,6 +18,7 @@ const E = constants.errno;
 describe('toRunResult, exited', () => {
   it('exit 0 is ok/0 with times and memory', () => {
     expect(toRunResult(exited(0), spec, plan)).toStrictEqual({
+      seccomp: 'default',
       idmap: { mode: 'subid' },
       profile: 'empty',
       wallTimeMs: 1.5,
@@ -111,6 +112,7 @@ describe('toRunResult, failed', () => {
 describe('toRunResult, lost', () => {
   it('is setup-failed/125 with the reason', () => {
     expect(toRunResult({ kind: 'lost', reason: 'stage exited with 121' }, spec, plan)).toStrictEqual({
+      seccomp: 'default',
       idmap: { mode: 'subid' },
       profile: 'empty',
       signal: null,
