@@ -1,0 +1,214 @@
+// The on-disk cache of compiled filters: what the key depends on, the file
+// format round trip, damaged entries ignored, private modes, best effort.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cacheDir, cacheKey, readCachedFilter, writeCachedFilter, type CachedFilter } from '../../../src/seccomp/filter-cache.js';
+import type { FilterContext } from '../../../src/seccomp/resolve-policy.js';
+
+const root = mkdtempSync(join(tmpdir(), 'sandbox-filter-cache-test-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+/** A fresh, not yet existing cache directory. */
+const freshDir = () => join(root, `c${n++}`, 'rootless-sandbox', 'seccomp');
+
+const CTX: FilterContext = { arch: 'x64', kernel: '6.1.0-13', network: false };
+const TEXT = '{ "defaultAction": "SCMP_ACT_ERRNO" }\n';
+const KEY = cacheKey(TEXT, CTX);
+
+/** Two programs of made-up sock_filter instructions (1 and 2 of them). */
+const FILTER: CachedFilter = {
+  programs: [
+    Buffer.from([0x20, 0, 0, 0, 4, 0, 0, 0]),
+    Buffer.from([0x20, 0, 0, 0, 4, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]),
+  ],
+  flags: 6,
+};
+
+describe('cacheKey', () => {
+  it('is a sha256 hex digest, stable for the same input', () => {
+    expect(KEY).toMatch(/^[0-9a-f]{64}$/);
+    expect(cacheKey(TEXT, { ...CTX })).toBe(KEY);
+  });
+
+  it('changes with the policy text (even whitespace)', () => {
+    expect(cacheKey(TEXT.trim(), CTX)).not.toBe(KEY);
+    expect(cacheKey('{ "defaultAction": "SCMP_ACT_ALLOW" }\n', CTX)).not.toBe(KEY);
+  });
+
+  it('changes with the arch and the network', () => {
+    expect(cacheKey(TEXT, { ...CTX, arch: 'arm64' })).not.toBe(KEY);
+    expect(cacheKey(TEXT, { ...CTX, network: true })).not.toBe(KEY);
+  });
+
+  it('changes with the kernel MAJOR.MINOR', () => {
+    expect(cacheKey(TEXT, { ...CTX, kernel: '6.2.0-13' })).not.toBe(KEY);
+    expect(cacheKey(TEXT, { ...CTX, kernel: '5.1.0-13' })).not.toBe(KEY);
+    expect(cacheKey(TEXT, { ...CTX, kernel: '6.10.0-13' })).not.toBe(KEY);
+    expect(cacheKey(TEXT, { ...CTX, kernel: '16.1.0' })).not.toBe(KEY);
+  });
+
+  it('does not change with the kernel patch level or build', () => {
+    expect(cacheKey(TEXT, { ...CTX, kernel: '6.1.5-2' })).toBe(KEY);
+    expect(cacheKey(TEXT, { ...CTX, kernel: '6.1.0-13-amd64' })).toBe(KEY);
+    expect(cacheKey(TEXT, { ...CTX, kernel: '6.1' })).toBe(KEY);
+  });
+
+  it('keys differ between every pair of the contexts above', () => {
+    const keys = [
+      KEY, cacheKey(TEXT, { ...CTX, arch: 'arm64' }), cacheKey(TEXT, { ...CTX, network: true }),
+      cacheKey(TEXT, { ...CTX, kernel: '6.2' }), cacheKey(`${TEXT} `, CTX),
+    ];
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+});
+
+describe('cacheDir', () => {
+  it('XDG_CACHE_HOME, else ~/.cache', () => {
+    expect(cacheDir({ XDG_CACHE_HOME: '/x/cache' })).toBe('/x/cache/rootless-sandbox/seccomp');
+    expect(cacheDir({})).toBe(join(homedir(), '.cache', 'rootless-sandbox', 'seccomp'));
+    expect(cacheDir({ XDG_CACHE_HOME: '' })).toBe(join(homedir(), '.cache', 'rootless-sandbox', 'seccomp'));
+  });
+});
+
+describe('write / read', () => {
+  it('round trip: same programs, same flags', () => {
+    const dir = freshDir();
+    writeCachedFilter(KEY, FILTER, dir);
+    const back = readCachedFilter(KEY, dir);
+    expect(back).not.toBeNull();
+    expect(back!.flags).toBe(6);
+    expect(back!.programs).toHaveLength(2);
+    expect(back!.programs[0]!.equals(FILTER.programs[0]!)).toBe(true);
+    expect(back!.programs[1]!.equals(FILTER.programs[1]!)).toBe(true);
+  });
+
+  it('writes KEY.bpf and leaves no temporary file behind', () => {
+    const dir = freshDir();
+    writeCachedFilter(KEY, FILTER, dir);
+    expect(readdirSync(dir)).toEqual([`${KEY}.bpf`]);
+  });
+
+  it('the format: "SBXF", flags, count, then (length, bytes) per program, little-endian', () => {
+    const dir = freshDir();
+    writeCachedFilter(KEY, FILTER, dir);
+    const data = readFileSync(join(dir, `${KEY}.bpf`));
+    expect(data.subarray(0, 4).toString('latin1')).toBe('SBXF');
+    expect(data.readUInt32LE(4)).toBe(6);
+    expect(data.readUInt32LE(8)).toBe(2);
+    expect(data.readUInt32LE(12)).toBe(8);
+    expect(data.readUInt32LE(24)).toBe(16);
+    expect(data.length).toBe(12 + 4 + 8 + 4 + 16);
+  });
+
+  it('a second write replaces the entry', () => {
+    const dir = freshDir();
+    writeCachedFilter(KEY, FILTER, dir);
+    writeCachedFilter(KEY, { programs: [FILTER.programs[0]!], flags: 0 }, dir);
+    const back = readCachedFilter(KEY, dir)!;
+    expect(back.flags).toBe(0);
+    expect(back.programs).toHaveLength(1);
+    expect(readdirSync(dir)).toEqual([`${KEY}.bpf`]);
+  });
+
+  it('a missing entry or directory reads as null', () => {
+    const dir = freshDir();
+    expect(readCachedFilter(KEY, dir)).toBeNull();
+    writeCachedFilter(KEY, FILTER, dir);
+    expect(readCachedFilter(cacheKey('{}', CTX), dir)).toBeNull();
+  });
+
+  it('the directory is created 0700 (parents too) and the file is 0600', () => {
+    const dir = freshDir();
+    writeCachedFilter(KEY, FILTER, dir);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, '..')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, `${KEY}.bpf`)).mode & 0o777).toBe(0o600);
+  });
+
+  it('an unwritable directory does not throw, and nothing is cached', () => {
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'not a directory');
+    const dir = join(file, 'seccomp'); // ENOTDIR, even for root
+    expect(() => writeCachedFilter(KEY, FILTER, dir)).not.toThrow();
+    expect(readCachedFilter(KEY, dir)).toBeNull();
+  });
+});
+
+describe('damaged entries read as null', () => {
+  /** A valid entry's bytes, to damage. */
+  function validBytes(): Buffer {
+    const dir = freshDir();
+    writeCachedFilter(KEY, FILTER, dir);
+    return readFileSync(join(dir, `${KEY}.bpf`));
+  }
+
+  function readRaw(bytes: Buffer): ReturnType<typeof readCachedFilter> {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${KEY}.bpf`), bytes);
+    return readCachedFilter(KEY, dir);
+  }
+
+  function entry(flags: number, programs: Buffer[], lengths = programs.map((p) => p.length)): Buffer {
+    const head = Buffer.alloc(12);
+    head.write('SBXF', 0, 'latin1');
+    head.writeUInt32LE(flags, 4);
+    head.writeUInt32LE(programs.length, 8);
+    return Buffer.concat([head, ...programs.flatMap((p, i) => {
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(lengths[i]!, 0);
+      return [len, p];
+    })]);
+  }
+
+  it('the hand-made valid entry reads (the helpers are right)', () => {
+    expect(readRaw(validBytes())).not.toBeNull();
+    expect(readRaw(entry(2, [Buffer.alloc(16)]))).toEqual({ programs: [Buffer.alloc(16)], flags: 2 });
+  });
+
+  it('wrong magic', () => {
+    const b = validBytes();
+    b.write('SBXG', 0, 'latin1');
+    expect(readRaw(b)).toBeNull();
+  });
+
+  it('empty, or shorter than the header', () => {
+    expect(readRaw(Buffer.alloc(0))).toBeNull();
+    expect(readRaw(validBytes().subarray(0, 11))).toBeNull();
+  });
+
+  it('truncated: a byte, a length field or a whole program missing', () => {
+    const b = validBytes();
+    expect(readRaw(b.subarray(0, b.length - 1))).toBeNull();
+    expect(readRaw(b.subarray(0, 12 + 4 + 8 + 2))).toBeNull();
+    expect(readRaw(b.subarray(0, 12 + 4 + 8))).toBeNull();
+  });
+
+  it('a program length that is not a multiple of 8', () => {
+    expect(readRaw(entry(0, [Buffer.alloc(12)]))).toBeNull();
+  });
+
+  it('a zero-length program, or no program at all', () => {
+    expect(readRaw(entry(0, [Buffer.alloc(0)]))).toBeNull();
+    expect(readRaw(entry(0, []))).toBeNull();
+  });
+
+  it('a length field that runs past the end', () => {
+    expect(readRaw(entry(0, [Buffer.alloc(8)], [16]))).toBeNull();
+  });
+
+  it('trailing bytes after the last program', () => {
+    expect(readRaw(Buffer.concat([validBytes(), Buffer.from([0])]))).toBeNull();
+    expect(readRaw(Buffer.concat([validBytes(), Buffer.alloc(8)]))).toBeNull();
+  });
+
+  it('a count larger than the programs present', () => {
+    const b = validBytes();
+    b.writeUInt32LE(3, 8);
+    expect(readRaw(b)).toBeNull();
+    b.writeUInt32LE(0xffffffff, 8);
+    expect(readRaw(b)).toBeNull();
+  });
+});
