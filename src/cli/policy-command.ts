@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { SandboxError } from '../errors.js';
 import { compilePolicy } from '../seccomp/compile-policy.js';
 import { libseccompVersion } from '../seccomp/libseccomp.js';
-import { listBuiltinPolicies, loadPolicy } from '../seccomp/load-policy.js';
+import { listBuiltinPolicies, loadPolicy, UNCONFINED } from '../seccomp/load-policy.js';
 import { reportError } from './report-error.js';
 
 interface PolicyFlags { network?: boolean }
@@ -26,12 +26,17 @@ export function registerPolicyCommand(program: Command): void {
     process.stdout.write([...listBuiltinPolicies(), 'unconfined'].map((n) => `${n}\n`).join(''));
   }));
   policy.command('show').description('print a policy').argument('<name|path>').action(guarded((ref: string) => {
-    process.stdout.write(readFileSync(loadPolicy(ref).file, 'utf8'));
+    if (ref === UNCONFINED) process.stderr.write('unconfined: no filter is loaded, every system call is allowed\n');
+    else process.stdout.write(readFileSync(loadPolicy(ref).file, 'utf8'));
   }));
   policy.command('check').description('validate and compile a policy; report its rules and BPF size')
     .argument('<name|path>')
     .option('--network', 'compile for a sandbox with a network (rules with includes.network)')
     .action(guarded((ref: string, flags: PolicyFlags) => {
+      if (ref === UNCONFINED) {
+        process.stdout.write('unconfined: no filter is loaded, every system call is allowed\n');
+        return;
+      }
       const compiled = compilePolicy(ref, { network: flags.network ?? false });
       const sizes = compiled.programs.map((p) => `${p.length / 8} instructions (${p.length} bytes)`);
       process.stdout.write([
@@ -39,6 +44,7 @@ export function registerPolicyCommand(program: Command): void {
         `architectures: ${compiled.plan.arches.join(', ')}`,
         `rules: ${compiled.ruleCount} (system call and condition pairs)`,
         `bpf: ${sizes.join(' + ')}${compiled.programs.length > 1 ? ' (a second, stacked filter holds conditional denials libseccomp cannot combine with an unconditional rule)' : ''}`,
+        ...(compiled.shadowed.length ? [`shadowed (an unconditional rule for the same call wins): ${compiled.shadowed.map((s) => `${s.syscall} at ${s.pointer}`).join(', ')}`] : []),
         ...(compiled.skipped.length ? [`skipped (unknown to libseccomp ${libseccompVersion()}, left to the default action): ${compiled.skipped.map((s) => s.syscall).join(', ')}`] : []),
         '',
       ].join('\n'));
@@ -48,6 +54,7 @@ export function registerPolicyCommand(program: Command): void {
     .requiredOption('--format <bpf|pfc>', 'bpf or pfc')
     .option('--network', 'compile for a sandbox with a network')
     .action(guarded((ref: string, flags: PolicyFlags & { format: string }) => {
+      if (ref === UNCONFINED) throw new SandboxError('usage', 'unconfined has no filter to export', 'name a policy: `sandbox policy ls`');
       if (flags.format !== 'bpf' && flags.format !== 'pfc') {
         throw new SandboxError('usage', `unknown format "${flags.format}" (--format)`, 'use bpf or pfc');
       }

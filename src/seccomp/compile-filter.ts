@@ -18,6 +18,8 @@ export interface CompiledFilter {
   readonly ruleCount: number;
   /** Real system calls this libseccomp cannot name: left to the default action. */
   readonly skipped: readonly { readonly syscall: string; readonly pointer: string }[];
+  /** Conditional rules an unconditional, stricter rule for the same call overrides (libseccomp drops them). */
+  readonly shadowed: readonly { readonly syscall: string; readonly pointer: string }[];
 }
 
 /**
@@ -60,17 +62,21 @@ function argCmps(rule: FilterRule): ArgCmp[] {
 }
 
 /** Splits off the stricter conditional rules that libseccomp would drop (see the file comment). */
-export function splitOverlay(rules: readonly FilterRule[]): { main: FilterRule[]; overlay: FilterRule[] } {
+export function splitOverlay(rules: readonly FilterRule[]): { main: FilterRule[]; overlay: FilterRule[]; shadowed: FilterRule[] } {
   const unconditional = new Map<string, FilterAction>();
   for (const r of rules) if (r.args.length === 0 && !unconditional.has(r.syscall)) unconditional.set(r.syscall, r.action);
   const main: FilterRule[] = [];
   const overlay: FilterRule[] = [];
+  const shadowed: FilterRule[] = [];
   for (const r of rules) {
     const u = unconditional.get(r.syscall);
     if (r.args.length > 0 && u && PRECEDENCE[r.action.kind] < PRECEDENCE[u.kind]) overlay.push(r);
-    else main.push(r);
+    else {
+      if (r.args.length > 0 && u && PRECEDENCE[r.action.kind] > PRECEDENCE[u.kind]) shadowed.push(r);
+      main.push(r);
+    }
   }
-  return { main, overlay };
+  return { main, overlay, shadowed };
 }
 
 function buildProgram(
@@ -85,7 +91,15 @@ function buildProgram(
     } catch {
       /* older libseccomp: linear list */
     }
-    for (const arch of arches.slice(1)) ctx.addArch(arch);
+    for (const arch of arches.slice(1)) {
+      try {
+        ctx.addArch(arch);
+      } catch (e) {
+        if (!(e instanceof LibseccompError)) throw e;
+        throw new SandboxError('config', `seccomp policy ${file}: libseccomp does not know the architecture "${arch}" (architectures / archMap)`,
+          'use SCMP_ARCH_ names libseccomp supports (e.g. SCMP_ARCH_X86, SCMP_ARCH_X32, SCMP_ARCH_ARM)');
+      }
+    }
     const def = actionValue(defaultAction);
     for (const { rule, nr } of rules) {
       const action = actionValue(rule.action);
@@ -119,10 +133,13 @@ export function compileFilter(plan: FilterPlan, file: string, format: 'bpf' | 'p
     named.push(rule);
     numbers.set(rule, nr);
   }
-  const { main, overlay } = splitOverlay(named);
+  const { main, overlay, shadowed } = splitOverlay(named);
   const withNr = (rs: FilterRule[]) => rs.map((rule) => ({ rule, nr: numbers.get(rule)! }));
   // a call from an architecture the policy does not list can never be allowed
   const programs = [buildProgram(plan.defaultAction, { kind: 'kill-process' }, plan.arches, withNr(main), file, format)];
   if (overlay.length > 0) programs.push(buildProgram({ kind: 'allow' }, { kind: 'allow' }, plan.arches, withNr(overlay), file, format));
-  return { programs, flags: plan.flags, ruleCount: named.length, skipped };
+  return {
+    programs, flags: plan.flags, ruleCount: named.length, skipped,
+    shadowed: shadowed.map((r) => ({ syscall: r.syscall, pointer: r.pointer })),
+  };
 }

@@ -2,14 +2,17 @@
 // the context (arch, kernel for minKernel, network) and the libseccomp build.
 // A hit costs a hash and one small read; no libseccomp is loaded.
 // Files: $XDG_CACHE_HOME/rootless-sandbox/seccomp/KEY.bpf (or ~/.cache/...).
+// An entry is used only if it is a regular file owned by the caller, not
+// writable by others, and names its own key: nobody else can plant a filter,
+// and one entry cannot stand in for another.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { FilterContext } from './resolve-policy.js';
 
 /** Bump when the compiler's output for the same input changes. */
-const FORMAT = 'sbx-seccomp-2';
+const FORMAT = 'sbx-seccomp-3';
 const MAGIC = 0x46584253; // "SBXF"
 
 const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib'];
@@ -48,19 +51,31 @@ export interface CachedFilter {
   readonly flags: number;
 }
 
-export function readCachedFilter(key: string, dir = cacheDir()): CachedFilter | null {
-  let data: Buffer;
+/** The entry's bytes, if it is ours alone (see the file comment). */
+function readOwnEntry(path: string): Buffer | null {
+  let fd: number;
   try {
-    data = readFileSync(join(dir, `${key}.bpf`));
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return null;
   }
-  // a damaged entry is ignored and rewritten, never loaded
-  if (data.length < 12 || data.readUInt32LE(0) !== MAGIC) return null;
-  const flags = data.readUInt32LE(4);
-  const count = data.readUInt32LE(8);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) return null;
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readCachedFilter(key: string, dir = cacheDir()): CachedFilter | null {
+  const data = readOwnEntry(join(dir, `${key}.bpf`));
+  // a damaged or foreign entry is ignored and rewritten, never loaded
+  if (!data || data.length < 44 || data.readUInt32LE(0) !== MAGIC || data.toString('hex', 4, 36) !== key) return null;
+  const flags = data.readUInt32LE(36);
+  const count = data.readUInt32LE(40);
   const programs: Buffer[] = [];
-  let off = 12;
+  let off = 44;
   for (let i = 0; i < count; i++) {
     if (off + 4 > data.length) return null;
     const len = data.readUInt32LE(off);
@@ -74,10 +89,11 @@ export function readCachedFilter(key: string, dir = cacheDir()): CachedFilter | 
 
 /** Best effort: a cache that cannot be written only costs a compile next time. */
 export function writeCachedFilter(key: string, filter: CachedFilter, dir = cacheDir()): void {
-  const head = Buffer.alloc(12);
+  const head = Buffer.alloc(44);
   head.writeUInt32LE(MAGIC, 0);
-  head.writeUInt32LE(filter.flags, 4);
-  head.writeUInt32LE(filter.programs.length, 8);
+  head.write(key, 4, 32, 'hex');
+  head.writeUInt32LE(filter.flags, 36);
+  head.writeUInt32LE(filter.programs.length, 40);
   const parts: Buffer[] = [head];
   for (const p of filter.programs) {
     const len = Buffer.alloc(4);
@@ -87,7 +103,7 @@ export function writeCachedFilter(key: string, filter: CachedFilter, dir = cache
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = join(dir, `.${key}.${process.pid}.tmp`);
-    writeFileSync(tmp, Buffer.concat(parts), { mode: 0o600 });
+    writeFileSync(tmp, Buffer.concat(parts), { mode: 0o600, flag: 'wx' }); // never through a planted link
     renameSync(tmp, join(dir, `${key}.bpf`)); // atomic: concurrent runs never see half a file
   } catch {
     /* read-only home, full disk: compile again next time */

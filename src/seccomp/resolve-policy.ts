@@ -90,9 +90,15 @@ function toAction(action: SeccompAction, errnoRet: number | undefined, errno: st
     case 'SCMP_ACT_KILL':
     case 'SCMP_ACT_KILL_THREAD': return { kind: 'kill-thread' };
     case 'SCMP_ACT_KILL_PROCESS': return { kind: 'kill-process' };
-    case 'SCMP_ACT_ERRNO':
-      return { kind: 'errno', value: errnoRet ?? (errno ? errnoValue(errno, `${where}/errno`) : fallbackErrno) };
-    case 'SCMP_ACT_TRACE': return { kind: 'trace', value: errnoRet ?? 0 };
+    case 'SCMP_ACT_ERRNO': {
+      const value = errnoRet ?? (errno ? errnoValue(errno, `${where}/errno`) : fallbackErrno);
+      // the kernel caps errno at 4095, and libseccomp keeps only 16 bits: 65536 would be "success"
+      if (value > 4095) throw new SandboxError('config', `errno ${value} at ${where} is out of range`, 'use an errno between 0 and 4095 (e.g. 1 for EPERM, 38 for ENOSYS)');
+      return { kind: 'errno', value };
+    }
+    case 'SCMP_ACT_TRACE':
+      if ((errnoRet ?? 0) > 0xffff) throw new SandboxError('config', `trace message ${errnoRet} at ${where} is out of range`, 'use a value between 0 and 65535');
+      return { kind: 'trace', value: errnoRet ?? 0 };
     case 'SCMP_ACT_NOTIFY':
       throw new SandboxError('config', `SCMP_ACT_NOTIFY at ${where} needs a seccomp listener, which rootless-sandbox does not run`,
         'use SCMP_ACT_ERRNO or SCMP_ACT_KILL_PROCESS instead');
@@ -128,6 +134,9 @@ export function resolvePolicy(policy: SeccompPolicy, ctx: FilterContext, file: s
     if (new Set(indexes).size !== indexes.length) {
       throw new SandboxError('config', `seccomp policy rule ${where}/args compares one argument twice`,
         'libseccomp allows one comparison per argument in a rule: split it into two rules');
+    }
+    if (rule.names && rule.name !== undefined) {
+      throw new SandboxError('config', `seccomp policy rule ${where} has both "name" and "names"`, 'keep "names" and move the old "name" into it');
     }
     const action = toAction(rule.action, rule.errnoRet, rule.errno, fallbackErrno, where);
     const names = rule.names ?? (rule.name ? [rule.name] : []);

@@ -41,3 +41,33 @@ describe('review regressions', () => {
     expect(mkdirs).not.toContain('/newroot/home/sandbox');
   });
 });
+
+describe('seccomp review regressions', () => {
+  const ctx = { arch: 'x64', kernel: '6.1.0', network: false };
+  const file = '/p/policy.json';
+
+  it('an architecture libseccomp does not know is a config error, not an internal one', async () => {
+    const { compileFilter } = await import('../../src/seccomp/compile-filter.js');
+    const { resolvePolicy } = await import('../../src/seccomp/resolve-policy.js');
+    const plan = resolvePolicy({ defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_FOO'] }, ctx, file);
+    expect(caught(() => compileFilter(plan, file))).toMatchObject({ code: 'config', message: expect.stringContaining('does not know the architecture "foo"') });
+  });
+
+  it('an errno above 4095 is refused instead of wrapping to success', async () => {
+    const { resolvePolicy } = await import('../../src/seccomp/resolve-policy.js');
+    const policy = { defaultAction: 'SCMP_ACT_ALLOW' as const, syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO' as const, errnoRet: 65536 }] };
+    expect(caught(() => resolvePolicy(policy, ctx, file))).toMatchObject({ code: 'config', message: `errno 65536 at ${file}#/syscalls/0 is out of range` });
+  });
+
+  it('minKernel must be MAJOR.MINOR exactly', async () => {
+    const { parsePolicy } = await import('../../src/seccomp/load-policy.js');
+    const text = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW', includes: { minKernel: '6.1-rc1' } }] });
+    expect(caught(() => parsePolicy(text, file)).message).toContain('/syscalls/0/includes/minKernel');
+  });
+
+  it('"name" and "names" in one rule are refused', async () => {
+    const { resolvePolicy } = await import('../../src/seccomp/resolve-policy.js');
+    const policy = { defaultAction: 'SCMP_ACT_ALLOW' as const, syscalls: [{ names: ['read'], name: 'write', action: 'SCMP_ACT_ERRNO' as const }] };
+    expect(caught(() => resolvePolicy(policy, ctx, file))).toMatchObject({ code: 'config', message: expect.stringContaining('has both "name" and "names"') });
+  });
+});

@@ -60,29 +60,29 @@ describe('splitOverlay', () => {
   it('unconditional ALLOW + conditional ERRNO: the ERRNO rule goes to the overlay', () => {
     const allow = rule('ioctl', ALLOW, [], 0);
     const deny = rule('ioctl', EPERM, TIOCSTI_ARG, 1);
-    expect(splitOverlay([allow, deny])).toEqual({ main: [allow], overlay: [deny] });
+    expect(splitOverlay([allow, deny])).toEqual({ main: [allow], overlay: [deny], shadowed: [] });
   });
 
   it('the order of the two rules does not matter', () => {
     const allow = rule('ioctl', ALLOW, [], 1);
     const deny = rule('ioctl', EPERM, TIOCSTI_ARG, 0);
-    expect(splitOverlay([deny, allow])).toEqual({ main: [allow], overlay: [deny] });
+    expect(splitOverlay([deny, allow])).toEqual({ main: [allow], overlay: [deny], shadowed: [] });
   });
 
-  it('conditional ALLOW with unconditional ERRNO stays in main', () => {
+  it('conditional ALLOW with unconditional ERRNO stays in main, reported as shadowed', () => {
     const deny = rule('ioctl', EPERM, [], 0);
     const allow = rule('ioctl', ALLOW, TIOCSTI_ARG, 1);
-    expect(splitOverlay([deny, allow])).toEqual({ main: [deny, allow], overlay: [] });
+    expect(splitOverlay([deny, allow])).toEqual({ main: [deny, allow], overlay: [], shadowed: [allow] });
   });
 
   it('no unconditional rule: everything in main', () => {
     const rules = [rule('ioctl', ALLOW, [{ index: 1, value: 0x5401, op: 'SCMP_CMP_EQ' }], 0), rule('ioctl', EPERM, TIOCSTI_ARG, 1), rule('read', ALLOW, [], 2)];
-    expect(splitOverlay(rules)).toEqual({ main: rules, overlay: [] });
+    expect(splitOverlay(rules)).toEqual({ main: rules, overlay: [], shadowed: [] });
   });
 
   it('an unconditional rule only affects its own system call', () => {
     const rules = [rule('read', ALLOW), rule('ioctl', EPERM, TIOCSTI_ARG, 1)];
-    expect(splitOverlay(rules)).toEqual({ main: rules, overlay: [] });
+    expect(splitOverlay(rules)).toEqual({ main: rules, overlay: [], shadowed: [] });
   });
 
   it('stricter means the kernel precedence: KILL_PROCESS beats ERRNO, equal kinds stay', () => {
@@ -90,14 +90,14 @@ describe('splitOverlay', () => {
     const kill = rule('ptrace', { kind: 'kill-process' }, [{ index: 0, value: 16, op: 'SCMP_CMP_EQ' }], 1);
     const otherErrno = rule('ptrace', { kind: 'errno', value: 22 }, [{ index: 0, value: 17, op: 'SCMP_CMP_EQ' }], 2);
     const log = rule('ptrace', { kind: 'log' }, [{ index: 0, value: 18, op: 'SCMP_CMP_EQ' }], 3);
-    expect(splitOverlay([errno, kill, otherErrno, log])).toEqual({ main: [errno, otherErrno, log], overlay: [kill] });
+    expect(splitOverlay([errno, kill, otherErrno, log])).toEqual({ main: [errno, otherErrno, log], overlay: [kill], shadowed: [log] });
   });
 
   it('the first unconditional rule of a call decides (as in libseccomp)', () => {
     const first = rule('ioctl', EPERM, [], 0);
     const second = rule('ioctl', ALLOW, [], 1);
     const deny = rule('ioctl', { kind: 'errno', value: 25 }, TIOCSTI_ARG, 2);
-    expect(splitOverlay([first, second, deny])).toEqual({ main: [first, second, deny], overlay: [] });
+    expect(splitOverlay([first, second, deny])).toEqual({ main: [first, second, deny], overlay: [], shadowed: [] });
   });
 });
 

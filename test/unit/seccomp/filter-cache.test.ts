@@ -1,6 +1,6 @@
 // The on-disk cache of compiled filters: what the key depends on, the file
 // format round trip, damaged entries ignored, private modes, best effort.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,6 +25,9 @@ const FILTER: CachedFilter = {
   ],
   flags: 6,
 };
+
+/** Header: magic, key (32 bytes), flags, count. */
+const H = 44;
 
 describe('cacheKey', () => {
   it('is a sha256 hex digest, stable for the same input', () => {
@@ -90,16 +93,37 @@ describe('write / read', () => {
     expect(readdirSync(dir)).toEqual([`${KEY}.bpf`]);
   });
 
-  it('the format: "SBXF", flags, count, then (length, bytes) per program, little-endian', () => {
+  it('the format: "SBXF", its own key, flags, count, then (length, bytes) per program, little-endian', () => {
     const dir = freshDir();
     writeCachedFilter(KEY, FILTER, dir);
     const data = readFileSync(join(dir, `${KEY}.bpf`));
     expect(data.subarray(0, 4).toString('latin1')).toBe('SBXF');
-    expect(data.readUInt32LE(4)).toBe(6);
-    expect(data.readUInt32LE(8)).toBe(2);
-    expect(data.readUInt32LE(12)).toBe(8);
-    expect(data.readUInt32LE(24)).toBe(16);
-    expect(data.length).toBe(12 + 4 + 8 + 4 + 16);
+    expect(data.toString('hex', 4, 36)).toBe(KEY);
+    expect(data.readUInt32LE(36)).toBe(6);
+    expect(data.readUInt32LE(40)).toBe(2);
+    expect(data.readUInt32LE(44)).toBe(8);
+    expect(data.readUInt32LE(56)).toBe(16);
+    expect(data.length).toBe(H + 4 + 8 + 4 + 16);
+  });
+
+  it('an entry is used only if it is the caller\'s own, not writable by others, and names its own key', () => {
+    const dir = freshDir();
+    writeCachedFilter(KEY, FILTER, dir);
+    const path = join(dir, `${KEY}.bpf`);
+    expect(readCachedFilter(KEY, dir)).not.toBeNull();
+    chmodSync(path, 0o666);
+    expect(readCachedFilter(KEY, dir)).toBeNull(); // others could have written it
+    chmodSync(path, 0o600);
+    if (process.getuid?.() === 0) {
+      chownSync(path, 65534, 65534);
+      expect(readCachedFilter(KEY, dir)).toBeNull(); // planted by someone else
+      chownSync(path, 0, 0);
+    }
+    const other = KEY.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'));
+    renameSync(path, join(dir, `${other}.bpf`));
+    expect(readCachedFilter(other, dir)).toBeNull(); // an entry standing in for another key
+    symlinkSync(join(dir, `${other}.bpf`), path);
+    expect(readCachedFilter(KEY, dir)).toBeNull(); // never through a link
   });
 
   it('a second write replaces the entry', () => {
@@ -152,10 +176,11 @@ describe('damaged entries read as null', () => {
   }
 
   function entry(flags: number, programs: Buffer[], lengths = programs.map((p) => p.length)): Buffer {
-    const head = Buffer.alloc(12);
+    const head = Buffer.alloc(H);
     head.write('SBXF', 0, 'latin1');
-    head.writeUInt32LE(flags, 4);
-    head.writeUInt32LE(programs.length, 8);
+    head.write(KEY, 4, 32, 'hex');
+    head.writeUInt32LE(flags, 36);
+    head.writeUInt32LE(programs.length, 40);
     return Buffer.concat([head, ...programs.flatMap((p, i) => {
       const len = Buffer.alloc(4);
       len.writeUInt32LE(lengths[i]!, 0);
@@ -176,14 +201,14 @@ describe('damaged entries read as null', () => {
 
   it('empty, or shorter than the header', () => {
     expect(readRaw(Buffer.alloc(0))).toBeNull();
-    expect(readRaw(validBytes().subarray(0, 11))).toBeNull();
+    expect(readRaw(validBytes().subarray(0, H - 1))).toBeNull();
   });
 
   it('truncated: a byte, a length field or a whole program missing', () => {
     const b = validBytes();
     expect(readRaw(b.subarray(0, b.length - 1))).toBeNull();
-    expect(readRaw(b.subarray(0, 12 + 4 + 8 + 2))).toBeNull();
-    expect(readRaw(b.subarray(0, 12 + 4 + 8))).toBeNull();
+    expect(readRaw(b.subarray(0, H + 4 + 8 + 2))).toBeNull();
+    expect(readRaw(b.subarray(0, H + 4 + 8))).toBeNull();
   });
 
   it('a program length that is not a multiple of 8', () => {
@@ -206,9 +231,9 @@ describe('damaged entries read as null', () => {
 
   it('a count larger than the programs present', () => {
     const b = validBytes();
-    b.writeUInt32LE(3, 8);
+    b.writeUInt32LE(3, 40);
     expect(readRaw(b)).toBeNull();
-    b.writeUInt32LE(0xffffffff, 8);
+    b.writeUInt32LE(0xffffffff, 40);
     expect(readRaw(b)).toBeNull();
   });
 });
