@@ -133,7 +133,7 @@ describe('schema errors name the pointer', () => {
 describe('loading by name', () => {
   it('an unknown name is a usage error whose hint lists the policies and unconfined', () => {
     const e = refused(() => loadPolicy('nope'), 'usage');
-    expect(e.message).toBe('unknown seccomp policy "nope"');
+    expect(e.message).toBe('unknown seccomp policy "nope" (--security-opt seccomp=)');
     expect(e.hint).toBe(`known policies: ${listBuiltinPolicies().join(', ')}, unconfined; or give a path to a .json file`);
     expect(e.hint).toContain('strict');
     expect(e.hint).toContain(UNCONFINED);

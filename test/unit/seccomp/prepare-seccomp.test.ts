@@ -159,6 +159,6 @@ describe('prepareSeccomp', () => {
   it('a missing file and an unknown name are refused as loadPolicy does', () => {
     const file = join(root, 'absent.json');
     expect(refused(() => prepareSeccomp(file, CTX), 'config').message).toBe(`cannot read seccomp policy ${file}: ENOENT`);
-    expect(refused(() => prepareSeccomp('nope', CTX), 'usage').message).toBe('unknown seccomp policy "nope"');
+    expect(refused(() => prepareSeccomp('nope', CTX), 'usage').message).toBe('unknown seccomp policy "nope" (--security-opt seccomp=)');
   });
 });
