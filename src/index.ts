@@ -3,8 +3,11 @@
 //   const result = await exec({ command: ['/bin/echo', 'hi'], profile: 'strict' });
 export { exec, spawnSandbox, prepareRun } from './run/spawn-sandbox.js';
 export type { SandboxProcess, SpawnOptions, StdioChoice } from './run/spawn-sandbox.js';
-export type { RunResult, RunStatus } from './run/run-result.js';
-export type { ExecOptions } from './resolve/exec-options.js';
+export type { RunResult, RunStatus, StreamAccount, LimitBackend } from './run/run-result.js';
+export { run, DEFAULT_CAPTURE_BYTES } from './run/run.js';
+export type { RunOptions, CapturedRunResult } from './run/run.js';
+export { formatMeta } from './run/format-meta.js';
+export type { ExecOptions, LimitOptions } from './resolve/exec-options.js';
 export type { RunSpec } from './resolve/run-spec.js';
 export type { Profile, ProfileTmpfs, ProfileVolume } from './config/profile.js';
 export { loadProfile, listBuiltinProfiles } from './config/load-profile.js';

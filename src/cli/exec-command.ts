@@ -1,7 +1,9 @@
 // `sandbox exec [OPTIONS] IMAGE [--] CMD [ARG...]`: flags to ExecOptions,
 // signals and the terminal passed on, the result turned into an exit code.
 import type { Command } from 'commander';
-import { spawnSandbox } from '../run/spawn-sandbox.js';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { formatMeta } from '../run/format-meta.js';
+import { spawnSandbox, type SandboxProcess, type StdioChoice } from '../run/spawn-sandbox.js';
 import type { ExecOptions } from '../resolve/exec-options.js';
 import { SandboxError } from '../errors.js';
 import { printError, reportError } from './report-error.js';
@@ -23,6 +25,36 @@ interface ExecFlags {
   interactive?: boolean;
   tty?: boolean;
   securityOpt?: string[];
+  cpuTime?: number;
+  wallTime?: number;
+  memory?: string;
+  pids?: number;
+  fsize?: string;
+  nofile?: number;
+  stack?: string;
+  outputLimit?: string;
+  stdin?: string;
+  stdout?: string;
+  stderr?: string;
+  stderrToStdout?: boolean;
+  result?: string;
+  meta?: string;
+}
+
+const number = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new SandboxError('usage', `invalid number "${value}" (${flag})`, `e.g. ${flag} 2`);
+  return n;
+};
+
+/** Opens a judge I/O file for the workload; the sandbox opens it, with the caller's rights. */
+function openFor(flag: string, file: string, mode: 'r' | 'w'): number {
+  try {
+    return openSync(file, mode, 0o644);
+  } catch (e) {
+    throw new SandboxError('usage', `cannot open ${file} (${flag}): ${(e as NodeJS.ErrnoException).code ?? e}`,
+      mode === 'r' ? 'check that the file exists and is readable' : 'check that the directory exists and is writable');
+  }
 }
 
 /** --security-opt KEY=VALUE, as docker and podman take it; only seccomp= is known. */
@@ -53,13 +85,41 @@ export function toExecOptions(image: string, command: string[], f: ExecFlags): E
     tty: f.tty ?? false,
     interactive: f.interactive ?? false,
     ...parseSecurityOpts(f.securityOpt ?? []),
+    limits: {
+      ...(f.cpuTime !== undefined && { cpuTime: f.cpuTime }),
+      ...(f.wallTime !== undefined && { wallTime: f.wallTime }),
+      ...(f.memory !== undefined && { memory: f.memory }),
+      ...(f.pids !== undefined && { pids: f.pids }),
+      ...(f.fsize !== undefined && { fsize: f.fsize }),
+      ...(f.nofile !== undefined && { nofile: f.nofile }),
+      ...(f.stack !== undefined && { stack: f.stack }),
+      ...(f.outputLimit !== undefined && { output: f.outputLimit }),
+    },
+    stderrToStdout: f.stderrToStdout ?? false,
+    // --result and --meta report bytes per stream: the stage counts them
+    accountOutput: f.result !== undefined || f.meta !== undefined,
   };
 }
 
 async function runExec(image: string, command: string[], flags: ExecFlags): Promise<number> {
   // with pass-through options commander keeps a "--" that follows the image
   const options = toExecOptions(image, command[0] === '--' ? command.slice(1) : command, flags);
-  const sandbox = spawnSandbox(options);
+  const files: number[] = [];
+  const open = (flag: string, file: string | undefined, mode: 'r' | 'w') => {
+    if (file === undefined) return undefined;
+    const fd = openFor(flag, file, mode);
+    files.push(fd);
+    return fd;
+  };
+  let sandbox: SandboxProcess;
+  try {
+    const stdio: [StdioChoice?, StdioChoice?, StdioChoice?] = [
+      open('--stdin', flags.stdin, 'r'), open('--stdout', flags.stdout, 'w'), open('--stderr', flags.stderr, 'w'),
+    ];
+    sandbox = await spawnSandbox({ ...options, stdio });
+  } finally {
+    for (const fd of files) closeSync(fd); // the stage holds its own copies
+  }
   const forward = (sig: NodeJS.Signals) => sandbox.kill(sig);
   for (const sig of FORWARDED) process.on(sig, forward);
   const resize = () => sandbox.kill('SIGWINCH');
@@ -69,11 +129,21 @@ async function runExec(image: string, command: string[], flags: ExecFlags): Prom
   try {
     const result = await sandbox.result;
     if (result.error) printError(result.error.message, result.error.hint);
+    if (flags.result) writeReport('--result', flags.result, `${JSON.stringify(result, null, 2)}\n`);
+    if (flags.meta) writeReport('--meta', flags.meta, formatMeta(result));
     return result.exitCode;
   } finally {
     if (rawTerminal) process.stdin.setRawMode(false);
     for (const sig of FORWARDED) process.off(sig, forward);
     process.off('SIGWINCH', resize);
+  }
+}
+
+function writeReport(flag: string, file: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (e) {
+    throw new SandboxError('usage', `cannot write ${file} (${flag}): ${(e as NodeJS.ErrnoException).code ?? e}`, 'check that the directory exists and is writable');
   }
 }
 
@@ -95,6 +165,20 @@ export function registerExecCommand(program: Command): void {
     .option('--no-read-only', 'make the root file system writable (overrides the profile)')
     .option('--network <mode>', 'network mode: none')
     .option('--security-opt <key=value>', 'seccomp=NAME|FILE|unconfined: the system call policy; repeatable', collect)
+    .option('--cpu-time <sec>', 'CPU time of the whole process tree (fractions allowed): TLE', number('--cpu-time'))
+    .option('--wall-time <sec>', 'wall-clock time from exec: WLE', number('--wall-time'))
+    .option('--memory <size>', 'memory of the tree, no swap (e.g. 256m): MLE')
+    .option('--pids <n>', 'processes and threads', number('--pids'))
+    .option('--fsize <size>', 'largest file the workload may write: OLE')
+    .option('--nofile <n>', 'open files per process', number('--nofile'))
+    .option('--stack <size>', 'stack size per process')
+    .option('--output-limit <size>', 'bytes the workload may write to stdout and stderr together: OLE')
+    .option('--stdin <file>', 'the workload reads this file (opened by the sandbox)')
+    .option('--stdout <file>', 'the workload\'s stdout goes to this file (created or truncated)')
+    .option('--stderr <file>', 'the workload\'s stderr goes to this file (created or truncated)')
+    .option('--stderr-to-stdout', 'the workload\'s stderr goes where its stdout goes')
+    .option('--result <file>', 'write the result (verdict, times, memory, output) as JSON')
+    .option('--meta <file>', 'write the result in isolate\'s meta format (key:value lines)')
     .option('-i, --interactive', 'keep stdin open')
     .option('-t, --tty', 'give the workload a pseudo-terminal')
     .passThroughOptions()

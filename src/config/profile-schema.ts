@@ -94,6 +94,21 @@ export const profileSchema = {
       type: 'boolean',
       description: 'When true, --security-opt seccomp=unconfined is refused: a workload under this profile is always filtered. Absent: false.',
     },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Limits of a run (command-line flags override each). An absent field means no limit.',
+      properties: {
+        cpuTime: { type: 'number', exclusiveMinimum: 0, description: 'CPU time of the whole process tree in seconds, fractions allowed (--cpu-time).' },
+        wallTime: { type: 'number', exclusiveMinimum: 0, description: 'Wall-clock time from exec in seconds (--wall-time).' },
+        memory: { ...size, description: 'Memory of the whole tree with cgroups, per process with the rlimit fallback; swap is disabled (--memory).' },
+        pids: { type: 'integer', minimum: 1, description: 'Processes and threads (--pids).' },
+        fsize: { ...size, description: 'Largest file the workload may write (--fsize).' },
+        nofile: { type: 'integer', minimum: 1, description: 'Open files per process (--nofile).' },
+        stack: { ...size, description: 'Stack size per process (--stack).' },
+        output: { ...size, description: 'Bytes the workload may write to stdout and stderr together (--output-limit).' },
+      },
+    },
     env: {
       type: 'object',
       description: 'Environment variables added for the workload (-e overrides). Absent: none besides PATH, HOME, HOSTNAME (and TERM with -t).',

@@ -22,6 +22,26 @@ export interface ProfileVolume {
   readonly writable?: boolean;
 }
 
+/** Limits of a run; absent fields mean no limit. Sizes as in --memory ("256m"). */
+export interface ProfileLimits {
+  /** CPU time of the whole process tree, seconds (fractions allowed). */
+  readonly cpuTime?: number;
+  /** Wall-clock time from exec, seconds. */
+  readonly wallTime?: number;
+  /** Memory of the whole tree (cgroups) or per process (rlimit fallback); swap disabled. */
+  readonly memory?: string;
+  /** Processes and threads. */
+  readonly pids?: number;
+  /** Largest file the workload may write. */
+  readonly fsize?: string;
+  /** Open files per process. */
+  readonly nofile?: number;
+  /** Stack size per process. */
+  readonly stack?: string;
+  /** Bytes the workload may write to stdout and stderr together. */
+  readonly output?: string;
+}
+
 export interface Profile {
   readonly description?: string;
   /** Workload identity inside the sandbox. */
@@ -40,6 +60,7 @@ export interface Profile {
   readonly seccomp?: string;
   /** Refuse `--security-opt seccomp=unconfined` (the strict profile does). */
   readonly refuseUnconfined?: boolean;
+  readonly limits?: ProfileLimits;
 }
 
 /** A profile together with where it came from (for error messages). */

@@ -7,8 +7,26 @@ import { encodePlan, type StageOp } from '../stage/plan.js';
 import { stagePath } from './stage-path.js';
 
 /** What the stage reported about a run. */
+export interface StageExit {
+  kind: 'exited';
+  waitStatus: number;
+  wallNs: bigint;
+  userUs: bigint;
+  systemUs: bigint;
+  maxRssKiB: bigint;
+  /** Why the stage ended the run, if it did (KillReason). */
+  killReason: number;
+  /** bit 0: stdout was cut at the output limit, bit 1: stderr. */
+  truncated: number;
+  /** Bytes relayed per stream; -1 when the output was not relayed. */
+  stdoutBytes: bigint;
+  stderrBytes: bigint;
+  /** The stage's last sample of the tree's CPU time (us), -1 if it did not sample (no CPU limit). */
+  cpuSampleUs: bigint;
+}
+
 export type StageOutcome =
-  | { kind: 'exited'; waitStatus: number; wallNs: bigint; userUs: bigint; systemUs: bigint; maxRssKiB: bigint }
+  | StageExit
   | { kind: 'failed'; step: number; errno: number; detail: string; what: string }
   | { kind: 'lost'; reason: string };
 
@@ -25,8 +43,16 @@ export interface StageHandle {
   readonly nsReady: Promise<number>;
 }
 
-/** Starts the stage; stdio 0-2 are handed to the workload as they are. */
-export function launchStage(plan: readonly StageOp[], stdio: ('inherit' | 'pipe' | 'ignore' | number)[]): StageHandle & {
+/**
+ * Starts the stage; stdio 0-2 are handed to the workload as they are (or
+ * relayed by the stage). `onSync` runs at each SYNC op with the stage's pid,
+ * which then goes on (GO); a failing hook ends the stage.
+ */
+export function launchStage(
+  plan: readonly StageOp[],
+  stdio: ('inherit' | 'pipe' | 'ignore' | number)[],
+  onSync?: (stagePid: number) => Promise<void>,
+): StageHandle & {
   child: ReturnType<typeof spawn>;
 } {
   // encode first: a plan that cannot be encoded must not leave a stage waiting
@@ -38,6 +64,11 @@ export function launchStage(plan: readonly StageOp[], stdio: ('inherit' | 'pipe'
     env: {},
   });
   const ctl = child.stdio[3] as Socket;
+  const go = () => {
+    const cmd = Buffer.alloc(8);
+    cmd.writeUInt32LE(Command.GO, 0);
+    ctl.write(cmd);
+  };
   let buffered: Buffer = Buffer.alloc(0);
   let settled = false;
   let resolveOutcome!: (o: StageOutcome) => void;
@@ -58,7 +89,16 @@ export function launchStage(plan: readonly StageOp[], stdio: ('inherit' | 'pipe'
       if (buffered.length < 8 + len) break;
       const body = buffered.subarray(8, 8 + len);
       buffered = buffered.subarray(8 + len);
-      if (type === Event.NS_READY) resolveNs(body.readUInt32LE(0));
+      if (type === Event.NS_READY) {
+        const pid = body.readUInt32LE(0);
+        resolveNs(pid);
+        if (onSync) {
+          onSync(pid).then(() => go(), (e: unknown) => {
+            settle({ kind: 'lost', reason: e instanceof Error ? e.message : String(e) });
+            child.kill('SIGKILL');
+          });
+        }
+      }
       else if (type === Event.STARTED) resolveStarted();
       else if (type === Event.ERROR) {
         const step = body.readUInt32LE(0);
@@ -70,6 +110,8 @@ export function launchStage(plan: readonly StageOp[], stdio: ('inherit' | 'pipe'
         settle({
           kind: 'exited', waitStatus: body.readInt32LE(0), wallNs: body.readBigInt64LE(4),
           userUs: body.readBigInt64LE(12), systemUs: body.readBigInt64LE(20), maxRssKiB: body.readBigInt64LE(28),
+          killReason: body.readUInt32LE(36), truncated: body.readUInt32LE(40),
+          stdoutBytes: body.readBigInt64LE(44), stderrBytes: body.readBigInt64LE(52), cpuSampleUs: body.readBigInt64LE(60),
         });
       }
     }
@@ -89,10 +131,6 @@ export function launchStage(plan: readonly StageOp[], stdio: ('inherit' | 'pipe'
     kill(signal) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
-    go() {
-      const cmd = Buffer.alloc(8);
-      cmd.writeUInt32LE(Command.GO, 0);
-      ctl.write(cmd);
-    },
+    go,
   };
 }

@@ -4,8 +4,9 @@
 import { formatIdMap, type IdMapLine, type IdMapPlan } from '../idmap/plan-idmap.js';
 import type { RunSpec } from '../resolve/run-spec.js';
 import { planRootfs } from '../rootfs/plan-rootfs.js';
+import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { CLONE, ops, type StageOp } from '../stage/plan.js';
-import { ForkFlag } from '../stage/protocol.js';
+import { CpuUsageFormat, ForkFlag, LimitFlag } from '../stage/protocol.js';
 
 const NAMESPACES = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
 
@@ -31,19 +32,60 @@ export interface SeccompPrograms {
   readonly flags: number;
 }
 
+// <sys/resource.h> on x86_64 and aarch64
+const RLIMIT = { CPU: 0, FSIZE: 1, DATA: 2, STACK: 3, CORE: 4, NPROC: 6, NOFILE: 7 } as const;
+
+/** rlimits of the workload: core dumps off, the spec's limits, and the fallbacks when no cgroup holds the tree. */
+function planRlimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
+  const l = spec.limits;
+  const out = [ops.rlimit(RLIMIT.CORE, 0, 0, 'no core dumps')];
+  if (l.cpuTimeUs !== null) {
+    // a backstop: the stage ends the run at the exact limit, the kernel a little later
+    const soft = Math.ceil(l.cpuTimeUs / 1e6) + 1;
+    out.push(ops.rlimit(RLIMIT.CPU, soft, soft + 1, `RLIMIT_CPU ${soft}s`));
+  }
+  if (cgroup.backend === 'none') {
+    if (l.memoryBytes !== null) out.push(ops.rlimit(RLIMIT.DATA, l.memoryBytes, l.memoryBytes, `RLIMIT_DATA ${l.memoryBytes}`));
+    if (l.pids !== null) out.push(ops.rlimit(RLIMIT.NPROC, l.pids, l.pids, `RLIMIT_NPROC ${l.pids}`));
+  }
+  if (l.fsizeBytes !== null) out.push(ops.rlimit(RLIMIT.FSIZE, l.fsizeBytes, l.fsizeBytes, `RLIMIT_FSIZE ${l.fsizeBytes}`));
+  if (l.nofile !== null) out.push(ops.rlimit(RLIMIT.NOFILE, l.nofile, l.nofile, `RLIMIT_NOFILE ${l.nofile}`));
+  if (l.stackBytes !== null) out.push(ops.rlimit(RLIMIT.STACK, l.stackBytes, l.stackBytes, `RLIMIT_STACK ${l.stackBytes}`));
+  return out;
+}
+
+/** Joins the run's cgroup first (or waits while the sandbox puts the stage in a scope). */
+function planCgroup(cgroup: CgroupChoice): StageOp[] {
+  if (cgroup.backend === 'none') return [];
+  return [...(cgroup.attach ? [ops.sync()] : []), ...cgroup.joinFiles.map((f) => ops.joinCgroup(f))];
+}
+
+function planLimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
+  const { limits: l, output } = spec;
+  const flags = (output.relay ? LimitFlag.RELAY_OUTPUT : 0) | (output.mergeStderr ? LimitFlag.MERGE_STDERR : 0);
+  if (l.cpuTimeUs === null && l.wallTimeUs === null && l.outputBytes === null && flags === 0) return [];
+  const usage = cgroup.backend !== 'none' && cgroup.cpuUsage
+    ? { file: cgroup.cpuUsage.file, format: cgroup.cpuUsage.format === 'cgroup2' ? CpuUsageFormat.CGROUP2_CPU_STAT : CpuUsageFormat.CGROUP1_CPUACCT }
+    : { file: '', format: CpuUsageFormat.PROC };
+  return [ops.limits(l.cpuTimeUs ?? -1, l.wallTimeUs ?? -1, l.outputBytes ?? -1, flags, usage.file, usage.format)];
+}
+
 export function planRun(
   spec: RunSpec,
   tools: { newuidmap: string | null; newgidmap: string | null },
   seccomp: SeccompPrograms = { programs: [], flags: 0 },
+  cgroup: CgroupChoice = { backend: 'none', reason: 'not asked for' },
 ): StageOp[] {
   const { idmap, user } = spec;
   const ttyFlags = spec.tty ? ForkFlag.TTY | (spec.interactive ? ForkFlag.TTY_STDIN : 0) : 0;
   return [
     // the stage
+    ...planCgroup(cgroup),
     ops.userns(),
     ...planIdMaps(idmap, tools),
     ops.setupIds(idmap.setupUid, idmap.setupGid),
     ops.unshare(NAMESPACES, 'mount, pid, net, uts, ipc and cgroup namespaces'),
+    ...planLimits(spec, cgroup),
     ops.forkInit(ttyFlags),
     // pid 1
     ...planRootfs(spec),
@@ -53,6 +95,7 @@ export function planRun(
     ops.forkWorkload(spec.tty ? ForkFlag.TTY : 0),
     // the workload
     ops.chdir(spec.cwd),
+    ...planRlimits(spec, cgroup),
     ops.setIds(user.uid, user.gid, idmap.setgroups === 'allow'),
     ops.dropCaps(),
     ops.noNewPrivs(),

@@ -3,6 +3,18 @@
 // value, then the built-in default (see resolve-run-spec.ts).
 import type { ProfileTmpfs, ProfileVolume } from '../config/profile.js';
 
+/** Limits as the caller gives them: seconds, and sizes as numbers (bytes) or strings ("64m"). */
+export interface LimitOptions {
+  readonly cpuTime?: number;
+  readonly wallTime?: number;
+  readonly memory?: number | string;
+  readonly pids?: number;
+  readonly fsize?: number | string;
+  readonly nofile?: number;
+  readonly stack?: number | string;
+  readonly output?: number | string;
+}
+
 export interface ExecOptions {
   /** Image reference; only "host" for now. Default "host". */
   readonly image?: string;
@@ -30,4 +42,9 @@ export interface ExecOptions {
   readonly tty?: boolean;
   /** Keep stdin open (-i). */
   readonly interactive?: boolean;
+  readonly limits?: LimitOptions;
+  /** The workload's stderr goes where its stdout goes (--stderr-to-stdout). */
+  readonly stderrToStdout?: boolean;
+  /** Count the bytes written to stdout and stderr (the stage relays them) even without an output limit. */
+  readonly accountOutput?: boolean;
 }

@@ -9,6 +9,7 @@ import type { HostFacts } from '../host/probe-host.js';
 import { planIdMap } from '../idmap/plan-idmap.js';
 import type { HostImageLayout } from '../rootfs/host-image.js';
 import type { ExecOptions } from './exec-options.js';
+import { resolveLimits } from './resolve-limits.js';
 import { parseEnvArg, parseEnvFile, parseOctal, parseSize, parseTmpfs, parseUser, parseVolume } from './parse-options.js';
 import type { RunSpec, TmpfsSpec, VolumeSpec } from './run-spec.js';
 
@@ -156,6 +157,7 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
   env.forEach((e) => rejectNul(e, `environment variable ${e.split('=')[0]}`));
   const searchPath = env.findLast((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
 
+  const limits = resolveLimits(options.limits ?? {}, profile.limits ?? {}, loaded.file);
   const seccomp = options.seccomp ?? profile.seccomp ?? 'default';
   if (seccomp === 'unconfined' && profile.refuseUnconfined) {
     throw new SandboxError('usage', `profile ${loaded.name} refuses --security-opt seccomp=unconfined`,
@@ -180,6 +182,11 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
     interactive: options.interactive ?? false,
     idmap: planIdMap(host, user),
     seccomp,
+    limits,
+    output: {
+      relay: limits.outputBytes !== null || (options.accountOutput ?? false),
+      mergeStderr: options.stderrToStdout ?? false,
+    },
   };
   return deepFreeze(spec);
 }

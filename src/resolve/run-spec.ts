@@ -18,6 +18,18 @@ export interface VolumeSpec {
   readonly kind: 'dir' | 'file';
 }
 
+/** Resolved limits; null = none. */
+export interface LimitsSpec {
+  readonly cpuTimeUs: number | null;
+  readonly wallTimeUs: number | null;
+  readonly memoryBytes: number | null;
+  readonly pids: number | null;
+  readonly fsizeBytes: number | null;
+  readonly nofile: number | null;
+  readonly stackBytes: number | null;
+  readonly outputBytes: number | null;
+}
+
 export interface RunSpec {
   readonly image: { readonly kind: 'host'; readonly layout: HostImageLayout };
   readonly profile: { readonly name: string; readonly file: string };
@@ -41,4 +53,7 @@ export interface RunSpec {
   readonly idmap: IdMapPlan;
   /** Seccomp policy to compile and load: a name, a path, or "unconfined". */
   readonly seccomp: string;
+  readonly limits: LimitsSpec;
+  /** stdout and stderr pass through the stage (counted, capped); stderr joins stdout. */
+  readonly output: { readonly relay: boolean; readonly mergeStderr: boolean };
 }

@@ -1,12 +1,27 @@
 // RunResult: everything a caller learns about a run that started. A workload
 // that fails is a result, not an exception.
 import { constants } from 'node:os';
-import type { StageOutcome } from '../launch/launch-stage.js';
+import type { CgroupUsage } from '../cgroup/cgroup-run.js';
+import type { StageExit, StageOutcome } from '../launch/launch-stage.js';
 import type { RunSpec } from '../resolve/run-spec.js';
-import { Op } from '../stage/protocol.js';
+import { KillReason, Op } from '../stage/protocol.js';
 import type { StageOp } from '../stage/plan.js';
 
-export type RunStatus = 'ok' | 'nonzero-exit' | 'signaled' | 'setup-failed' | 'exec-failed';
+/**
+ * The verdict, as judges name it: OK, RE (non-zero exit), SG (killed by a
+ * signal), TLE (CPU time), WLE (wall time), MLE (memory), OLE (output or file
+ * size), XX (the sandbox failed: set-up, exec, or the stage was lost).
+ */
+export type RunStatus = 'OK' | 'RE' | 'SG' | 'TLE' | 'WLE' | 'MLE' | 'OLE' | 'XX';
+
+export type LimitBackend = 'cgroup2' | 'cgroup1' | 'none';
+
+export interface StreamAccount {
+  /** Bytes the workload wrote (up to the output limit). */
+  readonly bytes: number;
+  /** Output was cut at the limit. */
+  readonly truncated: boolean;
+}
 
 export interface RunResult {
   readonly status: RunStatus;
@@ -14,16 +29,35 @@ export interface RunResult {
   readonly exitCode: number;
   /** Signal that ended the workload, if any ("SIGKILL"). */
   readonly signal: string | null;
+  /** From exec to the end of the workload. */
   readonly wallTimeMs: number;
-  readonly cpuTimeMs: { readonly user: number; readonly system: number };
-  /** Largest resident set of any process of the run, in KiB (wait4 rusage). */
+  /** CPU time of the whole process tree. */
+  readonly cpuTimeMs: { readonly user: number; readonly system: number; readonly total: number };
+  /** Peak memory of the tree (cgroup) or of the largest process (rusage), KiB. */
   readonly peakMemoryKiB: number;
+  /** The kernel's OOM killer ran (cgroup backends only). */
+  readonly oomKilled: boolean;
+  /** Per stream; null when the output was not relayed through the sandbox. */
+  readonly output: { readonly stdout: StreamAccount | null; readonly stderr: StreamAccount | null };
+  /** How limits were applied, and what is weaker than a cgroup when they were not. */
+  readonly limits: { readonly backend: LimitBackend; readonly note?: string; readonly killedBy: 'cpu' | 'wall' | 'output' | null };
   readonly idmap: { readonly mode: 'subid' | 'single'; readonly note?: string };
   readonly profile: string;
   /** Seccomp policy loaded before exec ("unconfined": none). */
   readonly seccomp: string;
-  /** Set when status is setup-failed or exec-failed. */
+  /** Set when status is XX. */
   readonly error?: { readonly message: string; readonly hint?: string; readonly errno: string };
+}
+
+/** What the run path knows besides the stage's report. */
+export interface RunContext {
+  readonly spec: RunSpec;
+  readonly plan: readonly StageOp[];
+  readonly seccomp: string;
+  readonly backend: LimitBackend;
+  /** Why no cgroup, when backend is none. */
+  readonly backendNote?: string;
+  readonly usage?: CgroupUsage;
 }
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
@@ -33,12 +67,37 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
 }
 
-function base(spec: RunSpec, seccomp: string) {
+function base(ctx: RunContext) {
+  const { spec } = ctx;
   return {
-    seccomp,
+    seccomp: ctx.seccomp,
     idmap: { mode: spec.idmap.mode, ...(spec.idmap.note ? { note: spec.idmap.note } : {}) },
     profile: spec.profile.name,
   };
+}
+
+const KILLED_BY = { [KillReason.CPU]: 'cpu', [KillReason.WALL]: 'wall', [KillReason.OUTPUT]: 'output' } as const;
+
+/** With the rlimit fallback, memory is per process (RLIMIT_DATA): an allocation fails and the program dies its own way. */
+const RLIMIT_MLE_SHARE = 0.9;
+
+function verdict(o: StageExit, ctx: RunContext, cpuUs: number, peakBytes: number): RunStatus {
+  const { limits } = ctx.spec;
+  const termsig = o.waitStatus & 0x7f;
+  const code = (o.waitStatus >> 8) & 0xff;
+  const abnormal = termsig !== 0 || code !== 0;
+  if (o.killReason === KillReason.OUTPUT || termsig === constants.signals.SIGXFSZ) return 'OLE';
+  if (o.killReason === KillReason.CPU || termsig === constants.signals.SIGXCPU) return 'TLE';
+  if (limits.cpuTimeUs !== null && cpuUs >= limits.cpuTimeUs) return 'TLE';
+  if (o.killReason === KillReason.WALL) return 'WLE';
+  if (ctx.usage?.oomKilled) return 'MLE';
+  if (ctx.backend === 'none' && limits.memoryBytes !== null && abnormal && peakBytes >= limits.memoryBytes * RLIMIT_MLE_SHARE) return 'MLE';
+  if (termsig !== 0) return 'SG';
+  return code !== 0 ? 'RE' : 'OK';
+}
+
+function stream(bytes: bigint, truncated: boolean): StreamAccount | null {
+  return bytes < 0n ? null : { bytes: Number(bytes), truncated };
 }
 
 /** A hint for the failures people actually meet. */
@@ -74,25 +133,40 @@ function hintFor(op: StageOp | undefined, errno: string, spec: RunSpec): string 
   }
 }
 
-export function toRunResult(outcome: StageOutcome, spec: RunSpec, plan: readonly StageOp[], seccomp = spec.seccomp): RunResult {
+export function toRunResult(outcome: StageOutcome, ctx: RunContext): RunResult {
+  const { spec, plan } = ctx;
+  const limits = {
+    backend: ctx.backend,
+    ...(ctx.backendNote ? { note: ctx.backendNote } : {}),
+    killedBy: outcome.kind === 'exited' ? (KILLED_BY[outcome.killReason as keyof typeof KILLED_BY] ?? null) : null,
+  };
   if (outcome.kind === 'exited') {
     const st = outcome.waitStatus;
-    const common = {
-      ...base(spec, seccomp),
-      wallTimeMs: Number(outcome.wallNs) / 1e6,
-      cpuTimeMs: { user: Number(outcome.userUs) / 1000, system: Number(outcome.systemUs) / 1000 },
-      peakMemoryKiB: Number(outcome.maxRssKiB),
-    };
+    const user = Number(outcome.userUs) / 1000;
+    const system = Number(outcome.systemUs) / 1000;
+    // rusage misses processes killed with pid 1 at a limit; the stage's last sample and the cgroup do not
+    const cpuUs = Math.max(Number(outcome.userUs + outcome.systemUs), Number(outcome.cpuSampleUs), ctx.usage?.cpuUs ?? 0);
+    const peakBytes = ctx.usage?.peakMemoryBytes ?? Number(outcome.maxRssKiB) * 1024;
     const termsig = st & 0x7f;
-    if (termsig === 0) {
-      const code = (st >> 8) & 0xff;
-      return { ...common, status: code === 0 ? 'ok' : 'nonzero-exit', exitCode: code, signal: null };
-    }
-    return { ...common, status: 'signaled', exitCode: 128 + termsig, signal: SIGNAL_NAMES.get(termsig) ?? `SIG${termsig}` };
+    return {
+      ...base(ctx),
+      status: verdict(outcome, ctx, cpuUs, peakBytes),
+      exitCode: termsig === 0 ? (st >> 8) & 0xff : 128 + termsig,
+      signal: termsig === 0 ? null : SIGNAL_NAMES.get(termsig) ?? `SIG${termsig}`,
+      wallTimeMs: Number(outcome.wallNs) / 1e6,
+      cpuTimeMs: { user, system, total: cpuUs / 1000 },
+      peakMemoryKiB: Math.round(peakBytes / 1024),
+      oomKilled: ctx.usage?.oomKilled ?? false,
+      output: { stdout: stream(outcome.stdoutBytes, (outcome.truncated & 1) !== 0), stderr: stream(outcome.stderrBytes, (outcome.truncated & 2) !== 0) },
+      limits,
+    };
   }
-  const empty = { ...base(spec, seccomp), signal: null, wallTimeMs: 0, cpuTimeMs: { user: 0, system: 0 }, peakMemoryKiB: 0 };
+  const empty = {
+    ...base(ctx), status: 'XX' as const, signal: null, wallTimeMs: 0, cpuTimeMs: { user: 0, system: 0, total: 0 }, peakMemoryKiB: 0,
+    oomKilled: false, output: { stdout: null, stderr: null }, limits,
+  };
   if (outcome.kind === 'lost') {
-    return { ...empty, status: 'setup-failed', exitCode: 125, error: { message: outcome.reason, errno: 'none' } };
+    return { ...empty, exitCode: 125, error: { message: outcome.reason, errno: 'none' } };
   }
   const errno = errnoName(outcome.errno);
   const op = plan[outcome.step];
@@ -102,7 +176,6 @@ export function toRunResult(outcome: StageOutcome, spec: RunSpec, plan: readonly
   const hint = hintFor(op, errno, spec);
   return {
     ...empty,
-    status: isExec ? 'exec-failed' : 'setup-failed',
     exitCode: isExec ? (errno === 'ENOENT' ? 127 : 126) : 125,
     error: { message, errno, ...(hint ? { hint } : {}) },
   };

@@ -12,14 +12,16 @@ import { resolveRunSpec, type InspectPath } from '../resolve/resolve-run-spec.js
 import type { RunSpec } from '../resolve/run-spec.js';
 import { probeHostImage } from '../rootfs/host-image.js';
 import { filterContext, prepareSeccomp } from '../seccomp/prepare-seccomp.js';
+import { chooseCgroup, fallbackNote } from './choose-cgroup.js';
 import { toRunResult, type RunResult } from './run-result.js';
+import type { StageOp } from '../stage/plan.js';
 
 export type StdioChoice = 'inherit' | 'pipe' | 'ignore' | number;
 
 export interface SpawnOptions extends ExecOptions {
   /** stdin, stdout, stderr of the workload. Default: stdin "ignore" ("inherit" with interactive), others "inherit". */
   readonly stdio?: readonly [StdioChoice?, StdioChoice?, StdioChoice?];
-  /** Aborting kills the sandbox; the result then says signaled SIGKILL. */
+  /** Aborting kills the sandbox; the result then says SG with SIGKILL. */
   readonly signal?: AbortSignal;
 }
 
@@ -71,23 +73,51 @@ export function prepareRun(options: ExecOptions, host: HostFacts = probeHost()):
   });
 }
 
-export function spawnSandbox(options: SpawnOptions): SandboxProcess {
+let runCounter = 0;
+/** Unique among concurrent runs on this host (cgroup names, lock files). */
+function newRunId(): string {
+  return `${process.pid}-${++runCounter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+function stageStdio(spec: RunSpec, stdio: SpawnOptions['stdio'] = []): ('inherit' | 'pipe' | 'ignore' | number)[] {
+  const [stdin, stdout, stderr] = stdio;
+  const out = stdout ?? 'inherit';
+  // without the relay, "stderr to stdout" is the same destination for both
+  const err = spec.output.mergeStderr && !spec.output.relay ? (out === 'inherit' ? 1 : out) : stderr ?? 'inherit';
+  return [stdin ?? (spec.interactive ? 'inherit' : 'ignore'), out, err];
+}
+
+export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProcess> {
   const host = probeHost();
   const spec = prepareRun(options, host);
   const seccomp = prepareSeccomp(spec.seccomp, filterContext(spec.network !== 'none'));
-  const plan = planRun(spec, host, seccomp);
-  const [stdin, stdout, stderr] = options.stdio ?? [];
-  const handle = launchStage(plan, [stdin ?? (spec.interactive ? 'inherit' : 'ignore'), stdout ?? 'inherit', stderr ?? 'inherit']);
+  const cgroup = await chooseCgroup(spec.limits, newRunId());
+  const release = () => { if (cgroup.backend !== 'none') cgroup.remove(); };
+  let handle: ReturnType<typeof launchStage>;
+  let plan: StageOp[];
+  try {
+    plan = planRun(spec, host, seccomp, cgroup);
+    handle = launchStage(plan, stageStdio(spec, options.stdio), cgroup.backend !== 'none' && cgroup.attach ? (pid) => cgroup.attach!(pid) : undefined);
+  } catch (e) {
+    release();
+    throw e;
+  }
   let aborted = false;
   const onAbort = () => { aborted = true; handle.kill('SIGKILL'); };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   const result = handle.outcome.then((outcome) => {
     options.signal?.removeEventListener('abort', onAbort);
+    const usage = cgroup.backend !== 'none' ? cgroup.collect() : undefined;
+    release();
+    const ctx = {
+      spec, plan, seccomp: seccomp.policy, backend: cgroup.backend, usage,
+      backendNote: cgroup.backend === 'none' ? fallbackNote(cgroup.reason, spec.limits) : undefined,
+    };
     if (aborted && outcome.kind === 'lost') {
-      return { ...toRunResult(outcome, spec, plan, seccomp.policy), status: 'signaled', exitCode: 137, signal: 'SIGKILL', error: undefined } as RunResult;
+      return { ...toRunResult(outcome, ctx), status: 'SG', exitCode: 137, signal: 'SIGKILL', error: undefined } as RunResult;
     }
-    return toRunResult(outcome, spec, plan, seccomp.policy);
+    return toRunResult(outcome, ctx);
   });
   return {
     pid: handle.pid,
@@ -103,5 +133,5 @@ export function spawnSandbox(options: SpawnOptions): SandboxProcess {
 
 /** Runs a command in a fresh sandbox and resolves to its result. */
 export async function exec(options: SpawnOptions): Promise<RunResult> {
-  return spawnSandbox(options).result;
+  return (await spawnSandbox(options)).result;
 }

@@ -36,6 +36,9 @@ export const ops = {
   setupIds: (uid: number, gid: number) => op(Op.SETUP_IDS, `become ${uid}:${gid} for set-up`, [uid, gid]),
   unshare: (flags: number, names: string) => op(Op.UNSHARE, `unshare ${names}`, [flags]),
   sync: () => op(Op.SYNC, 'wait for the sandbox (GO)'),
+  joinCgroup: (procsFile: string) => op(Op.JOIN_CGROUP, `join the cgroup ${procsFile.replace(/\/cgroup\.procs$/, '')}`, [], [procsFile]),
+  limits: (cpuUs: number, wallUs: number, outputBytes: number, flags: number, usageFile: string, usageFormat: number) =>
+    op(Op.LIMITS, 'set the limits the stage enforces', [cpuUs, wallUs, outputBytes, flags], [usageFile, String(usageFormat)]),
   forkInit: (flags: number) => op(Op.FORK_INIT, 'start pid 1 of the sandbox', [flags]),
   mount: (source: string, target: string, fstype: string, flags: number, data = '') =>
     op(Op.MOUNT, `mount ${fstype || source || '(flags)'} on ${target}`, [flags], [source, target, fstype, data]),

@@ -9,6 +9,8 @@
 #define OP_SETUP_IDS 4
 #define OP_UNSHARE 5
 #define OP_SYNC 6
+#define OP_JOIN_CGROUP 8
+#define OP_LIMITS 9
 #define OP_FORK_INIT 7
 #define OP_MOUNT 10
 #define OP_BIND 11
@@ -31,6 +33,15 @@
 #define OP_EXEC 36
 #define FORK_TTY 1
 #define FORK_TTY_STDIN 2
+#define LIMIT_RELAY_OUTPUT 1
+#define LIMIT_MERGE_STDERR 2
+#define CPU_USAGE_PROC 0
+#define CPU_USAGE_CGROUP2_CPU_STAT 1
+#define CPU_USAGE_CGROUP1_CPUACCT 2
+#define KILL_NONE 0
+#define KILL_CPU 1
+#define KILL_WALL 2
+#define KILL_OUTPUT 3
 #define EV_NS_READY 1
 #define EV_STARTED 2
 #define EV_ERROR 3

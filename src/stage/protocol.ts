@@ -27,6 +27,14 @@ export const Op = {
   UNSHARE: 5,
   /** Tells the sandbox NS_READY and waits for GO (helpers that join the namespaces start here). */
   SYNC: 6,
+  /** s: [cgroup.procs file]. The stage moves itself into that cgroup (before the namespaces exist). */
+  JOIN_CGROUP: 8,
+  /**
+   * i: [cpu limit us, wall limit us, output limit bytes (-1 = none for each), flags (LimitFlag)],
+   * s: [file with the tree's CPU usage ("" = read /proc), its format (CpuUsageFormat)].
+   * The stage enforces these while it monitors: it kills the sandbox at the limit and says why in EXIT.
+   */
+  LIMITS: 9,
   /** i: [flags]. Forks pid 1 of the new pid namespace; later ops run there. */
   FORK_INIT: 7,
   // -- pid 1 (the reaper), setting up the root filesystem --
@@ -80,6 +88,27 @@ export const ForkFlag = {
   TTY_STDIN: 2,
 } as const;
 
+/** LIMITS flags. */
+export const LimitFlag = {
+  /** Relay stdout and stderr through the stage (counting bytes, applying the output limit). */
+  RELAY_OUTPUT: 1,
+  /** The workload's stderr goes to the same pipe as its stdout. */
+  MERGE_STDERR: 2,
+} as const;
+
+/** How the CPU usage file of LIMITS is read. */
+export const CpuUsageFormat = {
+  /** No file: sum utime+stime+cutime+cstime over the sandbox's processes in /proc. */
+  PROC: 0,
+  /** cgroup v2 cpu.stat: the "usage_usec N" line. */
+  CGROUP2_CPU_STAT: 1,
+  /** cgroup v1 cpuacct.usage: nanoseconds. */
+  CGROUP1_CPUACCT: 2,
+} as const;
+
+/** Why the stage ended a run (EXIT). */
+export const KillReason = { NONE: 0, CPU: 1, WALL: 2, OUTPUT: 3 } as const;
+
 /** Frames the stage sends on the control socket: u32 type, u32 length, payload. */
 export const Event = {
   /** u32 stage pid. Namespaces exist; the stage waits for GO. */
@@ -88,7 +117,11 @@ export const Event = {
   STARTED: 2,
   /** u32 step (op index), i32 errno, then a detail string. */
   ERROR: 3,
-  /** i32 wait status of the workload, i64 wall ns, i64 utime us, i64 stime us, i64 maxrss KiB of the whole tree. */
+  /**
+   * i32 wait status of the workload, i64 wall ns, i64 utime us, i64 stime us, i64 maxrss KiB of the whole tree,
+   * u32 kill reason (KillReason), u32 truncated (bit 0 stdout, bit 1 stderr), i64 stdout bytes, i64 stderr bytes
+   * (bytes are -1 unless the output is relayed), i64 last CPU sample of the tree in us (-1 if not sampled).
+   */
   EXIT: 4,
 } as const;
 

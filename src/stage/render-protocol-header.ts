@@ -1,6 +1,6 @@
 // Renders src/stage/protocol.h from protocol.ts, so the C stage and the
 // TypeScript side can never disagree on a number.
-import { Command, Event, ForkFlag, Op, PLAN_MAGIC, PROTOCOL_VERSION, StageExit } from './protocol.js';
+import { Command, CpuUsageFormat, Event, ForkFlag, KillReason, LimitFlag, Op, PLAN_MAGIC, PROTOCOL_VERSION, StageExit } from './protocol.js';
 
 function defines(prefix: string, table: Record<string, number>): string[] {
   return Object.entries(table).map(([name, value]) => `#define ${prefix}${name} ${value}`);
@@ -15,6 +15,9 @@ export function renderProtocolHeader(): string {
     `#define PROTOCOL_VERSION ${PROTOCOL_VERSION}`,
     ...defines('OP_', Op),
     ...defines('FORK_', ForkFlag),
+    ...defines('LIMIT_', LimitFlag),
+    ...defines('CPU_USAGE_', CpuUsageFormat),
+    ...defines('KILL_', KillReason),
     ...defines('EV_', Event),
     ...defines('CMD_', Command),
     ...defines('EXIT_', StageExit),

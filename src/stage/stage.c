@@ -43,7 +43,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +86,20 @@ static int report_fd = -1;  /* reaper -> stage: pty master, wait status */
 static int tty_slave = -1;
 static sigset_t forwarded; /* signals the stage and the reaper pass on */
 static mode_t caller_umask; /* set-up runs with umask 0 (exact modes); the workload gets this back */
+
+/* LIMITS: enforced by the stage while it monitors (-1 = none) */
+static struct {
+  int64_t cpu_us, wall_us, output;
+  int flags;
+  const char *usage_file;
+  int usage_format;
+} limits = {-1, -1, -1, 0, "", CPU_USAGE_PROC};
+/* Opened at LIMITS, before pid 1 pivots the shared mount namespace: after
+ * that, paths name the sandbox's files, and its /proc shows its own pids. */
+static int host_proc = -1, usage_fd = -1;
+static int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+
+#define CPU_POLL_NS (10 * 1000000LL)
 
 /* ------------------------------------------------------------ I/O helpers */
 
@@ -543,9 +559,13 @@ static void reaper_loop(pid_t workload) {
     pid_t p;
     while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
       if (p != workload) continue;
+      /* kill and reap what is left ourselves: processes the kernel kills when
+       * pid 1 leaves are reaped without adding their CPU time to ours, and the
+       * stage's wait4 must account for the whole tree */
+      kill(-1, SIGKILL);
+      while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR) {}
       int32_t st = status;
       (void)send(report_fd, &st, sizeof st, MSG_NOSIGNAL);
-      /* pid 1 leaving kills everything still in the namespace */
       _exit(0);
     }
   }
@@ -562,20 +582,162 @@ static void copy_winsize(int master) {
   if (ioctl(0, TIOCGWINSZ, &ws) == 0 || ioctl(1, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
 }
 
-/* Copies what is available from one fd to another; returns 0 at EOF or error. */
-static int pump(int from, int to) {
-  char buf[16384];
+/* ------------------------------------------------------------ monitoring */
+
+/* Output the workload wrote, counted per stream; the limit covers both. */
+static struct {
+  int64_t bytes[2];
+  int truncated;   /* bit 0 stdout, bit 1 stderr */
+} output;
+static int kill_reason = KILL_NONE;
+static int64_t killed_at; /* when the stage ended the run */
+static int64_t cpu_polled_us = -1; /* last CPU sample: the tree's time when the stage had to kill it */
+
+static int64_t now_ns(void);
+
+static void end_run(pid_t reaper, int reason) {
+  if (kill_reason == KILL_NONE) {
+    kill_reason = reason;
+    killed_at = now_ns();
+  }
+  kill(reaper, SIGKILL); /* pid 1 dies: the kernel kills the whole namespace */
+}
+
+enum { RELAY_EOF = 0, RELAY_DATA = 1, RELAY_WAIT = 2 };
+
+/* Relays what is available from `from` to fd `to` (1 or 2), within the output
+ * limit; past it the rest is discarded and the run is ended. */
+static int relay(int from, int to, pid_t reaper) {
+  char buf[65536];
   ssize_t n = read(from, buf, sizeof buf);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
-  if (n <= 0) return 0;
-  return write_all(to, buf, (size_t)n) == 0 || errno == EAGAIN ? 1 : 0;
+  if (n < 0) return errno == EINTR || errno == EAGAIN ? RELAY_WAIT : RELAY_EOF;
+  if (n == 0) return RELAY_EOF;
+  int stream = to == 2;
+  size_t keep = (size_t)n;
+  if (limits.output >= 0) {
+    int64_t room = limits.output - output.bytes[0] - output.bytes[1];
+    if (room < 0) room = 0;
+    if ((int64_t)keep > room) {
+      keep = (size_t)room;
+      output.truncated |= 1 << stream;
+      end_run(reaper, KILL_OUTPUT);
+    }
+  }
+  output.bytes[stream] += (int64_t)keep;
+  if (keep > 0) (void)write_all(to, buf, keep); /* a reader that went away loses the rest */
+  return RELAY_DATA;
+}
+
+/* Reads /proc/PID/stat: utime+stime+cutime+cstime in clock ticks, or -1. */
+static int64_t proc_ticks(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "%d/stat", (int)pid);
+  int fd = openat(host_proc, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')'); /* the command name may contain spaces */
+  if (!p) return -1;
+  unsigned long long v[4];
+  /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime */
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3]) != 4) return -1;
+  return (int64_t)(v[0] + v[1] + v[2] + v[3]);
+}
+
+/* CPU time of every process of the sandbox, from /proc: a live process's
+ * cutime/cstime already holds the children it reaped, so nothing counts twice. */
+static int64_t proc_tree_us(pid_t root) {
+  static pid_t stack[8192];
+  int top = 0;
+  int64_t ticks = 0;
+  stack[top++] = root;
+  while (top > 0) {
+    pid_t pid = stack[--top];
+    int64_t t = proc_ticks(pid);
+    if (t > 0) ticks += t;
+    char dir[64];
+    snprintf(dir, sizeof dir, "%d/task", (int)pid);
+    int dfd = openat(host_proc, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) { if (dfd >= 0) close(dfd); continue; }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (e->d_name[0] == '.') continue;
+      char path[320], buf[4096];
+      snprintf(path, sizeof path, "%d/task/%s/children", (int)pid, e->d_name);
+      int fd = openat(host_proc, path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, buf, sizeof buf - 1);
+      close(fd);
+      if (n <= 0) continue;
+      buf[n] = 0;
+      for (char *q = buf; *q;) {
+        char *end;
+        long child = strtol(q, &end, 10);
+        if (end == q) break;
+        if (top < (int)(sizeof stack / sizeof stack[0])) stack[top++] = (pid_t)child;
+        q = end;
+      }
+    }
+    closedir(d);
+  }
+  return ticks * 1000000 / sysconf(_SC_CLK_TCK);
+}
+
+/* CPU time of the sandbox so far, in microseconds (-1: unknown). */
+static int64_t cpu_usage_us(pid_t reaper) {
+  if (limits.usage_format == CPU_USAGE_PROC) return proc_tree_us(reaper);
+  char buf[4096];
+  ssize_t n = pread(usage_fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  if (limits.usage_format == CPU_USAGE_CGROUP1_CPUACCT) return strtoll(buf, NULL, 10) / 1000;
+  char *p = strstr(buf, "usage_usec ");
+  return p ? strtoll(p + 11, NULL, 10) : -1;
+}
+
+static int arm_timer(int64_t first_ns, int64_t interval_ns) {
+  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  if (fd < 0) return -1;
+  struct itimerspec its = {
+    .it_value = {.tv_sec = first_ns / 1000000000LL, .tv_nsec = first_ns % 1000000000LL},
+    .it_interval = {.tv_sec = interval_ns / 1000000000LL, .tv_nsec = interval_ns % 1000000000LL},
+  };
+  if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+  timerfd_settime(fd, 0, &its, NULL);
+  return fd;
+}
+
+static void send_exit(int32_t wstatus, int64_t wall, const struct rusage *ru) {
+  char payload[4 + 8 * 4 + 4 + 4 + 8 * 3];
+  int64_t ut = (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
+  int64_t stt = (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec;
+  int64_t rss = ru->ru_maxrss;
+  uint32_t reason = (uint32_t)kill_reason, truncated = (uint32_t)output.truncated;
+  int relayed = out_pipe[0] >= 0 || (limits.flags & LIMIT_RELAY_OUTPUT);
+  int64_t out_b = relayed ? output.bytes[0] : -1, err_b = relayed ? output.bytes[1] : -1;
+  char *p = payload;
+  memcpy(p, &wstatus, 4); p += 4;
+  memcpy(p, &wall, 8); p += 8;
+  memcpy(p, &ut, 8); p += 8;
+  memcpy(p, &stt, 8); p += 8;
+  memcpy(p, &rss, 8); p += 8;
+  memcpy(p, &reason, 4); p += 4;
+  memcpy(p, &truncated, 4); p += 4;
+  memcpy(p, &out_b, 8); p += 8;
+  memcpy(p, &err_b, 8); p += 8;
+  memcpy(p, &cpu_polled_us, 8);
+  send_frame(CTL_FD, EV_EXIT, payload, sizeof payload);
 }
 
 static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
   int tty = flags & FORK_TTY;
   int tty_stdin = tty && (flags & FORK_TTY_STDIN);
-  if (!tty) { close(0); close(1); }
-  else if (!tty_stdin) close(0);
+  /* what the stage keeps of its own stdio: the pty's ends, or the relay's destinations */
+  if (!tty_stdin) close(0);
+  if (!tty && out_pipe[0] < 0) close(1);
 
   sigset_t mask = forwarded;
   sigaddset(&mask, SIGCHLD);
@@ -584,6 +746,8 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
   if (sigfd < 0) { kill(reaper, SIGKILL); fail(UINT32_MAX, errno, "signalfd"); }
 
   int master = -1, started = 0, failed = 0, have_status = 0, stdin_open = tty_stdin;
+  int out_rd = out_pipe[0], err_rd = err_pipe[0];
+  int wall_fd = -1, cpu_fd = -1;
   int32_t wstatus = 0;
   int64_t t0 = now_ns(), t_exit = 0;
   struct rusage ru;
@@ -593,14 +757,18 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
   sigemptyset(&deferred);
 
   while (!reaped) {
-    struct pollfd p[6];
-    int n = 0, i_ctl, i_exec = -1, i_rep, i_sig, i_master = -1, i_in = -1;
+    struct pollfd p[10];
+    int n = 0, i_ctl, i_exec = -1, i_rep, i_sig, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_wall = -1, i_cpu = -1;
     i_ctl = n; p[n++] = (struct pollfd){.fd = CTL_FD, .events = POLLIN};
     if (exec_rd >= 0) { i_exec = n; p[n++] = (struct pollfd){.fd = exec_rd, .events = POLLIN}; }
     i_rep = n; p[n++] = (struct pollfd){.fd = report_fd, .events = POLLIN};
     i_sig = n; p[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
     if (master >= 0) { i_master = n; p[n++] = (struct pollfd){.fd = master, .events = POLLIN}; }
     if (master >= 0 && stdin_open) { i_in = n; p[n++] = (struct pollfd){.fd = 0, .events = POLLIN}; }
+    if (out_rd >= 0) { i_out = n; p[n++] = (struct pollfd){.fd = out_rd, .events = POLLIN}; }
+    if (err_rd >= 0) { i_err = n; p[n++] = (struct pollfd){.fd = err_rd, .events = POLLIN}; }
+    if (wall_fd >= 0) { i_wall = n; p[n++] = (struct pollfd){.fd = wall_fd, .events = POLLIN}; }
+    if (cpu_fd >= 0) { i_cpu = n; p[n++] = (struct pollfd){.fd = cpu_fd, .events = POLLIN}; }
     if (poll(p, (nfds_t)n, -1) < 0) {
       if (errno == EINTR) continue;
       break;
@@ -626,6 +794,9 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
         if (!failed) {
           started = 1;
           t0 = now_ns();
+          /* limits count from exec */
+          if (limits.wall_us >= 0) wall_fd = arm_timer(limits.wall_us * 1000, 0);
+          if (limits.cpu_us >= 0) cpu_fd = arm_timer(CPU_POLL_NS, CPU_POLL_NS);
           uint32_t pids[2] = {(uint32_t)reaper, 0};
           send_frame(CTL_FD, EV_STARTED, pids, sizeof pids);
           for (int sig = 1; sig < NSIG; sig++)
@@ -649,11 +820,29 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
         t_exit = now_ns();
       }
     }
-    if (i_master >= 0 && p[i_master].revents) {
-      if (!pump(master, 1)) { close(master); master = -1; }
-    }
+    if (i_master >= 0 && p[i_master].revents && relay(master, 1, reaper) == RELAY_EOF) { close(master); master = -1; }
     if (i_in >= 0 && p[i_in].revents) {
-      if (!pump(0, master)) stdin_open = 0;
+      char buf[16384];
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r > 0) (void)write_all(master, buf, (size_t)r);
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) stdin_open = 0;
+    }
+    if (i_out >= 0 && p[i_out].revents && relay(out_rd, 1, reaper) == RELAY_EOF) { close(out_rd); out_rd = -1; }
+    if (i_err >= 0 && p[i_err].revents && relay(err_rd, 2, reaper) == RELAY_EOF) { close(err_rd); err_rd = -1; }
+    if (i_wall >= 0 && p[i_wall].revents) {
+      end_run(reaper, KILL_WALL);
+      close(wall_fd);
+      wall_fd = -1;
+    }
+    if (i_cpu >= 0 && p[i_cpu].revents) {
+      uint64_t ticks;
+      (void)!read(cpu_fd, &ticks, sizeof ticks);
+      cpu_polled_us = cpu_usage_us(reaper);
+      if (cpu_polled_us >= limits.cpu_us) {
+        end_run(reaper, KILL_CPU);
+        close(cpu_fd);
+        cpu_fd = -1;
+      }
     }
     if (p[i_sig].revents) {
       struct signalfd_siginfo si;
@@ -679,16 +868,20 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
       wstatus = st;
       have_status = 1;
       t_exit = now_ns();
+    } else if (kill_reason != KILL_NONE) {
+      /* the stage killed pid 1 before it could report: the workload died of that SIGKILL */
+      wstatus = SIGKILL;
+      have_status = 1;
+      t_exit = killed_at;
     }
   }
+  /* everything in the sandbox is dead: drain what it wrote before */
   if (master >= 0) {
-    /* drain what the workload wrote before it exited */
-    int fl = fcntl(master, F_GETFL);
-    fcntl(master, F_SETFL, fl | O_NONBLOCK);
-    char buf[16384];
-    ssize_t r;
-    while ((r = read(master, buf, sizeof buf)) > 0) (void)write_all(1, buf, (size_t)r);
+    fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+    while (relay(master, 1, reaper) == RELAY_DATA) {}
   }
+  while (out_rd >= 0 && relay(out_rd, 1, reaper) == RELAY_DATA) {}
+  while (err_rd >= 0 && relay(err_rd, 2, reaper) == RELAY_DATA) {}
   if (exec_rd >= 0) {
     /* exec status and exit arrived together, or pid 1 died early */
     char buf[8 + 8 + DETAIL_MAX];
@@ -697,17 +890,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
     else if (r == 0 && !failed) started = 1;
   }
   if (started && !failed && have_status) {
-    char payload[4 + 8 * 4];
-    int64_t wall = t_exit - t0;
-    int64_t ut = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
-    int64_t stt = (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-    int64_t rss = ru.ru_maxrss;
-    memcpy(payload, &wstatus, 4);
-    memcpy(payload + 4, &wall, 8);
-    memcpy(payload + 12, &ut, 8);
-    memcpy(payload + 20, &stt, 8);
-    memcpy(payload + 28, &rss, 8);
-    send_frame(CTL_FD, EV_EXIT, payload, sizeof payload);
+    send_exit(wstatus, t_exit - t0, &ru);
   } else if (!failed) {
     char payload[8 + 64];
     uint32_t step = UINT32_MAX;
@@ -723,7 +906,10 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
 static void do_fork_init(uint32_t step, const struct op *o) {
   int exec_pipe[2], rep[2];
   int flags = (int)arg_i(o, 0, step);
+  int relay = (limits.flags & LIMIT_RELAY_OUTPUT) && !(flags & FORK_TTY);
   if (pipe2(exec_pipe, O_CLOEXEC) < 0) fail(step, errno, "pipe");
+  if (relay && pipe2(out_pipe, O_CLOEXEC) < 0) fail(step, errno, "pipe");
+  if (relay && !(limits.flags & LIMIT_MERGE_STDERR) && pipe2(err_pipe, O_CLOEXEC) < 0) fail(step, errno, "pipe");
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rep) < 0) fail(step, errno, "socketpair");
   pid_t pid = fork();
   if (pid < 0) fail(step, errno, "fork pid 1");
@@ -738,12 +924,23 @@ static void do_fork_init(uint32_t step, const struct op *o) {
     struct pollfd pf = {.fd = report_fd, .events = POLLRDHUP};
     if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLRDHUP))) _exit(1);
     close(CTL_FD);
+    if (relay) {
+      /* the workload writes into the stage's pipes; dup2 clears close-on-exec */
+      if (dup2(out_pipe[1], 1) < 0 || dup2(err_pipe[1] >= 0 ? err_pipe[1] : out_pipe[1], 2) < 0) fail(step, errno, "dup2 output");
+      close(out_pipe[0]); close(out_pipe[1]);
+      if (err_pipe[0] >= 0) { close(err_pipe[0]); close(err_pipe[1]); }
+    }
     run_ops(step + 1);
     _exit(125);
   }
   close(exec_pipe[1]);
   close(rep[1]);
   report_fd = rep[0];
+  if (relay) {
+    close(out_pipe[1]);
+    fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+    if (err_pipe[1] >= 0) { close(err_pipe[1]); fcntl(err_pipe[0], F_SETFL, O_NONBLOCK); }
+  }
   stage_monitor(pid, exec_pipe[0], flags);
 }
 
@@ -790,6 +987,30 @@ static uint32_t run_ops(uint32_t from) {
       if (unshare((int)arg_i(o, 0, i)) < 0) fail(i, errno, "unshare(0x%llx)", (unsigned long long)o->ints[0]);
       break;
     case OP_SYNC: do_sync(i); break;
+    case OP_JOIN_CGROUP: {
+      const char *procs = arg_s(o, 0, i);
+      int fd = open(procs, O_WRONLY | O_CLOEXEC);
+      if (fd < 0) fail(i, errno, "open %s", procs);
+      char pid[16];
+      int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+      if (write(fd, pid, (size_t)n) != n) fail(i, errno, "write %s", procs);
+      close(fd);
+      break;
+    }
+    case OP_LIMITS:
+      limits.cpu_us = arg_i(o, 0, i);
+      limits.wall_us = arg_i(o, 1, i);
+      limits.output = arg_i(o, 2, i);
+      limits.flags = (int)arg_i(o, 3, i);
+      limits.usage_file = arg_s(o, 0, i);
+      limits.usage_format = atoi(arg_s(o, 1, i));
+      host_proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (host_proc < 0) fail(i, errno, "open /proc");
+      if (limits.usage_format != CPU_USAGE_PROC) {
+        usage_fd = open(limits.usage_file, O_RDONLY | O_CLOEXEC);
+        if (usage_fd < 0) fail(i, errno, "open %s", limits.usage_file);
+      }
+      break;
     case OP_FORK_INIT: do_fork_init(i, o); break; /* the stage never returns */
     case OP_MOUNT: {
       const char *src = arg_s(o, 0, i), *dst = arg_s(o, 1, i), *fs = arg_s(o, 2, i), *data = arg_s(o, 3, i);

@@ -77,12 +77,13 @@ describe('planRun body', () => {
     ]);
   });
 
-  it('ends with CHDIR, SET_IDS (clearing groups when setgroups is allowed), DROP_CAPS, NO_NEW_PRIVS, EXEC', () => {
+  it('ends with CHDIR, no core dumps, SET_IDS (clearing groups when setgroups is allowed), DROP_CAPS, NO_NEW_PRIVS, EXEC', () => {
     const spec = resolve({ command: ['ls', '-l'], user: '1000', workdir: '/tmp', env: ['A=1'] }, { host: aliceSubid });
     const plan = planRun(spec, TOOLS);
-    expect(plan.slice(-6).map(brief)).toEqual([
+    expect(plan.slice(-7).map(brief)).toEqual([
       [Op.FORK_WORKLOAD, [0], []],
       [Op.CHDIR, [], ['/tmp']],
+      [Op.RLIMIT, [4, 0, 0], []],
       [Op.SET_IDS, [1000, 1000, 1], []],
       [Op.DROP_CAPS, [], []],
       [Op.NO_NEW_PRIVS, [], []],
@@ -141,5 +142,46 @@ describe('planRun tty', () => {
     const plan = planRun(resolve({ interactive: true }, { host: aliceSubid }), TOOLS);
     expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual([0]);
     expect(plan.some((o) => o.code === Op.PTY)).toBe(false);
+  });
+});
+
+describe('planRun limits', () => {
+  const limited = () => resolve({ limits: { cpuTime: 1.5, wallTime: 3, memory: '64m', pids: 32, fsize: '1m', nofile: 64, stack: '8m', output: '1k' } }, { host: aliceSubid });
+
+  it('the stage gets LIMITS before it forks pid 1: CPU and wall in us, output in bytes, relay on', () => {
+    const plan = planRun(limited(), TOOLS);
+    const limits = plan.find((o) => o.code === Op.LIMITS)!;
+    expect(limits.ints).toEqual([1_500_000, 3_000_000, 1024, 1]);
+    expect(limits.strs).toEqual(['', '0']); // no cgroup: CPU time from /proc
+    expect(plan.indexOf(limits)).toBeLessThan(plan.findIndex((o) => o.code === Op.FORK_INIT));
+  });
+
+  it('without a cgroup, memory and pids fall back to RLIMIT_DATA and RLIMIT_NPROC; CPU gets a backstop', () => {
+    const rl = planRun(limited(), TOOLS).filter((o) => o.code === Op.RLIMIT).map((o) => o.ints);
+    expect(rl).toEqual([[4, 0, 0], [0, 3, 4], [2, 64 * 1024 * 1024, 64 * 1024 * 1024], [6, 32, 32], [1, 1024 * 1024, 1024 * 1024], [7, 64, 64], [3, 8 * 1024 * 1024, 8 * 1024 * 1024]]);
+  });
+
+  it('with a cgroup, the stage joins it first and reads its CPU time; no memory or pids rlimits', () => {
+    const cgroup = {
+      backend: 'cgroup2' as const, path: '/sys/fs/cgroup/x', joinFiles: ['/sys/fs/cgroup/x/cgroup.procs'],
+      cpuUsage: { file: '/sys/fs/cgroup/x/cpu.stat', format: 'cgroup2' as const },
+      collect: () => ({ peakMemoryBytes: null, oomKilled: false, cpuUs: null }), remove: () => {},
+    };
+    const plan = planRun(limited(), TOOLS, undefined, cgroup);
+    expect(plan[0]!.code).toBe(Op.JOIN_CGROUP);
+    expect(plan.find((o) => o.code === Op.LIMITS)!.strs).toEqual(['/sys/fs/cgroup/x/cpu.stat', '1']);
+    expect(plan.filter((o) => o.code === Op.RLIMIT).map((o) => o.ints[0])).toEqual([4, 0, 1, 7, 3]);
+  });
+
+  it('a cgroup that needs the stage\'s pid makes the stage wait first (SYNC)', () => {
+    const cgroup = {
+      backend: 'cgroup2' as const, path: '/x', joinFiles: ['/x/cgroup.procs'], cpuUsage: null,
+      attach: async () => {}, collect: () => ({ peakMemoryBytes: null, oomKilled: false, cpuUs: null }), remove: () => {},
+    };
+    expect(planRun(limited(), TOOLS, undefined, cgroup).slice(0, 2).map((o) => o.code)).toEqual([Op.SYNC, Op.JOIN_CGROUP]);
+  });
+
+  it('no limits and no accounting: no LIMITS op at all', () => {
+    expect(planRun(resolve({}, { host: aliceSubid }), TOOLS).some((o) => o.code === Op.LIMITS)).toBe(false);
   });
 });

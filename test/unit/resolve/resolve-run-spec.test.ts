@@ -38,6 +38,8 @@ describe('defaults (empty profile, no flags)', () => {
       interactive: false,
       idmap: planIdMap(aliceSubid, { uid: 0, gid: 0 }),
       seccomp: 'default',
+      limits: { cpuTimeUs: null, wallTimeUs: null, memoryBytes: null, pids: null, fsizeBytes: null, nofile: null, stackBytes: null, outputBytes: null },
+      output: { relay: false, mergeStderr: false },
     });
     expect(DEFAULT_PATH).toBe('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   });
@@ -260,6 +262,23 @@ describe('volumes', () => {
     expect(homeVolume.volumes.map((v) => v.target)).toEqual(['/home/sandbox']);
     const tmpVolume = resolve({ volumes: ['/src:/tmp:rw'] });
     expect(tmpVolume.tmpfs.map((t) => t.path)).not.toContain('/tmp');
+  });
+});
+
+describe('limits', () => {
+  it('flags beat the profile; units become microseconds and bytes; the output limit turns the relay on', () => {
+    const profile = handProfile({ limits: { cpuTime: 2, memory: '128m', pids: 64, output: '1m' } });
+    const spec = resolve({ limits: { cpuTime: 0.25, wallTime: 3, nofile: 16 } }, { profile });
+    expect(spec.limits).toEqual({
+      cpuTimeUs: 250_000, wallTimeUs: 3_000_000, memoryBytes: 128 << 20, pids: 64, fsizeBytes: null, nofile: 16, stackBytes: null, outputBytes: 1 << 20,
+    });
+    expect(spec.output).toEqual({ relay: true, mergeStderr: false });
+  });
+
+  it('bad values name the flag or the profile field', () => {
+    expect(usage(() => resolve({ limits: { cpuTime: -1 } })).message).toBe('invalid time "-1" (--cpu-time)');
+    expect(usage(() => resolve({ limits: { pids: 0 } })).message).toBe('invalid count "0" (--pids)');
+    expect(usage(() => resolve({}, { profile: handProfile({ limits: { memory: 'lots' } }) })).message).toContain('#/limits/memory');
   });
 });
 

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Command, Event, ForkFlag, Op, PLAN_MAGIC, PROTOCOL_VERSION, StageExit } from '../../../src/stage/protocol.js';
+import { Command, CpuUsageFormat, Event, ForkFlag, KillReason, LimitFlag, Op, PLAN_MAGIC, PROTOCOL_VERSION, StageExit } from '../../../src/stage/protocol.js';
 import { renderProtocolHeader } from '../../../src/stage/render-protocol-header.js';
 
 const stageDir = fileURLToPath(new URL('../../../src/stage/', import.meta.url));
@@ -43,7 +43,7 @@ describe('protocol.h', () => {
     const names = [...renderProtocolHeader().matchAll(/^#define (\w+)/gm)].map((m) => m[1]);
     expect(new Set(names).size).toBe(names.length);
     // header guard + magic + version + every table entry
-    const tables = [Op, ForkFlag, Event, Command, StageExit].reduce((n, t) => n + Object.keys(t).length, 0);
+    const tables = [Op, ForkFlag, LimitFlag, CpuUsageFormat, KillReason, Event, Command, StageExit].reduce((n, t) => n + Object.keys(t).length, 0);
     expect(names.length).toBe(1 + 2 + tables);
   });
 });
@@ -51,13 +51,13 @@ describe('protocol.h', () => {
 describe('protocol tables', () => {
   it('gives every op a distinct code', () => {
     const values = Object.values(Op);
-    expect(values.length).toBe(26);
+    expect(values.length).toBe(28);
     expect(new Set(values).size).toBe(values.length);
     for (const v of values) expect(Number.isInteger(v) && v > 0).toBe(true);
   });
 
   it('gives every event, fork flag, command and exit code a distinct value', () => {
-    for (const table of [Event, ForkFlag, Command, StageExit]) {
+    for (const table of [Event, ForkFlag, Command, StageExit, LimitFlag, CpuUsageFormat, KillReason]) {
       const values = Object.values(table);
       expect(new Set(values).size).toBe(values.length);
     }

@@ -1,0 +1,159 @@
+// Limits, accounting and verdicts through the real CLI and library, as root
+// and as the unprivileged user: the numbers judges rely on.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/index.js';
+import { IDENTITIES, probe, runCli, type Identity } from './harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sandbox-limits-test-'));
+chmodSync(dir, 0o777); // the unprivileged test user writes results here
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+/** Runs `sandbox exec ARGS host CMD` with --result and --meta; returns both and the CLI's own result. */
+async function judged(as: Identity, args: string[], command: string[], input = '') {
+  const result = join(dir, `r${++n}.json`);
+  const meta = join(dir, `m${n}.txt`);
+  const cli = await runCli(['exec', '--result', result, '--meta', meta, ...args, 'host', ...command], { as, input, timeoutMs: 30_000 });
+  const r = JSON.parse(readFileSync(result, 'utf8'));
+  const m = Object.fromEntries(readFileSync(meta, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
+  return { cli, r, meta: m };
+}
+
+describe.each(IDENTITIES)('limits and verdicts as $name', (who) => {
+  const as = who;
+  const withProbe = async () => ['-v', `${await probe()}:/probe`];
+
+  it('CPU spin with --cpu-time 1: TLE, CPU time within 50 ms of the limit', async () => {
+    const { r, meta } = await judged(as, [...await withProbe(), '--cpu-time', '1'], ['/probe', 'spin:10']);
+    expect(r.status).toBe('TLE');
+    expect(r.limits.killedBy).toBe('cpu');
+    expect(r.cpuTimeMs.total).toBeGreaterThanOrEqual(1000);
+    expect(r.cpuTimeMs.total).toBeLessThanOrEqual(1050);
+    expect(meta.status).toBe('TO');
+    expect(meta.killed).toBe('1');
+  });
+
+  it('fractions: --cpu-time 0.25', async () => {
+    const { r } = await judged(as, [...await withProbe(), '--cpu-time', '0.25'], ['/probe', 'spin:10']);
+    expect(r.status).toBe('TLE');
+    expect(r.cpuTimeMs.total).toBeGreaterThanOrEqual(250);
+    expect(r.cpuTimeMs.total).toBeLessThanOrEqual(300);
+  });
+
+  it('sleep 10 with --wall-time 1: WLE within 100 ms', async () => {
+    const { r, meta } = await judged(as, ['--wall-time', '1'], ['/bin/sleep', '10']);
+    expect(r.status).toBe('WLE');
+    expect(r.wallTimeMs).toBeGreaterThanOrEqual(1000);
+    expect(r.wallTimeMs).toBeLessThanOrEqual(1100);
+    expect(meta.status).toBe('TO');
+    expect(Number(meta['time-wall'])).toBeCloseTo(1, 1);
+  });
+
+  it('a memory hog: MLE (with the OOM flag on cgroup backends)', async () => {
+    const { r } = await judged(as, ['--memory', '64m', '--wall-time', '20'],
+      ['/usr/bin/python3', '-c', 'a=[]\nwhile True: a.append(bytearray(1 << 20))']);
+    expect(r.status).toBe('MLE');
+    if (r.limits.backend === 'none') expect(r.limits.note).toMatch(/RLIMIT_DATA/);
+    else expect(r.oomKilled).toBe(true);
+  });
+
+  it('a fork bomb under --pids 32 is contained and the host stays responsive', async () => {
+    const bomb = judged(as, ['--pids', '32', '--wall-time', '3'], ['/bin/sh', '-c', 'f(){ f | f & }; f; sleep 10']);
+    await new Promise((r) => setTimeout(r, 1000));
+    const t0 = Date.now();
+    expect(spawnSync('/bin/true').status).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(1000); // the host can still start processes
+    const { r } = await bomb;
+    expect(r.status).toBe('WLE');
+    expect(spawnSync('pgrep', ['-f', 'f(){ f | f & }']).stdout.toString().trim()).toBe(''); // nothing survives
+  });
+
+  it('an output flood with --output-limit 1m: OLE, exactly the limit written, the rest discarded', async () => {
+    const out = join(dir, `flood-${who.name}.txt`);
+    const { r } = await judged(as, ['--output-limit', '1m', '--stdout', out], ['/bin/sh', '-c', 'yes 0123456789 | head -c 10000000']);
+    expect(r.status).toBe('OLE');
+    expect(r.output.stdout).toEqual({ bytes: 1048576, truncated: true });
+    expect(readFileSync(out).length).toBe(1048576);
+  });
+
+  it('--fsize: a file past the limit is OLE (SIGXFSZ)', async () => {
+    const { r } = await judged(as, ['--fsize', '1k'], ['/bin/sh', '-c', 'exec head -c 5000 /dev/zero > /tmp/big']);
+    expect(r.status).toBe('OLE');
+  });
+
+  it('exit 3 is RE; SIGSEGV is SG with signal 11; a clean run is OK', async () => {
+    const p = await withProbe();
+    const re = await judged(as, [], ['/bin/sh', '-c', 'exit 3']);
+    expect(re.r).toMatchObject({ status: 'RE', exitCode: 3 });
+    expect(re.meta).toMatchObject({ status: 'RE', exitcode: '3' });
+    const sg = await judged(as, p, ['/probe', 'signal:11']);
+    expect(sg.r).toMatchObject({ status: 'SG', signal: 'SIGSEGV', exitCode: 139 });
+    expect(sg.meta).toMatchObject({ status: 'SG', exitsig: '11' });
+    const ok = await judged(as, [], ['/bin/true']);
+    expect(ok.r.status).toBe('OK');
+    expect(ok.meta.status).toBeUndefined(); // isolate writes no status for a clean run
+    expect(ok.meta.exitcode).toBe('0');
+  });
+
+  it('--meta parses like isolate\'s: known keys, numbers where numbers belong', async () => {
+    const { meta } = await judged(as, ['--cpu-time', '1'], ['/bin/sh', '-c', 'exit 1']);
+    const known = new Set(['time', 'time-wall', 'max-rss', 'cg-mem', 'cg-oom-killed', 'exitcode', 'exitsig', 'killed', 'status', 'message']);
+    for (const key of Object.keys(meta)) expect(known.has(key), key).toBe(true);
+    expect(meta.time).toMatch(/^\d+\.\d{3}$/);
+    expect(meta['time-wall']).toMatch(/^\d+\.\d{3}$/);
+    expect(meta['max-rss']).toMatch(/^\d+$/);
+    expect(meta.message).toBe('Exited with error status');
+  });
+
+  it('judge I/O: --stdin, --stdout, --stderr files and --stderr-to-stdout', async () => {
+    const input = join(dir, `in-${who.name}.txt`);
+    const out = join(dir, `out-${who.name}.txt`);
+    const err = join(dir, `err-${who.name}.txt`);
+    writeFileSync(input, 'hello judge\n', { mode: 0o644 });
+    const { r } = await judged(as, ['--stdin', input, '--stdout', out, '--stderr', err], ['/bin/sh', '-c', 'read x; echo "got $x"; echo oops >&2']);
+    expect(r.status).toBe('OK');
+    expect(readFileSync(out, 'utf8')).toBe('got hello judge\n');
+    expect(readFileSync(err, 'utf8')).toBe('oops\n');
+    expect(r.output).toEqual({ stdout: { bytes: 16, truncated: false }, stderr: { bytes: 5, truncated: false } });
+    const merged = await judged(as, ['--stdout', out, '--stderr-to-stdout'], ['/bin/sh', '-c', 'echo a; echo b >&2; echo c']);
+    expect(readFileSync(out, 'utf8')).toBe('a\nb\nc\n');
+    expect(merged.r.output.stdout.bytes).toBe(6);
+    const missing = await runCli(['exec', '--stdin', join(dir, 'nope'), 'host', '/bin/true'], { as });
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toMatch(/cannot open .*nope \(--stdin\): ENOENT/);
+  });
+
+  it('the result says which backend applied the limits', async () => {
+    const { r } = await judged(as, ['--memory', '64m'], ['/bin/true']);
+    expect(['cgroup2', 'cgroup1', 'none']).toContain(r.limits.backend);
+    if (r.limits.backend === 'none') expect(r.limits.note).toMatch(/per process/);
+  });
+});
+
+describe('library run()', () => {
+  it('stdin as a string, stdout and stderr captured, a verdict', async () => {
+    const r = await run({ command: ['/bin/sh', '-c', 'tr a-z A-Z; echo err >&2; exit 4'], stdin: 'shout\n' });
+    expect(r.status).toBe('RE');
+    expect(r.exitCode).toBe(4);
+    expect(r.stdout.toString()).toBe('SHOUT\n');
+    expect(r.stderr.toString()).toBe('err\n');
+    expect(r.output.stdout).toEqual({ bytes: 6, truncated: false });
+  });
+
+  it('captured output is capped: the run ends OLE', async () => {
+    const r = await run({ command: ['/bin/sh', '-c', 'yes | head -c 100000'], limits: { output: 4096 } });
+    expect(r.status).toBe('OLE');
+    expect(r.stdout.length).toBe(4096);
+  });
+
+  it('limits and many concurrent runs from one process', async () => {
+    const runs = await Promise.all(Array.from({ length: 6 }, (_, i) =>
+      run({ command: ['/bin/sh', '-c', i % 2 ? 'sleep 5' : `echo ${i}`], limits: { wallTime: 0.5 } })));
+    expect(runs.map((r) => r.status)).toEqual(['OK', 'WLE', 'OK', 'WLE', 'OK', 'WLE']);
+    expect(runs[4]!.stdout.toString()).toBe('4\n');
+  });
+});
