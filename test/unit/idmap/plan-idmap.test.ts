@@ -1,8 +1,8 @@
 // Which ids exist inside the sandbox, for each kind of host.
 import { describe, expect, it } from 'vitest';
 import { SandboxError } from '../../../src/errors.js';
-import { formatIdMap, isMapped, NOBODY, planIdMap } from '../../../src/idmap/plan-idmap.js';
-import { aliceNoRange, aliceNoTools, aliceSubid, refused, rootNoRange, rootSubid } from '../support/fixtures.js';
+import { formatIdMap, isMapped, NOBODY, planIdMap, usesSubIds, type UidSlotRange } from '../../../src/idmap/plan-idmap.js';
+import { aliceNoRange, aliceNoTools, aliceSubid, caught, refused, rootNoRange, rootSubid } from '../support/fixtures.js';
 
 
 describe('planIdMap, non-root caller', () => {
@@ -24,7 +24,8 @@ describe('planIdMap, non-root caller', () => {
       mode: 'single', method: 'direct', setgroups: 'deny', setupUid: 1000, setupGid: 100,
       uidMap: [{ inside: 1000, outside: 1000, count: 1 }],
       gidMap: [{ inside: 100, outside: 1000, count: 1 }],
-      note: "alice has no range in /etc/subuid and /etc/subgid: single-id mapping, and the caller's supplementary groups stay attached (setgroups is denied)",
+      note: "alice has no range in /etc/subuid and /etc/subgid: single-id mapping, and the caller's supplementary groups stay attached (setgroups is denied); "
+        + 'the workload runs as the caller, as does every other sandbox of the caller that runs at the same time',
     });
   });
 
@@ -87,8 +88,74 @@ describe('planIdMap, root caller', () => {
       mode: 'single', method: 'direct', setgroups: 'allow', setupUid: 1000, setupGid: 1001,
       uidMap: [{ inside: 1000, outside: 65534, count: 1 }],
       gidMap: [{ inside: 1001, outside: 65534, count: 1 }],
-      note: 'root has no range in /etc/subuid and /etc/subgid: the workload runs as host nobody (65534)',
+      note: 'root has no range in /etc/subuid and /etc/subgid: the workload runs as host nobody (65534), as does every other sandbox that runs at the same time',
     });
+  });
+});
+
+describe('planIdMap from a uid slot', () => {
+  // slot 3 of 1024 ids: host ids start + 3072 .. start + 4095
+  const slot3: UidSlotRange = { index: 3, count: 1, ids: 1024, uidStart: 100000 + 3072, gidStart: 300000 + 3072 };
+
+  it('non-root: 0 is the caller, inside i is slot start + i (start + 0 unused), newuidmap', () => {
+    expect(planIdMap(aliceSubid, { uid: 1000, gid: 1000 }, slot3)).toStrictEqual({
+      mode: 'subid', method: 'newidmap', setgroups: 'allow', setupUid: 0, setupGid: 0,
+      uidMap: [{ inside: 0, outside: 1000, count: 1 }, { inside: 1, outside: 103073, count: 1023 }],
+      gidMap: [{ inside: 0, outside: 1000, count: 1 }, { inside: 1, outside: 303073, count: 1023 }],
+      slot: { index: 3, count: 1 },
+    });
+  });
+
+  it('root: inside i is slot start + i, from 0, written directly', () => {
+    const slot = { index: 3, count: 1, ids: 1024, uidStart: 200000 + 3072, gidStart: 400000 + 3072 };
+    expect(planIdMap(rootSubid, { uid: 0, gid: 0 }, slot)).toStrictEqual({
+      mode: 'subid', method: 'direct', setgroups: 'allow', setupUid: 0, setupGid: 0,
+      uidMap: [{ inside: 0, outside: 203072, count: 1024 }],
+      gidMap: [{ inside: 0, outside: 403072, count: 1024 }],
+      slot: { index: 3, count: 1 },
+    });
+  });
+
+  it('two slots never share a host id (besides the caller\'s own, inside 0)', () => {
+    const hostIds = (p: ReturnType<typeof planIdMap>) => p.uidMap.filter((l) => l.inside > 0).flatMap((l) => [l.outside, l.outside + l.count - 1]);
+    const a = hostIds(planIdMap(aliceSubid, { uid: 1000, gid: 1000 }, { ...slot3, index: 0, uidStart: 100000, gidStart: 300000 }));
+    const b = hostIds(planIdMap(aliceSubid, { uid: 1000, gid: 1000 }, { ...slot3, index: 1, uidStart: 101024, gidStart: 301024 }));
+    expect(a).toEqual([100001, 101023]);
+    expect(b).toEqual([101025, 102047]);
+  });
+
+  it('adjacent slots give larger ids', () => {
+    const slots = { index: 10, count: 5, ids: 5120, uidStart: 100000 + 10240, gidStart: 300000 + 10240 };
+    const plan = planIdMap(aliceSubid, { uid: 4242, gid: 4343 }, slots);
+    expect(plan.uidMap).toEqual([{ inside: 0, outside: 1000, count: 1 }, { inside: 1, outside: 110241, count: 5119 }]);
+    expect(plan.slot).toEqual({ index: 10, count: 5 });
+  });
+
+  it('refuses an id past the slot, saying the run holds that slot', () => {
+    const e = refused(() => planIdMap(aliceSubid, { uid: 1024, gid: 0 }, slot3));
+    expect(e.code).toBe('usage');
+    expect(e.message).toBe('uid 1024 does not exist inside the sandbox (-u): ids 0-1023 are mapped');
+    expect(e.hint).toContain('slot 3');
+  });
+
+  it('a slot outside the caller\'s ranges is a programming error', () => {
+    for (const bad of [
+      { ...slot3, uidStart: 99999 },
+      { ...slot3, uidStart: 100000 + 65536 - 1023 },
+      { ...slot3, gidStart: 300000 + 65536 },
+      { ...slot3, ids: 1 },
+    ]) expect(caught(() => planIdMap(aliceSubid, { uid: 0, gid: 0 }, bad)).code).toBe('internal');
+  });
+
+  it('a slot is ignored where no range is mapped (single-id mapping)', () => {
+    expect(planIdMap(aliceNoRange, { uid: 1000, gid: 100 }, slot3)).toStrictEqual(planIdMap(aliceNoRange, { uid: 1000, gid: 100 }));
+    expect(planIdMap(aliceNoTools, { uid: 0, gid: 0 }, slot3).mode).toBe('single');
+    expect(planIdMap(rootNoRange, { uid: 0, gid: 0 }, slot3).mode).toBe('single');
+  });
+
+  it('usesSubIds: ranges, and for non-root the setuid helpers', () => {
+    expect([aliceSubid, aliceNoRange, aliceNoTools, rootSubid, { ...rootSubid, newuidmap: null }, rootNoRange].map(usesSubIds))
+      .toEqual([true, false, false, true, true, false]);
   });
 });
 
