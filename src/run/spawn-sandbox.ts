@@ -12,6 +12,8 @@ import { resolveRunSpec, type InspectPath } from '../resolve/resolve-run-spec.js
 import type { RunSpec } from '../resolve/run-spec.js';
 import { probeHostImage } from '../rootfs/host-image.js';
 import { filterContext, prepareSeccomp } from '../seccomp/prepare-seccomp.js';
+import type { CgroupChoice } from '../cgroup/cgroup-run.js';
+import { acquireIdMap } from '../idmap/uid-slots.js';
 import { chooseCgroup, fallbackNote } from './choose-cgroup.js';
 import { toRunResult, type RunResult } from './run-result.js';
 import type { StageOp } from '../stage/plan.js';
@@ -89,10 +91,22 @@ function stageStdio(spec: RunSpec, stdio: SpawnOptions['stdio'] = []): ('inherit
 
 export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProcess> {
   const host = probeHost();
-  const spec = prepareRun(options, host);
-  const seccomp = prepareSeccomp(spec.seccomp, filterContext(spec.network !== 'none'));
-  const cgroup = await chooseCgroup(spec.limits, newRunId());
-  const release = () => { if (cgroup.backend !== 'none') cgroup.remove(); };
+  const resolved = prepareRun(options, host);
+  const seccomp = prepareSeccomp(resolved.seccomp, filterContext(resolved.network !== 'none'));
+  // a part of the subordinate range of its own: concurrent runs never share host ids
+  const lease = await acquireIdMap(host, resolved.user, { signal: options.signal });
+  const spec: RunSpec = Object.freeze({ ...resolved, idmap: lease.plan });
+  let cgroup: CgroupChoice;
+  try {
+    cgroup = await chooseCgroup(spec.limits, newRunId());
+  } catch (e) {
+    lease.release();
+    throw e;
+  }
+  const release = () => {
+    if (cgroup.backend !== 'none') cgroup.remove();
+    lease.release();
+  };
   let handle: ReturnType<typeof launchStage>;
   let plan: StageOp[];
   try {

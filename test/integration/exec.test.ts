@@ -27,13 +27,28 @@ describe.each(IDENTITIES)('sandbox exec host as $name', (who) => {
     const lines = (map: string) => map.split('\n').map((l) => l.trim().split(/\s+/).map(Number));
     const [uidRange] = readSubIds('/etc/subuid', { name: who.name, id: who.uid });
     const [gidRange] = readSubIds('/etc/subgid', { name: who.name, id: who.uid });
+    // each run takes a slot of 1024 ids of the range (concurrent runs never share host ids)
+    const inSlot = (line: number[], range: { start: number; count: number }, firstInside: number) => {
+      const [inside, outside, count] = line as [number, number, number];
+      expect(inside).toBe(firstInside);
+      expect(count).toBe(1024 - firstInside);
+      expect(outside).toBeGreaterThanOrEqual(range.start);
+      expect(outside + count).toBeLessThanOrEqual(range.start + range.count);
+      expect((outside - firstInside - range.start) % 1024).toBe(0);
+    };
     if (who.uid === 0) {
-      // root: inside 0 is the first id of root's range, not host root
-      expect(lines(report.ids.uid_map)).toEqual([[0, uidRange!.start, uidRange!.count]]);
-      expect(lines(report.ids.gid_map)).toEqual([[0, gidRange!.start, gidRange!.count]]);
+      // root: inside 0 is the first id of a slot of root's range, not host root
+      const [u] = lines(report.ids.uid_map);
+      const [g] = lines(report.ids.gid_map);
+      inSlot(u!, uidRange!, 0);
+      inSlot(g!, gidRange!, 0);
     } else {
-      expect(lines(report.ids.uid_map)).toEqual([[0, who.uid, 1], [1, uidRange!.start, uidRange!.count]]);
-      expect(lines(report.ids.gid_map)).toEqual([[0, who.gid, 1], [1, gidRange!.start, gidRange!.count]]);
+      const [u0, u1] = lines(report.ids.uid_map);
+      const [g0, g1] = lines(report.ids.gid_map);
+      expect(u0).toEqual([0, who.uid, 1]);
+      expect(g0).toEqual([0, who.gid, 1]);
+      inSlot(u1!, uidRange!, 1);
+      inSlot(g1!, gidRange!, 1);
     }
   });
 

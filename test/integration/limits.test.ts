@@ -1,7 +1,7 @@
 // Limits, accounting and verdicts through the real CLI and library, as root
 // and as the unprivileged user: the numbers judges rely on.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -155,5 +155,28 @@ describe('library run()', () => {
       run({ command: ['/bin/sh', '-c', i % 2 ? 'sleep 5' : `echo ${i}`], limits: { wallTime: 0.5 } })));
     expect(runs.map((r) => r.status)).toEqual(['OK', 'WLE', 'OK', 'WLE', 'OK', 'WLE']);
     expect(runs[4]!.stdout.toString()).toBe('4\n');
+  });
+});
+
+describe.each(IDENTITIES)('concurrent runs as $name', (who) => {
+  it('two sandboxes at once get different host uids: one cannot read what the other keeps private', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'sandbox-shared-'));
+    chmodSync(shared, 0o1777);
+    try {
+      const first = runCli(['exec', '--profile', 'strict', '-v', `${shared}:/shared:rw`, 'host', '/bin/sh', '-c',
+        'cat /proc/self/uid_map; echo secret > /shared/a; chmod 600 /shared/a; sleep 3'], { as: who });
+      const start = Date.now();
+      while (Date.now() - start < 5000 && !existsSync(join(shared, 'a'))) await new Promise((r) => setTimeout(r, 20));
+      const second = await runCli(['exec', '--profile', 'strict', '-v', `${shared}:/shared:rw`, 'host', '/bin/sh', '-c',
+        'cat /proc/self/uid_map; cat /shared/a'], { as: who });
+      const a = await first;
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(/Permission denied/);
+      const mapOf = (out: string) => out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number)).find((l) => l[0] !== 0 || l[2] !== 1)!;
+      expect(mapOf(a.stdout)[1]).not.toBe(mapOf(second.stdout)[1]); // different host ids behind the same inside ids
+      expect(statSync(join(shared, 'a')).uid).toBe(mapOf(a.stdout)[1]! + 1000 - mapOf(a.stdout)[0]!);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
   });
 });
