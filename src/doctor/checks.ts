@@ -6,6 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { probeCgroupFacts, type CgroupFacts } from '../cgroup/cgroup-facts.js';
+import { explainOwnCgroup, type BackendChoice } from '../cgroup/choose-cgroup-backend.js';
+import { detectCgroupBackend } from '../cgroup/prepare-cgroup.js';
+import { readManagerVersion } from '../cgroup/systemd-scope.js';
 import { findTool, SUBGID_FILE, SUBUID_FILE } from '../host/probe-host.js';
 import { readSubIds, type SubIdRange } from '../host/subid.js';
 import { launchStage, type StageOutcome } from '../launch/launch-stage.js';
@@ -495,118 +499,90 @@ export async function checkOverlayRun(caller: Caller): Promise<DoctorCheck> {
 
 // ------------------------------------------------------------ 5. cgroups
 
-export type CgroupLayout =
-  | { kind: 'v2' }
-  /** v1 or hybrid: controllers mounted below /sys/fs/cgroup; unified = a cgroup2 mount there too (hybrid). */
-  | { kind: 'v1'; controllers: string[]; unified: boolean }
-  | { kind: 'none' };
-
-const V1_CONTROLLERS = new Set(['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'net_cls', 'net_prio',
-  'blkio', 'perf_event', 'hugetlb', 'pids', 'rdma', 'misc']);
-
-/** Undoes the octal escapes (\040 etc.) of /proc/self/mountinfo paths. */
-function unescapeMountPath(p: string): string {
-  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+/** What the cgroup check is made of: the facts, the backend runs would get (the same choice prepareCgroup makes), and for a scope whether the manager answers. */
+export interface CgroupCheckFacts {
+  facts: CgroupFacts;
+  choice: BackendChoice;
+  /** Only for the scope backend: the manager's version, or why it did not answer. */
+  manager?: { version: string } | { error: string };
 }
 
-/** Reads the cgroup layout from the text of /proc/self/mountinfo. */
-export function parseCgroupLayout(mountinfo: string, base = '/sys/fs/cgroup'): CgroupLayout {
-  let top: string | null = null;
-  const controllers: string[] = [];
-  let unified = false;
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const fields = line.slice(0, sep).split(' ');
-    const tail = line.slice(sep + 3).split(' ');
-    const target = fields[4] === undefined ? '' : unescapeMountPath(fields[4]);
-    const fstype = tail[0] ?? '';
-    if (target === base) top = fstype; // a later mount on the same point hides the earlier one
-    else if (target.startsWith(`${base}/`)) {
-      if (fstype === 'cgroup') {
-        for (const opt of (tail[2] ?? '').split(',')) if (V1_CONTROLLERS.has(opt) && !controllers.includes(opt)) controllers.push(opt);
-      } else if (fstype === 'cgroup2') unified = true;
+const FALLBACK = 'limits fall back to rlimits (memory per process, not per tree)';
+
+function cgroupFixes(f: CgroupCheckFacts, caller: Caller): string | undefined {
+  const root = isRoot(caller);
+  const { facts } = f;
+  if (facts.top !== 'cgroup2' && facts.mounts.length === 0) return asAdmin('mount -t cgroup2 none /sys/fs/cgroup', root);
+  if (facts.top !== 'cgroup2') {
+    if (!root) {
+      return [
+        '# boot with the unified cgroup hierarchy (debian/ubuntu with grub):',
+        `${asAdmin(`sed -i 's/^GRUB_CMDLINE_LINUX="/&systemd.unified_cgroup_hierarchy=1 /' /etc/default/grub`, root)} && ${asAdmin('update-grub', root)} && ${asAdmin('reboot', root)}`,
+        `# fedora/rhel: ${asAdmin('grubby --update-kernel=ALL --args=systemd.unified_cgroup_hierarchy=1', root)}`,
+      ].join('\n');
     }
+    const missing = (['memory', 'pids'] as const).filter((c) => !facts.v1.some((h) => h.controller === c));
+    return missing.length
+      ? missing.map((c) => `mkdir -p /sys/fs/cgroup/${c} && mount -t cgroup -o ${c} cgroup /sys/fs/cgroup/${c}`).join('\n')
+      : undefined;
   }
-  if (top === 'cgroup2') return { kind: 'v2' };
-  if (controllers.length > 0) return { kind: 'v1', controllers, unified };
-  return { kind: 'none' };
+  const s = facts.systemd;
+  const delegate = `${asAdmin('mkdir -p /etc/systemd/system/user@.service.d', root)} && printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | ${asAdmin('tee /etc/systemd/system/user@.service.d/delegate.conf', root)} && ${asAdmin('systemctl daemon-reload', root)}`;
+  if (!s || !s.booted) {
+    return '# without systemd: start the sandbox from a process in a leaf cgroup whose (writable) parent has memory and pids in cgroup.subtree_control';
+  }
+  if (!s.socketExists) {
+    return s.manager === 'user'
+      ? [`# start a systemd user manager for ${caller.name ?? `uid ${caller.uid}`} that outlives logins:`,
+        asAdmin(`loginctl enable-linger ${quoteShell(caller.name ?? String(caller.uid))}`, root),
+        `# and run the sandbox with XDG_RUNTIME_DIR=/run/user/${caller.uid} (a login through pam_systemd sets it)`].join('\n')
+      : undefined;
+  }
+  if (f.manager && 'error' in f.manager) return s.manager === 'user' ? 'systemctl --user status' : 'systemctl status';
+  return ['# delegate the controllers to every user manager (then log in again):', delegate].join('\n');
 }
 
-/** The caller's cgroup v2 path from the text of /proc/self/cgroup ("0::/user.slice/..."); null without one. */
-export function parseOwnCgroup(text: string): string | null {
-  for (const line of text.split('\n')) if (line.startsWith('0::')) return line.slice(3).trim() || '/';
-  return null;
-}
-
-export interface CgroupV2Facts {
-  /** The caller's cgroup directory, /sys/fs/cgroup + the 0:: path. */
-  dir: string;
-  writable: boolean;
-  /** Contents of cgroup.controllers in that directory (null when unreadable). */
-  controllers: string[] | null;
-}
-
-export function evaluateCgroups(layout: CgroupLayout, caller: Caller, v2: CgroupV2Facts | null): DoctorCheck {
+export function evaluateCgroups(f: CgroupCheckFacts, caller: Caller): DoctorCheck {
   const id = 'cgroups';
   const title = 'cgroups';
-  const root = isRoot(caller);
-  const bootV2 = [
-    '# boot with the unified cgroup hierarchy (debian/ubuntu with grub):',
-    `${asAdmin(`sed -i 's/^GRUB_CMDLINE_LINUX="/&systemd.unified_cgroup_hierarchy=1 /' /etc/default/grub`, root)} && ${asAdmin('update-grub', root)} && ${asAdmin('reboot', root)}`,
-    `# fedora/rhel: ${asAdmin('grubby --update-kernel=ALL --args=systemd.unified_cgroup_hierarchy=1', root)}`,
-  ].join('\n');
-  if (layout.kind === 'none') {
-    return check(id, title, 'warn', 'no cgroup file system at /sys/fs/cgroup: limits fall back to rlimits (memory per process, not per tree)',
-      `${asAdmin('mount -t cgroup2 none /sys/fs/cgroup', root)}`);
-  }
-  if (layout.kind === 'v1') {
-    const hybrid = layout.unified ? ' (hybrid: a cgroup2 hierarchy is also mounted below /sys/fs/cgroup)' : '';
-    if (!root) {
-      return check(id, title, 'warn',
-        `cgroup v1${hybrid}: no cgroups for unprivileged users; limits fall back to rlimits (memory per process, not per tree)`, bootV2);
+  const { facts, choice } = f;
+  const hybrid = facts.mounts.some((m) => m.fstype === 'cgroup2') ? ' (hybrid: a cgroup2 hierarchy is mounted too)' : '';
+  switch (choice.kind) {
+    case 'none':
+      return check(id, title, 'warn', `${choice.reason}: ${FALLBACK}`, cgroupFixes(f, caller));
+    case 'cgroup1': {
+      const names = choice.hierarchies.flatMap((h) => h.controllers);
+      const noCpu = names.includes('cpuacct') ? '' : '; cpuacct is not mounted, so CPU time is summed from /proc';
+      return check(id, title, 'ok',
+        `cgroup v1 controllers: ${names.join(', ')}${hybrid}; each run gets rootless-sandbox-ID below this process's own cgroup in ${choice.hierarchies.map((h) => h.dir).join(', ')}${noCpu}`);
     }
-    const needed = ['memory', 'pids', 'cpuacct'];
-    const missing = needed.filter((c) => !layout.controllers.includes(c));
-    if (missing.length > 0) {
-      return check(id, title, 'warn',
-        `cgroup v1${hybrid}: controller ${missing.join(', ')} not mounted below /sys/fs/cgroup (mounted: ${layout.controllers.join(', ')})`,
-        missing.map((c) => `mkdir -p /sys/fs/cgroup/${c} && mount -t cgroup -o ${c} cgroup /sys/fs/cgroup/${c}`).join('\n'));
+    case 'cgroup2-delegated':
+      return check(id, title, 'ok',
+        `cgroup v2, delegated: each run gets a sibling of this process's cgroup in ${choice.parentDir} (its cgroup.subtree_control: ${choice.controllers.join(' ')}), with no call to systemd`);
+    case 'cgroup2-scope': {
+      const who = choice.manager === 'user' ? `the systemd user manager of uid ${facts.uid}` : 'the systemd system manager';
+      const how = `${explainOwnCgroup(facts)}; so each run asks ${who} for a transient scope rootless-sandbox-ID.scope in ${choice.slice} with Delegate=yes around the stage (one call on ${choice.socket} per run) and makes its cgroup inside (controllers it can give: ${choice.controllers.join(' ')})`;
+      if (f.manager && 'error' in f.manager) {
+        return check(id, title, 'warn', `cgroup v2: ${how}, but ${who} did not answer: ${f.manager.error}: ${FALLBACK}`, cgroupFixes(f, caller));
+      }
+      const version = f.manager ? ` (systemd ${f.manager.version})` : '';
+      return check(id, title, 'ok', `cgroup v2${version}: ${how}`);
     }
-    return check(id, title, 'ok', `cgroup v1 controllers: ${needed.join(', ')}${hybrid}`);
   }
-  const delegateFix = [
-    '# run the sandbox in a delegated scope:',
-    'systemd-run --user --scope -p Delegate=yes sandbox ...',
-    '# or delegate the controllers to every user session (then log in again):',
-    `${asAdmin('mkdir -p /etc/systemd/system/user@.service.d', root)} && printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | ${asAdmin('tee /etc/systemd/system/user@.service.d/delegate.conf', root)} && ${asAdmin('systemctl daemon-reload', root)}`,
-  ].join('\n');
-  if (v2 === null) {
-    return check(id, title, 'warn', 'cgroup v2, but /proc/self/cgroup has no 0:: line for the caller', delegateFix);
-  }
-  const missing = ['memory', 'pids'].filter((c) => !(v2.controllers ?? []).includes(c));
-  const problems: string[] = [];
-  if (!v2.writable) problems.push(`${v2.dir} is not writable by the caller`);
-  if (v2.controllers === null) problems.push(`${v2.dir}/cgroup.controllers is unreadable`);
-  else if (missing.length > 0) problems.push(`${missing.join(' and ')} not delegated to ${v2.dir} (cgroup.controllers: ${v2.controllers.join(' ') || 'empty'})`);
-  if (problems.length > 0) {
-    return check(id, title, 'warn', `cgroup v2: ${problems.join('; ')}: limits fall back to rlimits (memory per process, not per tree)`, delegateFix);
-  }
-  return check(id, title, 'ok', `cgroup v2: ${v2.dir} is writable, controllers: ${(v2.controllers ?? []).join(' ')}`);
 }
 
-export function checkCgroups(caller: Caller): DoctorCheck {
-  const layout = parseCgroupLayout(readTrimmed('/proc/self/mountinfo') ?? '');
-  let v2: CgroupV2Facts | null = null;
-  if (layout.kind === 'v2') {
-    const own = parseOwnCgroup(readTrimmed('/proc/self/cgroup') ?? '');
-    if (own !== null) {
-      const dir = own === '/' ? '/sys/fs/cgroup' : `/sys/fs/cgroup${own}`;
-      const list = readTrimmed(`${dir}/cgroup.controllers`);
-      v2 = { dir, writable: canAccess(dir, constants.W_OK), controllers: list === null ? null : list.split(/\s+/).filter(Boolean) };
+export async function checkCgroups(caller: Caller): Promise<DoctorCheck> {
+  const facts = probeCgroupFacts();
+  const choice = detectCgroupBackend(facts);
+  let manager: CgroupCheckFacts['manager'];
+  if (choice.kind === 'cgroup2-scope') {
+    try {
+      manager = { version: await readManagerVersion(choice.socket, facts.uid, 5000) };
+    } catch (e) {
+      manager = { error: e instanceof Error ? e.message : String(e) };
     }
   }
-  return evaluateCgroups(layout, caller, v2);
+  return evaluateCgroups({ facts, choice, ...(manager ? { manager } : {}) }, caller);
 }
 
 // ------------------------------------------------------------ 6. network helpers

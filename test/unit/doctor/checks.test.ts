@@ -1,14 +1,17 @@
 // Unit tests of the pure doctor helpers: made-up sysctl values, subid ranges,
-// file modes, getcap output, mountinfo and stage outcomes. Must not touch the host.
+// file modes, getcap output, cgroup facts and stage outcomes. Must not touch the host.
 import { describe, expect, it } from 'vitest';
 import {
   asAdmin, describeStageOutcome, describeWaitStatus, evaluateCgroups, evaluateIdMapTools, evaluateLibseccomp,
   evaluateNetworkHelper, evaluateOverlayRun, evaluateStageBinary, evaluateSubIds, evaluateTun, evaluateUserNamespaces,
-  evaluateUsernsRun, listLibraryDirs, nameErrno, parseAllSubIdRanges, parseCgroupLayout, parseGetcapOutput,
-  parseOwnCgroup, pickFreeSubIdRange, quoteShell, renderAppArmorFix, type Caller, type IdMapToolFacts,
+  evaluateUsernsRun, listLibraryDirs, nameErrno, parseAllSubIdRanges, parseGetcapOutput,
+  pickFreeSubIdRange, quoteShell, renderAppArmorFix, type Caller, type CgroupCheckFacts, type IdMapToolFacts,
 } from '../../../src/doctor/checks.js';
 import { formatDoctor, type DoctorReport } from '../../../src/doctor/run-doctor.js';
 import type { StageOutcome } from '../../../src/launch/launch-stage.js';
+import type { CgroupFacts } from '../../../src/cgroup/cgroup-facts.js';
+import { chooseCgroupBackend } from '../../../src/cgroup/choose-cgroup-backend.js';
+import { USER_MANAGER, v1RootFacts, v2DesktopFacts } from '../cgroup/fixtures.js';
 
 const alice: Caller = { uid: 1000, gid: 1000, name: 'alice' };
 const root: Caller = { uid: 0, gid: 0, name: 'root' };
@@ -270,78 +273,74 @@ describe('stage outcomes', () => {
 });
 
 describe('cgroups', () => {
-  const line = (id: number, target: string, fstype: string, opts: string) =>
-    `${id} 23 0:${id} / ${target} rw,relatime - ${fstype} ${fstype} ${opts}`;
-  const v2Info = [line(30, '/', 'ext4', 'rw'), line(31, '/sys/fs/cgroup', 'cgroup2', 'rw,nsdelegate')].join('\n');
-  const v1Info = [
-    line(31, '/sys/fs/cgroup', 'tmpfs', 'rw,mode=755'),
-    line(32, '/sys/fs/cgroup/cpu,cpuacct', 'cgroup', 'rw,cpu,cpuacct'),
-    line(35, '/sys/fs/cgroup/memory', 'cgroup', 'rw,memory'),
-    line(39, '/sys/fs/cgroup/pids', 'cgroup', 'rw,pids'),
-    line(40, '/sys/fs/cgroup/systemd', 'cgroup', 'rw,name=systemd'),
-    line(41, '/sys/fs/cgroup/unified', 'cgroup2', 'rw'),
-  ].join('\n');
+  // the same made-up facts as test/unit/cgroup; the choice is the one prepareCgroup makes
+  const evaluate = (facts: CgroupFacts, caller: Caller, manager?: CgroupCheckFacts['manager']) =>
+    evaluateCgroups({ facts, choice: chooseCgroupBackend(facts), ...(manager ? { manager } : {}) }, caller);
 
-  it('reads the layout from mountinfo', () => {
-    expect(parseCgroupLayout(v2Info)).toEqual({ kind: 'v2' });
-    expect(parseCgroupLayout(v1Info)).toEqual({ kind: 'v1', controllers: ['cpu', 'cpuacct', 'memory', 'pids'], unified: true });
-    expect(parseCgroupLayout(line(30, '/', 'ext4', 'rw'))).toEqual({ kind: 'none' });
-  });
-
-  it('reads the caller\'s v2 cgroup', () => {
-    expect(parseOwnCgroup('0::/user.slice/user-1000.slice/session-2.scope\n')).toBe('/user.slice/user-1000.slice/session-2.scope');
-    expect(parseOwnCgroup('4:memory:/x\n0::/\n')).toBe('/');
-    expect(parseOwnCgroup('4:memory:/x\n')).toBeNull();
-  });
-
-  const dir = '/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice';
-
-  it('v2: ok when memory and pids are delegated to a writable cgroup', () => {
-    const c = evaluateCgroups({ kind: 'v2' }, alice, { dir, writable: true, controllers: ['cpu', 'io', 'memory', 'pids'] });
+  it('v1: ok for root, with the directories runs are made in', () => {
+    const c = evaluate(v1RootFacts(), root);
     expect(c.status).toBe('ok');
-    expect(c.detail).toContain(dir);
+    expect(c.detail).toContain('cgroup v1 controllers: memory, pids, cpuacct (hybrid: a cgroup2 hierarchy is mounted too)');
+    expect(c.detail).toContain('/sys/fs/cgroup/memory/ci/job');
   });
 
-  it('v2: warns when controllers are missing, with systemd-run and the user@ drop-in', () => {
-    const c = evaluateCgroups({ kind: 'v2' }, alice, { dir, writable: true, controllers: ['cpu'] });
+  it('v1: warns for root when a controller is not mounted, with the mount command', () => {
+    const f = v1RootFacts();
+    const c = evaluate({ ...f, v1: f.v1.filter((h) => h.controller !== 'pids'), mounts: f.mounts.filter((m) => !m.controllers.includes('pids')) }, root);
     expect(c.status).toBe('warn');
-    expect(c.detail).toContain('memory and pids not delegated');
-    expect(c.fix).toContain('systemd-run --user --scope -p Delegate=yes sandbox');
+    expect(c.detail).toContain('the pids controller is not mounted');
+    expect(c.fix).toBe('mkdir -p /sys/fs/cgroup/pids && mount -t cgroup -o pids cgroup /sys/fs/cgroup/pids');
+  });
+
+  it('v1: warns for unprivileged users, falling back to rlimits', () => {
+    const c = evaluate(v1RootFacts({ uid: 1000 }), alice);
+    expect(c.status).toBe('warn');
+    expect(c.detail).toContain('no cgroups for unprivileged users');
+    expect(c.detail).toContain('limits fall back to rlimits');
+    expect(c.fix).toContain('systemd.unified_cgroup_hierarchy=1');
+  });
+
+  it('v2 delegated: ok, no systemd call', () => {
+    const c = evaluate(v2DesktopFacts({ own: { path: `${USER_MANAGER}/app.slice/run-r1.scope/supervisor` }, parent: { subtreeControl: ['memory', 'pids'] } }), alice);
+    expect(c.status).toBe('ok');
+    expect(c.detail).toContain(`sibling of this process's cgroup in /sys/fs/cgroup${USER_MANAGER}/app.slice/run-r1.scope`);
+  });
+
+  it('v2 scope: ok when the manager answers, explaining why the own cgroup is not used', () => {
+    const c = evaluate(v2DesktopFacts(), alice, { version: '252.39-1~deb12u2' });
+    expect(c.status).toBe('ok');
+    expect(c.detail).toContain('cgroup v2 (systemd 252.39-1~deb12u2)');
+    expect(c.detail).toContain("no-internal-processes rule");
+    expect(c.detail).toContain('transient scope rootless-sandbox-ID.scope in app.slice with Delegate=yes');
+  });
+
+  it('v2 scope: warns when the manager does not answer', () => {
+    const c = evaluate(v2DesktopFacts(), alice, { error: 'connect ECONNREFUSED /run/user/1000/systemd/private' });
+    expect(c.status).toBe('warn');
+    expect(c.detail).toContain('did not answer: connect ECONNREFUSED');
+    expect(c.fix).toBe('systemctl --user status');
+  });
+
+  it('v2 without a user manager: linger, and the reason names the session', () => {
+    const c = evaluate(v2DesktopFacts({
+      own: { path: '/user.slice/user-1000.slice/session-3.scope', writable: false }, parent: { writable: false }, systemd: { socketExists: false },
+    }), alice);
+    expect(c.status).toBe('warn');
+    expect(c.detail).toContain('session-3.scope is not delegated to uid 1000, and no systemd user manager answers');
+    expect(c.fix).toContain('sudo loginctl enable-linger alice');
+  });
+
+  it('v2 without memory delegated to the user manager: the user@ drop-in', () => {
+    const c = evaluate(v2DesktopFacts({ systemd: { managerControllers: ['cpu', 'pids'] } }), alice);
+    expect(c.status).toBe('warn');
     expect(c.fix).toContain("printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf");
     expect(c.fix).toContain('sudo systemctl daemon-reload');
   });
 
-  it('v2: warns when the cgroup is not writable', () => {
-    const c = evaluateCgroups({ kind: 'v2' }, alice, { dir, writable: false, controllers: ['memory', 'pids'] });
-    expect(c.status).toBe('warn');
-    expect(c.detail).toContain(`${dir} is not writable`);
-  });
-
-  it('v2: warns without a 0:: line', () => {
-    expect(evaluateCgroups({ kind: 'v2' }, alice, null).status).toBe('warn');
-  });
-
-  it('v1: ok for root with memory, pids and cpuacct mounted', () => {
-    const c = evaluateCgroups(parseCgroupLayout(v1Info), root, null);
-    expect(c.status).toBe('ok');
-    expect(c.detail).toContain('cgroup v1 controllers: memory, pids, cpuacct');
-  });
-
-  it('v1: warns for root when a controller is not mounted', () => {
-    const c = evaluateCgroups({ kind: 'v1', controllers: ['memory', 'cpuacct'], unified: false }, root, null);
-    expect(c.status).toBe('warn');
-    expect(c.detail).toContain('controller pids not mounted');
-  });
-
-  it('v1: warns for unprivileged users, falling back to rlimits', () => {
-    const c = evaluateCgroups(parseCgroupLayout(v1Info), alice, null);
-    expect(c.status).toBe('warn');
-    expect(c.detail).toContain('no cgroups for unprivileged users; limits fall back to rlimits');
-    expect(c.fix).toContain('systemd.unified_cgroup_hierarchy=1');
-  });
-
   it('warns with no cgroup file system', () => {
-    expect(evaluateCgroups({ kind: 'none' }, alice, null).status).toBe('warn');
+    const c = evaluate({ uid: 1000, top: null, mounts: [], v1: [], v2: null, systemd: null }, alice);
+    expect(c.status).toBe('warn');
+    expect(c.fix).toBe('sudo mount -t cgroup2 none /sys/fs/cgroup');
   });
 });
 
