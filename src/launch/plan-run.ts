@@ -95,6 +95,8 @@ export function planRun(
     ops.forkWorkload(spec.tty ? ForkFlag.TTY : 0),
     // the workload
     ops.chdir(spec.cwd),
+    // under a memory limit the OOM killer must pick the workload, never the stage or pid 1
+    ...(spec.limits.memoryBytes !== null ? [ops.oomScoreAdj(1000)] : []),
     ...planRlimits(spec, cgroup),
     ops.setIds(user.uid, user.gid, idmap.setgroups === 'allow'),
     ops.dropCaps(),

@@ -1,10 +1,15 @@
-// Which cgroup backend a run gets. Until the cgroup backends land this is
-// always "none": limits fall back to rlimits and /proc accounting.
+// Which cgroup backend a run gets: one per run when a limit needs the whole
+// process tree (memory, pids, CPU), else none (nothing to create, nothing to
+// remove: the fast path).
 import type { CgroupChoice } from '../cgroup/cgroup-run.js';
+import { prepareCgroup } from '../cgroup/prepare-cgroup.js';
 import type { LimitsSpec } from '../resolve/run-spec.js';
 
-export async function chooseCgroup(_limits: LimitsSpec, _runId: string): Promise<CgroupChoice> {
-  return { backend: 'none', reason: 'no cgroup backend yet' };
+export async function chooseCgroup(limits: LimitsSpec, runId: string): Promise<CgroupChoice> {
+  if (limits.memoryBytes === null && limits.pids === null && limits.cpuTimeUs === null) {
+    return { backend: 'none', reason: 'no memory, pids or CPU limit asked for' };
+  }
+  return prepareCgroup({ memoryBytes: limits.memoryBytes, pids: limits.pids }, runId);
 }
 
 /** What the rlimit fallback guarantees less than a cgroup, for the result. */

@@ -57,6 +57,7 @@ export const ops = {
   pty: (ptmx: string) => op(Op.PTY, `open a pseudo-terminal at ${ptmx}`, [], [ptmx]),
   forkWorkload: (flags: number) => op(Op.FORK_WORKLOAD, 'start the workload', [flags]),
   chdir: (path: string) => op(Op.CHDIR, `change directory to ${path}`, [], [path]),
+  oomScoreAdj: (score: number) => op(Op.OOM_SCORE_ADJ, `set oom_score_adj ${score}`, [score]),
   rlimit: (resource: number, soft: number | bigint, hard: number | bigint, name: string) =>
     op(Op.RLIMIT, `set ${name}`, [resource, soft, hard]),
   setIds: (uid: number, gid: number, clearGroups: boolean) =>

@@ -25,6 +25,7 @@
 #define OP_PTY 20
 #define OP_FORK_WORKLOAD 21
 #define OP_CHDIR 30
+#define OP_OOM_SCORE_ADJ 37
 #define OP_RLIMIT 31
 #define OP_SET_IDS 32
 #define OP_DROP_CAPS 33

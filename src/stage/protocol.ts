@@ -65,6 +65,8 @@ export const Op = {
   // -- the workload --
   /** s: [path]. */
   CHDIR: 30,
+  /** i: [score]. The OOM killer's preference for the workload (1000: first), so it never picks the stage or pid 1. */
+  OOM_SCORE_ADJ: 37,
   /** i: [resource, soft, hard]; -1 = RLIM_INFINITY. */
   RLIMIT: 31,
   /** i: [uid, gid, clear supplementary groups(0|1)]. Must come before DROP_CAPS (it needs CAP_SETUID). */

@@ -1045,6 +1045,18 @@ static uint32_t run_ops(uint32_t from) {
     case OP_CHDIR:
       if (chdir(arg_s(o, 0, i)) < 0) fail(i, errno, "chdir %s", o->strs[0]);
       break;
+    case OP_OOM_SCORE_ADJ: {
+      /* a credential change left this process non-dumpable, so /proc/self is
+       * not its own until exec; it will be dumpable after exec anyway */
+      if (prctl(PR_SET_DUMPABLE, 1) < 0) fail(i, errno, "PR_SET_DUMPABLE");
+      int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+      if (fd < 0) fail(i, errno, "open /proc/self/oom_score_adj");
+      char v[24];
+      int n = snprintf(v, sizeof v, "%lld\n", (long long)arg_i(o, 0, i));
+      if (write(fd, v, (size_t)n) != n) fail(i, errno, "write /proc/self/oom_score_adj");
+      close(fd);
+      break;
+    }
     case OP_RLIMIT: {
       int64_t soft = arg_i(o, 1, i), hard = arg_i(o, 2, i);
       struct rlimit rl = {.rlim_cur = soft < 0 ? RLIM_INFINITY : (rlim_t)soft, .rlim_max = hard < 0 ? RLIM_INFINITY : (rlim_t)hard};
