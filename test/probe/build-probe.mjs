@@ -1,5 +1,5 @@
 // Compiles test/probe/probe.c once per content into
-// /tmp/rootless-sandbox-probe-<sha256[0:12]>/probe (dir and binary mode 0755), so an
+// /tmp/rootless-sandbox-probe-<sha256[0:12]>-u<uid>/probe (dir and binary mode 0755), so an
 // unprivileged user and any uid inside a sandbox can run it. Static when the C
 // library allows it, so it runs in any image; dynamic otherwise.
 //
@@ -47,7 +47,8 @@ async function exists(path) {
 export async function buildProbe() {
   const text = await readFile(source);
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  const dir = `/tmp/rootless-sandbox-probe-${hash}`;
+  // one directory per builder: a directory another user made is not trusted
+  const dir = `/tmp/rootless-sandbox-probe-${hash}-u${process.getuid?.() ?? 0}`;
   const binary = join(dir, 'probe');
 
   await mkdir(dir, { mode: 0o755, recursive: true });

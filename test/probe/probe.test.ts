@@ -39,7 +39,7 @@ const unique = () => `/tmp/probe-test-${process.pid}-${Math.random().toString(36
 
 describe('probe on the host', () => {
   it('is built world-executable in a fixed, content-addressed directory', () => {
-    expect(probe).toMatch(/^\/tmp\/rootless-sandbox-probe-[0-9a-f]{12}\/probe$/);
+    expect(probe).toMatch(/^\/tmp\/rootless-sandbox-probe-[0-9a-f]{12}-u\d+\/probe$/);
     expect(statSync(probe).mode & 0o777).toBe(0o755);
     expect(statSync(dirname(probe)).mode & 0o777).toBe(0o755);
   });
