@@ -1,14 +1,13 @@
-// Which cgroup backend a run gets: one per run when a limit needs the whole
-// process tree (memory, pids, CPU), else none (nothing to create, nothing to
-// remove: the fast path).
+// Which cgroup backend a run gets: one per run when a memory limit needs the
+// whole process tree, else none (nothing to create or remove: the fast path).
+// pids need none: RLIMIT_NPROC is counted per user namespace, i.e. per sandbox;
+// CPU time is sampled by the stage from /proc (or from the cgroup if there is one).
 import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { prepareCgroup } from '../cgroup/prepare-cgroup.js';
 import type { LimitsSpec } from '../resolve/run-spec.js';
 
 export async function chooseCgroup(limits: LimitsSpec, runId: string): Promise<CgroupChoice> {
-  if (limits.memoryBytes === null && limits.pids === null && limits.cpuTimeUs === null) {
-    return { backend: 'none', reason: 'no memory, pids or CPU limit asked for' };
-  }
+  if (limits.memoryBytes === null) return { backend: 'none', reason: 'no memory limit asked for' };
   return prepareCgroup({ memoryBytes: limits.memoryBytes, pids: limits.pids }, runId);
 }
 
@@ -16,7 +15,5 @@ export async function chooseCgroup(limits: LimitsSpec, runId: string): Promise<C
 export function fallbackNote(reason: string, limits: LimitsSpec): string | undefined {
   const weaker: string[] = [];
   if (limits.memoryBytes !== null) weaker.push('memory is limited per process (RLIMIT_DATA), not for the tree, and MLE is inferred from a failure near the limit');
-  if (limits.pids !== null) weaker.push('processes are counted per sandbox user (RLIMIT_NPROC)');
-  if (limits.cpuTimeUs !== null) weaker.push('CPU time is summed from /proc every 10 ms');
   return weaker.length ? `${reason}: ${weaker.join('; ')}` : undefined;
 }

@@ -52,7 +52,8 @@ describe.skipIf(!onV2)('verdicts on cgroup v2', () => {
   });
 
   it('pids.max contains a fork bomb', async () => {
-    const r = await judged(['--pids', '16', '--wall-time', '5'], ['/bin/sh', '-c', 'f(){ f | f & }; f; sleep 30']);
+    // with a memory limit the run gets a cgroup, and pids.max joins it
+    const r = await judged(['--memory', '256m', '--pids', '16', '--wall-time', '5'], ['/bin/sh', '-c', 'f(){ f | f & }; f; sleep 30']);
     expect(r.status).toBe('WLE');
     expect(r.limits.backend).toBe('cgroup2');
     // nothing survives (no pgrep in the guest: read /proc)
