@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/index.js';
-import { IDENTITIES, probe, runCli, type Identity } from './harness.js';
+import { IDENTITIES, probe, processesWith, runCli, waitFor, type Identity } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sandbox-limits-test-'));
 chmodSync(dir, 0o777); // the unprivileged test user writes results here
@@ -177,6 +177,23 @@ describe.each(IDENTITIES)('concurrent runs as $name', (who) => {
       expect(statSync(join(shared, 'a')).uid).toBe(mapOf(a.stdout)[1]! + 1000 - mapOf(a.stdout)[0]!);
     } finally {
       rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
+  it('one sandbox cannot signal another: its processes are not even visible', async () => {
+    const marker = `${3.71 + who.uid / 1e6}`;
+    const first = runCli(['exec', '--profile', 'strict', 'host', '/bin/sleep', marker], { as: who });
+    expect(await waitFor(() => processesWith(`sleep ${marker}`).length > 0, 5000)).toBe(true);
+    const hostPid = Math.max(...processesWith(`sleep ${marker}`));
+    try {
+      const second = await runCli(['exec', '--profile', 'strict', 'host', '/bin/sh', '-c',
+        `ls /proc | grep -c "^[0-9]"; kill -9 ${hostPid} 2>/dev/null; echo "kill:$?"`], { as: who });
+      const [count] = second.stdout.trim().split('\n');
+      expect(Number(count)).toBeLessThanOrEqual(4); // its own pid 1, shell, ls, grep: nothing of the other sandbox
+      expect(second.stdout).toMatch(/kill:1/); // no such process in its pid namespace
+      expect((await first).code).toBe(0); // the first ran to its end
+    } finally {
+      try { process.kill(hostPid, 'SIGKILL'); } catch { /* gone already: the normal case */ }
     }
   });
 });
