@@ -1,0 +1,116 @@
+// Turns a (verified) layer blob stream into the plain tar byte stream:
+// gzip through node:zlib, zstd through fzstd (pure JS: Node 20 has no zstd),
+// 'auto' by sniffing the magic bytes. Owns: the magic numbers and a hard
+// cap on the decompressed bytes (a decompression bomb is stopped while it
+// streams, never after).
+// Must not: parse tar or touch the file system.
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { Decompress } from 'fzstd';
+import { layerError } from './layer-refusal.js';
+
+export type LayerCompression = 'gzip' | 'zstd' | 'none' | 'auto';
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+export function sniffCompression(head: Uint8Array): 'gzip' | 'zstd' | 'none' {
+  const starts = (magic: number[]) => magic.every((b, i) => head[i] === b);
+  if (starts(GZIP_MAGIC)) return 'gzip';
+  if (starts(ZSTD_MAGIC)) return 'zstd';
+  return 'none';
+}
+
+/** A zstd decompressing Transform over fzstd's streaming API. */
+function zstdTransform(): Transform {
+  let out: Transform;
+  const z = new Decompress((chunk) => {
+    if (chunk.length) out.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+  });
+  out = new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      try {
+        z.push(chunk);
+        cb();
+      } catch (e) {
+        cb(layerError(`zstd stream is corrupt: ${(e as Error).message}`));
+      }
+    },
+    flush(cb: TransformCallback) {
+      try {
+        z.push(new Uint8Array(0), true);
+        cb();
+      } catch (e) {
+        cb(layerError(`zstd stream is corrupt or truncated: ${(e as Error).message}`));
+      }
+    },
+  });
+  return out;
+}
+
+/** Counts bytes passing through and fails the stream as soon as more than `max` went by. */
+export function byteCap(max: number, what: string): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      seen += chunk.length;
+      if (seen > max) cb(layerError(`${what} exceeds ${max} bytes (decompression bomb?)`));
+      else cb(null, chunk);
+    },
+  });
+}
+
+/**
+ * The blob stream with its first bytes peeked (to sniff 'auto') and put
+ * back in front: a new Readable of Buffers that reads on from `source`.
+ */
+async function peek(source: Readable, bytes: number): Promise<{ head: Buffer; stream: Readable }> {
+  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let ended = false;
+  while (length < bytes) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    const c = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    chunks.push(c);
+    length += c.length;
+  }
+  const head = Buffer.concat(chunks);
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.length) yield head;
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    }
+  }
+  return { head, stream: Readable.from(rest(), { objectMode: false }) };
+}
+
+/**
+ * The decompressor for `compression` ('auto' sniffs the first bytes) and
+ * the stream to feed it with (`source`, or a re-assembled one after a peek).
+ * `decoder` is null for plain tar.
+ */
+export async function decompressor(
+  source: Readable,
+  compression: LayerCompression,
+): Promise<{ kind: 'gzip' | 'zstd' | 'none'; input: Readable; decoder: Transform | null }> {
+  let input = source;
+  let kind: 'gzip' | 'zstd' | 'none';
+  if (compression === 'auto') {
+    const peeked = await peek(source, ZSTD_MAGIC.length);
+    input = peeked.stream;
+    kind = sniffCompression(peeked.head);
+  } else {
+    kind = compression;
+  }
+  if (kind === 'gzip') return { kind, input, decoder: createGunzip() };
+  if (kind === 'zstd') return { kind, input, decoder: zstdTransform() };
+  return { kind, input, decoder: null };
+}

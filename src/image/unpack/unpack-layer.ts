@@ -1,0 +1,345 @@
+// Unpacks one OCI layer (a tar, gzip- or zstd-compressed or plain) into an
+// empty directory, treating the archive as hostile. Owns the per-entry
+// rules: names (entry-name.ts), the parent walk (safe-path.ts), how each
+// entry type is created, replaced, linked, skipped or refused, the limits
+// on entries and bytes, and the report.
+// Must not: verify the digest (verify-digest.ts runs first, on the blob:
+// verify, then unpack), write anything outside `targetDir` (except the
+// whiteout sidecar next to it), follow a symlink while extracting, or
+// clean up after a failure: on any error the CALLER removes targetDir with
+// removeTree (and never uses a partly unpacked layer).
+//
+// Ownership: with `chown: true` (only when running as uid 0 inside a user
+// namespace with the caller's subuid mapping: the stage runs the unpacker
+// there) uid/gid from the archive are applied and setuid/setgid bits kept.
+// Without it everything belongs to the caller and setuid/setgid are
+// stripped. Other mode bits (including sticky) and mtimes are always kept.
+import { closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readdirSync, realpathSync, symlinkSync, unlinkSync, constants as fsc, writeSync, lstatSync } from 'node:fs';
+import { Readable, pipeline, type Transform } from 'node:stream';
+import * as tar from 'tar-stream';
+import { isSandboxError, SandboxError } from '../../errors.js';
+import { byteCap, decompressor, type LayerCompression } from './decompress.js';
+import { normaliseEntryName } from './entry-name.js';
+import { layerError, layerRefusal, printableEntryName } from './layer-refusal.js';
+import { removeTree } from './remove-tree.js';
+import { LayerRoot, lstatOrNull } from './safe-path.js';
+import { classifyWhiteout, containerPath, throwIfUnsupported, writeWhiteoutSidecar, type WhiteoutMode } from './whiteouts.js';
+
+export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
+export const DEFAULT_MAX_ENTRIES = 1_000_000;
+/** Tar framing allowed per entry on top of maxBytes (headers, pax and GNU long-name records, padding). */
+const FRAMING_PER_ENTRY = 4096;
+const FRAMING_SLACK = 16 * 1024 * 1024;
+
+export interface UnpackOptions {
+  /** 'auto' (default) sniffs 1f 8b (gzip) and 28 b5 2f fd (zstd), else plain tar. */
+  compression?: LayerCompression;
+  /** Total uncompressed entry data in bytes (default 8 GiB); exceeding it stops with an error while streaming. */
+  maxBytes?: number;
+  /** Number of entries (default 1,000,000); exceeding it stops with an error. */
+  maxEntries?: number;
+  /** Only 'record' is implemented: whiteouts go to the report and to `<targetDir>.whiteouts.json`. */
+  whiteouts?: WhiteoutMode;
+  /** Apply uid/gid from the archive and keep setuid/setgid: only as uid 0 in a user namespace (the caller decides). */
+  chown?: boolean;
+  /**
+   * true (default): the first entry a safety rule refuses rejects the
+   * layer (throws). false: refused entries are skipped and listed in
+   * report.refused. Limits and I/O errors always throw.
+   */
+  strict?: boolean;
+}
+
+export interface SkippedEntry {
+  name: string;
+  type: string;
+  reason: string;
+}
+
+export interface UnpackReport {
+  compression: 'gzip' | 'zstd' | 'none';
+  /** Entries read from the archive (pax and GNU long-name records not counted). */
+  entries: number;
+  counts: { file: number; directory: number; symlink: number; hardlink: number; whiteout: number; opaque: number; skipped: number; refused: number };
+  /** Bytes written into regular files. */
+  bytes: number;
+  /** Device nodes, fifos and unsupported entry types, not created. */
+  skipped: SkippedEntry[];
+  /** Container paths ("/a/b") deleted from lower layers, sorted. */
+  whiteouts: string[];
+  /** Container paths of opaque directories ("/" = the layer root), sorted. */
+  opaqueDirs: string[];
+  /** Entries refused by a safety rule (only with strict: false). */
+  refused: { name: string; rule: string }[];
+  /** The whiteout sidecar written next to targetDir ('record'). */
+  whiteoutFile: string | null;
+}
+
+interface DeferredDir {
+  mode: number;
+  mtime: Date | undefined;
+  uid: number;
+  gid: number;
+}
+
+const O_NEW_FILE = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
+const O_DIR = fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW;
+
+/** Unpacks `source` (an already digest-verified layer blob) into the empty directory `targetDir`. */
+export async function unpackLayer(source: Readable, targetDir: string, options: UnpackOptions = {}): Promise<UnpackReport> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  const whiteoutMode = options.whiteouts ?? 'record';
+  const chown = options.chown ?? false;
+  const strict = options.strict ?? true;
+  throwIfUnsupported(whiteoutMode);
+
+  const root = realpathSync(targetDir);
+  if (!lstatSync(root).isDirectory()) throw layerError(`target ${targetDir} is not a directory`);
+  if (readdirSync(root).length > 0) throw layerError(`target directory ${targetDir} is not empty`, 'unpack into a fresh, empty directory');
+
+  const dirs = new Map<string, DeferredDir>();
+  const files = new Map<string, { dev: number; ino: number }>();
+  const layer = new LayerRoot(root, (rel) => dirs.delete(rel));
+  const whiteouts = new Set<string>();
+  const opaqueDirs = new Set<string>();
+  const report: UnpackReport = {
+    compression: 'none',
+    entries: 0,
+    counts: { file: 0, directory: 0, symlink: 0, hardlink: 0, whiteout: 0, opaque: 0, skipped: 0, refused: 0 },
+    bytes: 0,
+    skipped: [],
+    whiteouts: [],
+    opaqueDirs: [],
+    refused: [],
+    whiteoutFile: null,
+  };
+  let dataBytes = 0; // all entry data, written or drained
+
+  const { kind, input, decoder } = await decompressor(source, options.compression ?? 'auto');
+  report.compression = kind;
+  const cap = byteCap(maxBytes + FRAMING_PER_ENTRY * (maxEntries + 1) + FRAMING_SLACK, 'uncompressed tar stream');
+  const stages: (Readable | Transform)[] = [input, ...(decoder ? [decoder] : []), cap];
+  const extract = tar.extract();
+  const tarStream: Readable = stages.length > 1 ? (pipeline(stages as [Readable, Transform], () => {}) as unknown as Readable) : input;
+  tarStream.on('error', (e) => extract.destroy(e));
+  tarStream.pipe(extract as unknown as NodeJS.WritableStream);
+
+  const modeOf = (header: tar.Header) => {
+    const mode = (header.mode ?? 0o644) & 0o7777;
+    return chown ? mode : mode & ~0o6000;
+  };
+
+  /** Counts an entry's data against maxBytes chunk by chunk; `sink` gets each chunk (or nothing: drained). */
+  async function consume(entry: AsyncIterable<unknown>, name: string, sink?: (chunk: Buffer) => void): Promise<void> {
+    for await (const c of entry) {
+      const chunk = c as Buffer;
+      dataBytes += chunk.length;
+      if (dataBytes > maxBytes) throw layerError(`entry '${printableEntryName(name)}': layer data exceeds maxBytes (${maxBytes} bytes)`);
+      sink?.(chunk);
+    }
+  }
+
+  /** Removes whatever an earlier entry left at `path`, unless both are directories ('keep'). */
+  function clearPath(path: string, rel: string, newIsDir: boolean): 'keep' | 'clear' {
+    const st = lstatOrNull(path);
+    if (st === null) return 'clear';
+    if (st.isDirectory()) {
+      if (newIsDir) return 'keep';
+      removeTree(path); // never follows symlinks
+      dirs.delete(rel);
+      return 'clear';
+    }
+    unlinkSync(path);
+    files.delete(rel);
+    return 'clear';
+  }
+
+  function writeFile(path: string, header: tar.Header, entry: AsyncIterable<unknown>, name: string): Promise<void> {
+    const fd = openSync(path, O_NEW_FILE, 0o600);
+    const done = consume(entry, name, (chunk) => {
+      let off = 0;
+      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      report.bytes += chunk.length;
+    });
+    return done.then(
+      () => {
+        try {
+          if (chown) fchownSync(fd, header.uid ?? 0, header.gid ?? 0);
+          fchmodSync(fd, modeOf(header)); // after chown: chown clears setuid/setgid
+          if (header.mtime) futimesSync(fd, header.mtime, header.mtime);
+          const st = fstatSync(fd);
+          return st;
+        } finally {
+          closeSync(fd);
+        }
+      },
+      (e: unknown) => {
+        closeSync(fd);
+        throw e;
+      },
+    ).then((st) => {
+      files.set(relOf(path), { dev: st.dev, ino: st.ino });
+    });
+  }
+
+  const relOf = (path: string) => path.slice(root.length + 1);
+
+  async function handle(header: tar.Header, entry: AsyncIterable<unknown>): Promise<void> {
+    const name = header.name;
+    report.entries++;
+    if (report.entries > maxEntries) throw layerError(`more than maxEntries (${maxEntries}) entries, at '${printableEntryName(name)}'`);
+    const size = header.size ?? 0;
+    if (dataBytes + size > maxBytes) throw layerError(`entry '${printableEntryName(name)}' (${size} bytes): layer data exceeds maxBytes (${maxBytes} bytes)`);
+
+    const components = normaliseEntryName(name);
+    const rel = components.join('/');
+    const type: string = header.type ?? 'unknown'; // tar-stream: null for a typeflag it does not know
+
+    if (components.length === 0) {
+      if (type !== 'directory') throw layerRefusal(name, 'a non-directory entry for the layer root');
+      return consume(entry, name); // "./": the root is the caller's directory
+    }
+
+    const isZeroCharDevice = type === 'character-device' && (header.devmajor ?? 0) === 0 && (header.devminor ?? 0) === 0;
+    const wh = isZeroCharDevice ? { kind: 'whiteout' as const, target: components } : classifyWhiteout(components, name);
+    if (wh) {
+      // 'record': nothing is created for the marker itself, but its directory is (the stage converts in place).
+      if (wh.kind === 'whiteout') {
+        if (wh.target.length > 1) layer.prepareParents(wh.target, name);
+        whiteouts.add(containerPath(wh.target));
+        report.counts.whiteout++;
+      } else {
+        if (wh.dir.length > 0) {
+          const dirPath = layer.prepareParents(wh.dir, name);
+          const st = lstatOrNull(dirPath);
+          if (st === null) {
+            mkdirSync(dirPath, 0o755);
+            dirs.delete(wh.dir.join('/'));
+          } else if (!st.isDirectory()) throw layerRefusal(name, `opaque marker in '${wh.dir.join('/')}', which is not a directory`);
+        }
+        opaqueDirs.add(containerPath(wh.dir));
+        report.counts.opaque++;
+      }
+      return consume(entry, name);
+    }
+
+    switch (type) {
+      case 'file':
+      case 'contiguous-file': {
+        const path = layer.prepareParents(components, name);
+        clearPath(path, rel, false);
+        await writeFile(path, header, entry, name);
+        report.counts.file++;
+        return;
+      }
+      case 'directory': {
+        const path = layer.prepareParents(components, name);
+        if (clearPath(path, rel, true) === 'clear') mkdirSync(path, 0o700); // final mode at the end
+        dirs.set(rel, { mode: modeOf(header), mtime: header.mtime, uid: header.uid ?? 0, gid: header.gid ?? 0 });
+        report.counts.directory++;
+        return consume(entry, name);
+      }
+      case 'symlink': {
+        const target = header.linkname ?? '';
+        if (target.includes('\0')) throw layerRefusal(name, 'symlink target contains a NUL byte');
+        if (target === '') throw layerRefusal(name, 'empty symlink target');
+        const path = layer.prepareParents(components, name);
+        clearPath(path, rel, false);
+        symlinkSync(target, path); // the target is only text: resolved inside the container at run time
+        if (chown) lchownSync(path, header.uid ?? 0, header.gid ?? 0);
+        if (header.mtime) lutimesSync(path, header.mtime, header.mtime);
+        report.counts.symlink++;
+        return consume(entry, name);
+      }
+      case 'link': {
+        const targetComponents = normaliseEntryName(header.linkname ?? '', name, 'hardlink target');
+        const targetRel = targetComponents.join('/');
+        if (targetComponents.length === 0) throw layerRefusal(name, 'hardlink to the layer root');
+        if (targetRel === rel) throw layerRefusal(name, 'hardlink to itself');
+        const known = files.get(targetRel);
+        if (!known) throw layerRefusal(name, `hardlink target '${printableEntryName(targetRel)}' is not a regular file extracted earlier in this layer`);
+        const targetPath = layer.checkParents(targetComponents, name, 'hardlink target parent');
+        const st = lstatOrNull(targetPath);
+        if (!st || !st.isFile() || st.ino !== known.ino || st.dev !== known.dev) {
+          throw layerRefusal(name, `hardlink target '${printableEntryName(targetRel)}' is no longer the regular file extracted earlier in this layer`);
+        }
+        const path = layer.prepareParents(components, name);
+        clearPath(path, rel, false);
+        linkSync(targetPath, path); // link(2) never follows a symlink in the old path
+        files.set(rel, known);
+        report.counts.hardlink++;
+        return consume(entry, name);
+      }
+      case 'character-device':
+      case 'block-device':
+        report.skipped.push({ name, type, reason: `device node ${header.devmajor ?? 0}:${header.devminor ?? 0} not created (layers carry no devices)` });
+        report.counts.skipped++;
+        return consume(entry, name);
+      case 'fifo':
+        report.skipped.push({ name, type, reason: 'fifo not created (Node has no mkfifo)' });
+        report.counts.skipped++;
+        return consume(entry, name);
+      default:
+        report.skipped.push({ name, type, reason: 'unsupported entry type' });
+        report.counts.skipped++;
+        return consume(entry, name);
+    }
+  }
+
+  try {
+    for await (const entry of extract) {
+      try {
+        await handle(entry.header, entry);
+      } catch (e) {
+        if (strict || !isRefusal(e)) throw e;
+        report.refused.push({ name: entry.header.name, rule: (e as SandboxError).message });
+        report.counts.refused++;
+        await consume(entry, entry.header.name);
+      }
+    }
+  } catch (e) {
+    for (const s of [source, input, decoder, cap]) s?.destroy();
+    extract.destroy();
+    if (isSandboxError(e)) throw e;
+    throw layerError(`cannot unpack: ${(e as Error).message}`, 'the archive is truncated or not a tar (or the target file system failed); remove the target directory (removeTree)');
+  }
+
+  applyDirectories(layer, dirs, chown);
+  report.whiteouts = [...whiteouts].sort();
+  report.opaqueDirs = [...opaqueDirs].sort();
+  report.whiteoutFile = writeWhiteoutSidecar(root, report.whiteouts, report.opaqueDirs);
+  return report;
+}
+
+/** Refusals (rule violations) can be skipped with strict: false; limits and I/O errors cannot. */
+function isRefusal(e: unknown): boolean {
+  return isSandboxError(e) && e.message.startsWith('layer entry ');
+}
+
+/**
+ * Directory modes, owners and mtimes, applied last (creating entries inside
+ * would change the mtime; a 0555 directory would refuse them), deepest
+ * first, each through an O_NOFOLLOW|O_DIRECTORY descriptor after the parent
+ * walk: a directory an entry later replaced is skipped.
+ */
+function applyDirectories(layer: LayerRoot, dirs: Map<string, DeferredDir>, chown: boolean): void {
+  const order = [...dirs.keys()].sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1));
+  for (const rel of order) {
+    const d = dirs.get(rel)!;
+    const components = rel.split('/');
+    let fd: number;
+    try {
+      fd = openSync(layer.checkParents(components, rel, 'parent'), O_DIR);
+    } catch {
+      continue; // replaced by a later entry: nothing to apply
+    }
+    try {
+      if (chown) fchownSync(fd, d.uid, d.gid);
+      fchmodSync(fd, d.mode);
+      if (d.mtime) futimesSync(fd, d.mtime, d.mtime);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
