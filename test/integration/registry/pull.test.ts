@@ -208,7 +208,7 @@ describe.skipIf(!hasRegistry)('registry pulls (docker-registry on 127.0.0.1)', (
     const victim = sha(own.layers[0]!.data);
     const file = plain.blobFile(victim);
     const bytes = readFileSync(file);
-    bytes[bytes.length - 1] ^= 0xff; // same size, different content
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // same size, different content
     writeFileSync(file, bytes);
     const blobDir = newBlobDir();
     const err = await pullImage(`${plain.host}/test/corrupt:v1`, { blobDir, tlsVerify: false, concurrency: 1 }).catch((e: unknown) => e);

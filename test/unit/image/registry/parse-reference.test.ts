@@ -26,7 +26,7 @@ describe('parseImageReference: registry references', () => {
     expect(parseImageReference('alpine:3.20')).toMatchObject({ registry: 'docker.io', repository: 'library/alpine', tag: '3.20' });
     expect(parseImageReference('bitnami/redis:7')).toMatchObject({ registry: 'docker.io', repository: 'bitnami/redis', tag: '7' });
     expect(parseImageReference('docker.io/alpine')).toMatchObject({ registry: 'docker.io', repository: 'library/alpine', tag: 'latest' });
-    expect(parseImageReference('docker.io/library/alpine:edge').canonical).toBe('docker.io/library/alpine:edge');
+    expect(parseImageReference('docker.io/library/alpine:edge')).toHaveProperty('canonical', 'docker.io/library/alpine:edge');
     expect(parseImageReference('index.docker.io/alpine')).toMatchObject({ registry: 'docker.io', repository: 'library/alpine' });
   });
 
