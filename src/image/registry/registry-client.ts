@@ -331,6 +331,10 @@ export class RegistryClient {
         }
       }
       const err = e as NodeJS.ErrnoException;
+      if (/wrong version number|packet length too long/i.test(err.message)) {
+        throw new RegistryError(`${what}: ${this.registry} does not answer with TLS on ${url.origin} (a plain-HTTP registry?)`,
+          `pass tlsVerify: false (--tls-verify=false) to allow plain HTTP for ${this.registry}`, null);
+      }
       if (isTlsError(err)) {
         throw new RegistryError(`${what}: TLS error talking to ${this.registry}: ${err.message}${err.code ? ` (${err.code})` : ''}`,
           `if ${this.registry} is a local registry with a self-signed certificate, pass tlsVerify: false (--tls-verify=false), or add its CA to NODE_EXTRA_CA_CERTS`, null);

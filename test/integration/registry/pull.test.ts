@@ -115,6 +115,10 @@ describe.skipIf(!hasRegistry)('registry pulls (docker-registry on 127.0.0.1)', (
   it('names the reference and the registry message for an unknown tag', async () => {
     await expect(pullImage(`${plain.host}/test/nothing:here`, { blobDir: newBlobDir(), tlsVerify: false }))
       .rejects.toThrow(new RegExp(`${plain.host.replace(/\./g, '\\.')}/test/nothing:here.*HTTP 404.*the registry says "manifest unknown`));
+    // a plain-HTTP registry with TLS verification on (the default): said so, with the way out
+    const err = await pullImage(`${plain.host}/test/nothing:here`, { blobDir: newBlobDir() }).catch((e: unknown) => e);
+    expect(String(err)).toMatch(/does not answer with TLS .*plain-HTTP registry/);
+    expect((err as { hint?: string }).hint).toMatch(/tlsVerify: false/);
   });
 
   it('with basic auth: pulls with credentials, refuses a wrong password and anonymous access with the registry message', async () => {
