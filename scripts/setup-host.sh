@@ -22,7 +22,7 @@ PACKAGES=(uidmap passt slirp4netns fuse-overlayfs fuse3 libseccomp2 libseccomp-d
 OPTIONAL_PACKAGES=(passt)
 # With --test-users: what the test suite runs against (podman's seccomp.json,
 # script(1) for terminals, compilers for programs run under the strict policy).
-TEST_PACKAGES=(golang-github-containers-common bsdutils g++ python3 golang-go)
+TEST_PACKAGES=(golang-github-containers-common bsdutils g++ python3 golang-go docker-registry openssl)
 
 TEST_USER=sbtest
 TEST_USER_RANGE=200000:65536
