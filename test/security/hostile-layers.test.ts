@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { removeTree } from '../../src/image/unpack/remove-tree.js';
 import { unpackLayer, type UnpackOptions } from '../../src/image/unpack/unpack-layer.js';
 import { verifyDigest } from '../../src/image/unpack/verify-digest.js';
-import { gzip, snapshot, streamOf, tarOf, tempLayer, type TestEntry } from '../unit/image/unpack/layer-archive.js';
+import { gzip, HAVE_ZSTD, snapshot, streamOf, tarOf, tempLayer, type TestEntry, zstd } from '../unit/image/unpack/layer-archive.js';
 
 interface Scene {
   parent: string;
@@ -238,6 +238,15 @@ describe('limits (decompression bombs)', () => {
     const bomb = gzip(await tarOf([{ name: 'small', body: 'ok' }, { name: 'zeros', body: Buffer.alloc(100 * MiB) }]));
     expect(bomb.length).toBeLessThan(1 * MiB);
     await expect(unpackLayer(streamOf(bomb), s.target, { maxBytes: 10 * MiB })).rejects.toThrow(/'zeros' \(104857600 bytes\): layer data exceeds maxBytes/);
+    expect(dirSize(s.target)).toBeLessThanOrEqual(10 * MiB);
+    expectOutsideUntouched(s);
+  });
+
+  it.skipIf(!HAVE_ZSTD)('refuses a zstd bomb the same way (needs the zstd CLI to make it)', async () => {
+    const s = scene();
+    const bomb = zstd(await tarOf([{ name: 'zeros', body: Buffer.alloc(100 * MiB) }]));
+    expect(bomb.length).toBeLessThan(1 * MiB);
+    await expect(unpackLayer(streamOf(bomb), s.target, { maxBytes: 10 * MiB })).rejects.toThrow(/exceeds maxBytes/);
     expect(dirSize(s.target)).toBeLessThanOrEqual(10 * MiB);
     expectOutsideUntouched(s);
   });

@@ -4,7 +4,7 @@
 // cap on the decompressed bytes (a decompression bomb is stopped while it
 // streams, never after).
 // Must not: parse tar or touch the file system.
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Duplex, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { layerError } from './layer-refusal.js';
@@ -21,31 +21,35 @@ export function sniffCompression(head: Uint8Array): 'gzip' | 'zstd' | 'none' {
   return 'none';
 }
 
-/** A zstd decompressing Transform over fzstd's streaming API. */
-function zstdTransform(): Transform {
-  let out: Transform;
-  const z = new Decompress((chunk) => {
-    if (chunk.length) out.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-  });
-  out = new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+/**
+ * fzstd's streaming API as a backpressured Duplex. Input is fed in small
+ * slices and the output of each slice is yielded before the next one: a
+ * slice of RLE blocks can expand a thousandfold, so feeding a whole chunk
+ * at once would buffer a bomb in memory before any byte cap downstream saw it.
+ */
+const ZSTD_SLICE = 256;
+function zstdDecoder(): Duplex {
+  return Duplex.from(async function* (input: AsyncIterable<Buffer>) {
+    const pending: Buffer[] = [];
+    const z = new Decompress((chunk) => {
+      if (chunk.length) pending.push(Buffer.from(chunk)); // a copy: fzstd may reuse its window
+    });
+    const push = (slice: Uint8Array, final: boolean) => {
       try {
-        z.push(chunk);
-        cb();
+        z.push(slice, final);
       } catch (e) {
-        cb(layerError(`zstd stream is corrupt: ${(e as Error).message}`));
+        throw layerError(`zstd stream is corrupt or truncated: ${(e as Error).message}`);
       }
-    },
-    flush(cb: TransformCallback) {
-      try {
-        z.push(new Uint8Array(0), true);
-        cb();
-      } catch (e) {
-        cb(layerError(`zstd stream is corrupt or truncated: ${(e as Error).message}`));
+    };
+    for await (const chunk of input) {
+      for (let off = 0; off < chunk.length; off += ZSTD_SLICE) {
+        push(chunk.subarray(off, off + ZSTD_SLICE), false);
+        while (pending.length) yield pending.shift()!;
       }
-    },
+    }
+    push(new Uint8Array(0), true);
+    while (pending.length) yield pending.shift()!;
   });
-  return out;
 }
 
 /** Counts bytes passing through and fails the stream as soon as more than `max` went by. */
@@ -100,7 +104,7 @@ async function peek(source: Readable, bytes: number): Promise<{ head: Buffer; st
 export async function decompressor(
   source: Readable,
   compression: LayerCompression,
-): Promise<{ kind: 'gzip' | 'zstd' | 'none'; input: Readable; decoder: Transform | null }> {
+): Promise<{ kind: 'gzip' | 'zstd' | 'none'; input: Readable; decoder: Duplex | null }> {
   let input = source;
   let kind: 'gzip' | 'zstd' | 'none';
   if (compression === 'auto') {
@@ -111,6 +115,6 @@ export async function decompressor(
     kind = compression;
   }
   if (kind === 'gzip') return { kind, input, decoder: createGunzip() };
-  if (kind === 'zstd') return { kind, input, decoder: zstdTransform() };
+  if (kind === 'zstd') return { kind, input, decoder: zstdDecoder() };
   return { kind, input, decoder: null };
 }

@@ -15,7 +15,7 @@
 // Without it everything belongs to the caller and setuid/setgid are
 // stripped. Other mode bits (including sticky) and mtimes are always kept.
 import { closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readdirSync, realpathSync, symlinkSync, unlinkSync, constants as fsc, writeSync, lstatSync } from 'node:fs';
-import { Readable, pipeline, type Transform } from 'node:stream';
+import { pipeline, type Duplex, type Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { isSandboxError, SandboxError } from '../../errors.js';
 import { byteCap, decompressor, type LayerCompression } from './decompress.js';
@@ -119,9 +119,9 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
   const { kind, input, decoder } = await decompressor(source, options.compression ?? 'auto');
   report.compression = kind;
   const cap = byteCap(maxBytes + FRAMING_PER_ENTRY * (maxEntries + 1) + FRAMING_SLACK, 'uncompressed tar stream');
-  const stages: (Readable | Transform)[] = [input, ...(decoder ? [decoder] : []), cap];
+  const stages: (Readable | Duplex)[] = [input, ...(decoder ? [decoder] : []), cap];
   const extract = tar.extract();
-  const tarStream: Readable = stages.length > 1 ? (pipeline(stages as [Readable, Transform], () => {}) as unknown as Readable) : input;
+  const tarStream: Readable = stages.length > 1 ? (pipeline(stages as [Readable, Duplex], () => {}) as unknown as Readable) : input;
   tarStream.on('error', (e) => extract.destroy(e));
   tarStream.pipe(extract as unknown as NodeJS.WritableStream);
 
@@ -291,7 +291,8 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
     for await (const entry of extract) {
       try {
         await handle(entry.header, entry);
-      } catch (e) {
+      } catch (err) {
+        const e = isSandboxError(err) ? err : layerError(`entry '${printableEntryName(entry.header.name)}': ${(err as Error).message}`);
         if (strict || !isRefusal(e)) throw e;
         report.refused.push({ name: entry.header.name, rule: (e as SandboxError).message });
         report.counts.refused++;
