@@ -436,7 +436,7 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
     const graceMs = opts.graceMs ?? 3600_000;
     const now = Date.now();
     // rename(2) sets ctime, and ctime cannot be set by an archive or a user: the age of the name
-    const old = (st: Stats, ms: number) => now - st.ctimeMs >= ms;
+    const old = (st: Stats, ms: number) => ms <= 0 || now - st.ctimeMs >= ms;
     return withStoreLock(async () => {
       const report = { removedBlobs: [] as string[], removedLayers: [] as string[], busyLayers: [] as string[], removedNames: [] as string[], freedBytes: 0 };
       const blobs = new Set<string>();
