@@ -17,7 +17,7 @@
 // the stage for chown), or follow symlinks while removing (removeTree).
 import { randomBytes, createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fsp, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isSandboxError, SandboxError } from '../../errors.js';
@@ -138,7 +138,8 @@ async function readDirOrEmpty(dir: string): Promise<string[]> {
 
 /** Writes `data` to a temporary file next to `path`, syncs it and renames it into place. */
 async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp-${random()}`;
+  // a leading dot: no escaped name and no record starts with one
+  const tmp = join(dirname(path), `.tmp-${random()}-${basename(path)}`);
   try {
     const fh = await fsp.open(tmp, 'wx', 0o644);
     try {
@@ -329,7 +330,7 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
   async function readNames(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const file of await readDirOrEmpty(paths.namesDir)) {
-      if (file.includes('.tmp-')) continue;
+      if (file.startsWith('.')) continue; // temporary files
       let name: string;
       try {
         name = unescapeName(file);
@@ -459,6 +460,14 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
         if (!records.has(digest)) {
           await fsp.rm(paths.name(name), { force: true });
           report.removedNames.push(name);
+        }
+      }
+      // records and names a crashed writer left half-written
+      for (const dir of [paths.imagesDir, paths.namesDir]) {
+        for (const file of await readDirOrEmpty(dir)) {
+          if (!file.startsWith('.tmp-')) continue;
+          const st = await statOrNull(join(dir, file));
+          if (st && now - st.mtimeMs >= DAY_MS) await fsp.rm(join(dir, file), { force: true });
         }
       }
       // blobs

@@ -212,6 +212,10 @@ describe('images', () => {
       expect(got?.config.rootfs?.diff_ids).toEqual([l.diffId]);
     }
     expect(await store.getImage('example.com/none:1')).toBeNull();
+    // a name that looks like a temporary file is a name like any other
+    await store.putImage(img, ['x.tmp-0123456789ab']);
+    expect((await store.getImage(img.manifestDigest))?.names).toContain('x.tmp-0123456789ab');
+    expect(readdirSync(store.paths.namesDir).filter((f) => f.startsWith('.'))).toEqual([]);
     expect(existsSync(join(store.root, 'names', escapeName('example.com/a:1')))).toBe(true);
     expect(readFileSync(store.paths.name('example.com/a:1'), 'utf8').trim()).toBe(img.manifestDigest);
   });
