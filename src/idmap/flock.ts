@@ -5,6 +5,7 @@
 // file in one process exclude each other too (fcntl locks would not).
 // Loaded on first use.
 // Must not: block (every call is LOCK_NB).
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, type BigIntStats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { constants } from 'node:os';
@@ -78,4 +79,40 @@ export function tryLockExclusive(fd: number): boolean {
     if (errno === constants.errno.EWOULDBLOCK) return false;
     if (errno !== constants.errno.EINTR) throw new FlockError(errno);
   }
+}
+
+/** Whether a locked open file is still the one a path names (device and inode). */
+export function sameFile(locked: Pick<BigIntStats, 'dev' | 'ino'>, atPath: Pick<BigIntStats, 'dev' | 'ino'> | null): boolean {
+  return atPath !== null && locked.dev === atPath.dev && locked.ino === atPath.ino;
+}
+
+const LOCK_OPEN_FLAGS = fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW;
+
+/**
+ * Opens (creating, never through a link) and locks the file at `path` without
+ * waiting. The lock ends up on the file the path names when this returns: a
+ * file a holder unlinked meanwhile is let go and the open retried. Returns the
+ * locked fd (close it to unlock), "busy" when another open file holds the lock,
+ * or "unstable" when the path kept changing under us. I/O errors throw.
+ */
+export function tryLockPath(path: string, mode = 0o600): number | 'busy' | 'unstable' {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const fd = openSync(path, LOCK_OPEN_FLAGS, mode);
+    let keep = false;
+    try {
+      if (!tryLockExclusive(fd)) return 'busy';
+      let atPath: BigIntStats | null = null;
+      try {
+        atPath = lstatSync(path, { bigint: true });
+      } catch {
+        /* removed meanwhile */
+      }
+      if (!sameFile(fstatSync(fd, { bigint: true }), atPath)) continue;
+      keep = true;
+      return fd;
+    } finally {
+      if (!keep) closeSync(fd);
+    }
+  }
+  return 'unstable';
 }

@@ -22,12 +22,14 @@
 // names the file it locked (a /tmp cleaner may remove one), else retries.
 // Must not: decide the maps (plan-idmap.ts does) or write them.
 import {
-  closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, writeSync, type BigIntStats,
+  closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { SandboxError } from '../errors.js';
 import type { HostFacts } from '../host/probe-host.js';
-import { FlockError, FlockUnavailable, tryLockExclusive } from './flock.js';
+import { FlockError, FlockUnavailable, sameFile, tryLockExclusive, tryLockPath } from './flock.js';
+
+export { sameFile };
 import { planIdMap, usesSubIds, type IdMapPlan, type UidSlotRange } from './plan-idmap.js';
 
 /**
@@ -228,16 +230,12 @@ function selfRecord(): OwnerRecord {
 }
 
 /** Whether the path (stat, null: gone) still names the file that was locked (its fstat). */
-export function sameFile(locked: Pick<BigIntStats, 'dev' | 'ino'>, atPath: Pick<BigIntStats, 'dev' | 'ino'> | null): boolean {
-  return atPath !== null && locked.dev === atPath.dev && locked.ino === atPath.ino;
-}
 
 interface HeldLock {
   readonly path: string;
   readonly fd: number;
 }
 
-const OPEN_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
 
 function lockFileError(path: string, e: unknown): SandboxError {
   if (e instanceof SandboxError) return e;
@@ -249,34 +247,14 @@ function lockFileError(path: string, e: unknown): SandboxError {
 
 /** Locks the file at path without waiting; null when another open file holds it. */
 function tryLockFile(path: string): HeldLock | null {
-  for (let attempt = 0; attempt < 8; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, OPEN_FLAGS, 0o600);
-    } catch (e) {
-      throw lockFileError(path, e);
-    }
-    let keep = false;
-    try {
-      if (!tryLockExclusive(fd)) return null;
-      let atPath: BigIntStats | null = null;
-      try {
-        atPath = lstatSync(path, { bigint: true });
-      } catch {
-        /* removed meanwhile */
-      }
-      // locked a file someone removed (a /tmp cleaner, a user): the lock must be on the file the path names
-      if (!sameFile(fstatSync(fd, { bigint: true }), atPath)) continue;
-      writeSync(fd, formatOwnerRecord(selfRecord()), 0);
-      keep = true;
-      return { path, fd };
-    } catch (e) {
-      throw lockFileError(path, e);
-    } finally {
-      if (!keep) closeSync(fd);
-    }
+  let fd: number | 'busy' | 'unstable';
+  try {
+    fd = tryLockPath(path);
+    if (typeof fd === 'number') writeSync(fd, formatOwnerRecord(selfRecord()), 0);
+  } catch (e) {
+    throw lockFileError(path, e);
   }
-  return null;
+  return typeof fd === 'number' ? { path, fd } : null;
 }
 
 // ---- slots ---------------------------------------------------------------

@@ -6,12 +6,11 @@
 // the store locked. Two acquisitions in one process exclude each other too
 // (locks belong to open file descriptions).
 // Must not: block the event loop while waiting.
-import { closeSync, fstatSync, lstatSync, openSync, unlinkSync, constants as fsc, type BigIntStats } from 'node:fs';
+import { closeSync, unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxError } from '../../errors.js';
-import { FlockError, tryLockExclusive } from '../../idmap/flock.js';
+import { FlockError, tryLockPath } from '../../idmap/flock.js';
 
-const OPEN_FLAGS = fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW;
 
 export interface HeldLock {
   readonly path: string;
@@ -26,56 +25,36 @@ function lockError(path: string, e: unknown): SandboxError {
     'the image store must be on a local file system that supports flock(2) and be writable by you; set SANDBOX_STORE to move it');
 }
 
-function sameFile(a: BigIntStats, b: BigIntStats | null): boolean {
-  return b !== null && a.dev === b.dev && a.ino === b.ino;
-}
-
 /** Locks `path` without waiting; null when another open file description holds it. */
 export function tryLock(path: string): HeldLock | null {
-  for (let attempt = 0; attempt < 8; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, OPEN_FLAGS, 0o600);
-    } catch (e) {
-      throw lockError(path, e);
-    }
-    let keep = false;
-    try {
-      if (!tryLockExclusive(fd)) return null;
-      let atPath: BigIntStats | null = null;
-      try {
-        atPath = lstatSync(path, { bigint: true });
-      } catch {
-        /* removed by its last holder meanwhile */
-      }
-      // the lock must be on the file the path names now, not on one a holder unlinked
-      if (!sameFile(fstatSync(fd, { bigint: true }), atPath)) continue;
-      keep = true;
-      const held = fd;
-      let done = false;
-      const release = () => {
+  let fd: number | 'busy' | 'unstable';
+  try {
+    fd = tryLockPath(path);
+  } catch (e) {
+    throw lockError(path, e);
+  }
+  if (fd === 'busy') return null;
+  if (fd !== 'unstable') {
+    const held = fd;
+    let done = false;
+    const release = () => {
+      if (done) return;
+      done = true;
+      closeSync(held);
+    };
+    return {
+      path,
+      release,
+      releaseAndRemove() {
         if (done) return;
-        done = true;
-        closeSync(held);
-      };
-      return {
-        path,
-        release,
-        releaseAndRemove() {
-          if (done) return;
-          try {
-            unlinkSync(path);
-          } catch {
-            /* already gone */
-          }
-          release();
-        },
-      };
-    } catch (e) {
-      throw lockError(path, e);
-    } finally {
-      if (!keep) closeSync(fd);
-    }
+        try {
+          unlinkSync(path);
+        } catch {
+          /* already gone */
+        }
+        release();
+      },
+    };
   }
   throw new SandboxError('host', `cannot lock ${path}: it was removed and recreated 8 times while locking`,
     'something else keeps removing files in the image store; stop it and try again');
