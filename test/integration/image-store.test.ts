@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { build } from 'esbuild';
+import { jsonLines } from './json-lines.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/image/store/image-store.js';
 import { unpackLayer } from '../../src/image/unpack/unpack-layer.js';
@@ -82,24 +83,8 @@ interface Child {
 function startChild(args: string[]): Child {
   const proc = spawn(process.execPath, [childScript, ...args], { cwd: work, stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(proc);
-  const lines: any[] = [];
-  const waiting: ((v: any) => void)[] = [];
-  let buf = '';
-  let err = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = JSON.parse(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-      const w = waiting.shift();
-      if (w) w(line); else lines.push(line);
-    }
-  });
-  proc.on('close', (code, signal) => {
-    for (const w of waiting.splice(0)) w({ exited: { code, signal, stderr: err } });
-  });
-  return { process: proc, next: () => (lines.length ? Promise.resolve(lines.shift()) : new Promise((r) => waiting.push(r))) };
+  const next = jsonLines(proc);
+  return { process: proc, next };
 }
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;

@@ -8,6 +8,7 @@ import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, read
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { jsonLines } from './json-lines.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxError } from '../../src/errors.js';
 import { probeHost } from '../../src/host/probe-host.js';
@@ -75,24 +76,7 @@ function startChild(as: Identity, xdg: string, args: string[]): Child {
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(as.uid !== process.getuid?.() ? { uid: as.uid, gid: as.gid } : {}),
   });
-  const lines: any[] = [];
-  const waiting: ((v: any) => void)[] = [];
-  let buf = '';
-  let err = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = JSON.parse(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-      const w = waiting.shift();
-      if (w) w(line); else lines.push(line);
-    }
-  });
-  proc.on('close', (code, signal) => {
-    for (const w of waiting.splice(0)) w({ exited: { code, signal, stderr: err } });
-  });
-  const next = () => (lines.length ? Promise.resolve(lines.shift()) : new Promise((r) => waiting.push(r)));
+  const next = jsonLines(proc);
   return { process: proc, next, release: () => { proc.stdin!.end(); return next(); } };
 }
 
