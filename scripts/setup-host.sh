@@ -173,37 +173,26 @@ persist_hint() {
   hint "this lasts until reboot; to keep it, put \"$1 = $2\" in /etc/sysctl.d/90-rootless-sandbox.conf"
 }
 
-f=/proc/sys/kernel/unprivileged_userns_clone
-if [ -e "$f" ]; then
-  if [ "$(cat "$f")" = 0 ]; then
-    if set_sysctl kernel.unprivileged_userns_clone 1; then
-      changed "kernel.unprivileged_userns_clone was 0: set it to 1 (unprivileged user namespaces enabled)"
-      persist_hint kernel.unprivileged_userns_clone 1
-    else
-      fail "kernel.unprivileged_userns_clone is 0 and could not be set to 1 (read-only /proc/sys?)"
-      hint "on the host: sysctl -w kernel.unprivileged_userns_clone=1"
-    fi
-  else
-    say "kernel.unprivileged_userns_clone = $(cat "$f"): ok"
+# A sysctl that turns unprivileged user namespaces off: set it to a working value.
+enable_sysctl() {
+  local key=$1 off=$2 on=$3 what=${4:-} absent_note=${5:-} f
+  f=/proc/sys/${key//.//}
+  if [ ! -e "$f" ]; then
+    [ -z "$absent_note" ] || warn "$f does not exist: $absent_note"
+    return 0
   fi
-fi
-
-f=/proc/sys/user/max_user_namespaces
-if [ -e "$f" ]; then
-  if [ "$(cat "$f")" = 0 ]; then
-    if set_sysctl user.max_user_namespaces 15000; then
-      changed "user.max_user_namespaces was 0: set it to 15000"
-      persist_hint user.max_user_namespaces 15000
-    else
-      fail "user.max_user_namespaces is 0 and could not be changed (read-only /proc/sys?)"
-      hint "on the host: sysctl -w user.max_user_namespaces=15000"
-    fi
+  if [ "$(cat "$f")" != "$off" ]; then
+    say "$key = $(cat "$f"): ok"
+  elif set_sysctl "$key" "$on"; then
+    changed "$key was $off: set it to $on${what:+ ($what)}"
+    persist_hint "$key" "$on"
   else
-    say "user.max_user_namespaces = $(cat "$f"): ok"
+    fail "$key is $off and could not be set to $on (read-only /proc/sys?)"
+    hint "on the host: sysctl -w $key=$on"
   fi
-else
-  warn "$f does not exist: this kernel may lack user namespace support (CONFIG_USER_NS)"
-fi
+}
+enable_sysctl kernel.unprivileged_userns_clone 0 1 "unprivileged user namespaces enabled"
+enable_sysctl user.max_user_namespaces 0 15000 "" "this kernel may lack user namespace support (CONFIG_USER_NS)"
 
 f=/proc/sys/kernel/apparmor_restrict_unprivileged_userns
 if [ -e "$f" ]; then
