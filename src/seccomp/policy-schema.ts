@@ -21,6 +21,9 @@ const condition = {
   },
 } as const;
 
+const syscallName = { type: 'string', pattern: '^[a-z_][a-z0-9_]*$' } as const;
+const scmpArch = { type: 'string', pattern: '^SCMP_ARCH_[A-Z0-9_]+$' } as const;
+
 const errnoName = { type: 'string', pattern: '^E[A-Z0-9]+$', description: 'An errno name, e.g. EPERM.' } as const;
 const u32 = { type: 'integer', minimum: 0, maximum: 4294967295 } as const;
 // JSON numbers are doubles: beyond 2^53 they are not exact, so they are refused
@@ -42,7 +45,7 @@ export const policySchema = {
     defaultErrno: { ...errnoName, description: 'podman: defaultErrnoRet by name.' },
     architectures: {
       type: ['array', 'null'],
-      items: { type: 'string', pattern: '^SCMP_ARCH_[A-Z0-9_]+$', description: 'A libseccomp architecture, e.g. SCMP_ARCH_X86_64.' },
+      items: { ...scmpArch, description: 'A libseccomp architecture, e.g. SCMP_ARCH_X86_64.' },
       description: 'Architectures the filter covers; calls from any other (e.g. i386 int 0x80 from a 64-bit program) are killed. Absent: archMap, else only the native architecture.',
     },
     archMap: {
@@ -53,8 +56,8 @@ export const policySchema = {
         additionalProperties: false,
         required: ['architecture'],
         properties: {
-          architecture: { type: 'string', pattern: '^SCMP_ARCH_[A-Z0-9_]+$', description: 'A native architecture.' },
-          subArchitectures: { type: ['array', 'null'], items: { type: 'string', pattern: '^SCMP_ARCH_[A-Z0-9_]+$', description: 'A compat architecture.' }, description: 'Compat architectures covered with it.' },
+          architecture: { ...scmpArch, description: 'A native architecture.' },
+          subArchitectures: { type: ['array', 'null'], items: { ...scmpArch, description: 'A compat architecture.' }, description: 'Compat architectures covered with it.' },
         },
       },
     },
@@ -73,8 +76,8 @@ export const policySchema = {
         additionalProperties: false,
         required: ['action'],
         properties: {
-          names: { type: 'array', items: { type: 'string', pattern: '^[a-z_][a-z0-9_]*$', description: 'A system call name.' }, description: 'System calls the rule is for.' },
-          name: { type: 'string', pattern: '^[a-z_][a-z0-9_]*$', description: 'Old Docker form of names with one entry.' },
+          names: { type: 'array', items: { ...syscallName, description: 'A system call name.' }, description: 'System calls the rule is for.' },
+          name: { ...syscallName, description: 'Old Docker form of names with one entry.' },
           action,
           errnoRet: { ...u32, description: 'errno returned by SCMP_ACT_ERRNO (message for SCMP_ACT_TRACE). Absent: errno, else defaultErrnoRet, else EPERM.' },
           errno: { ...errnoName, description: 'podman: errnoRet by name.' },
