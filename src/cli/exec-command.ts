@@ -22,6 +22,7 @@ interface ExecFlags {
   hostname?: string;
   readOnly?: boolean;
   network?: string;
+  publish?: string[];
   interactive?: boolean;
   tty?: boolean;
   securityOpt?: string[];
@@ -78,6 +79,7 @@ export function toExecOptions(image: string, command: string[], f: ExecFlags): E
     ...(f.hostname !== undefined && { hostname: f.hostname }),
     ...(f.readOnly !== undefined && { readOnly: f.readOnly }),
     ...(f.network !== undefined && { network: f.network }),
+    ...(f.publish !== undefined && { publish: f.publish }),
     volumes: f.volume ?? [],
     tmpfs: f.tmpfs ?? [],
     env: f.env ?? [],
@@ -163,7 +165,8 @@ export function registerExecCommand(program: Command): void {
     .option('--hostname <name>', 'host name inside the sandbox')
     .option('--read-only', 'make the root file system read-only')
     .option('--no-read-only', 'make the root file system writable (overrides the profile)')
-    .option('--network <mode>', 'network mode: none')
+    .option('--network <mode>', 'network: none (only lo), pasta or slirp4netns (user-mode, the host\'s loopback unreachable; add :allow-host-loopback to reach it), host (the host\'s own)')
+    .option('-p, --publish <[ip:]hostport:port[/tcp|/udp]>', 'publish a port inside on the host (127.0.0.1 unless ip is given; pasta or slirp4netns); repeatable', collect)
     .option('--security-opt <key=value>', 'seccomp=NAME|FILE|unconfined: the system call policy; repeatable', collect)
     .option('--cpu-time <sec>', 'CPU time of the whole process tree (fractions allowed): TLE', number('--cpu-time'))
     .option('--wall-time <sec>', 'wall-clock time from exec: WLE', number('--wall-time'))

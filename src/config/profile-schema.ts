@@ -43,8 +43,17 @@ export const profileSchema = {
     },
     network: {
       type: 'string',
-      enum: ['none'],
-      description: 'Network mode (--network). "none": a private network namespace with only lo. Absent: "none".',
+      pattern: '^(none|host|pasta|slirp4netns)(:[^\\u0000]+)?$',
+      description: 'Network mode (--network). "none": a private network namespace with only lo; "pasta" or "slirp4netns": a private network namespace connected to the outside through that user-mode helper, the host\'s loopback unreachable unless ":allow-host-loopback" (slirp4netns also takes ":allow_host_loopback=true") follows; "host": the host\'s own network namespace. Absent: "none".',
+    },
+    publish: {
+      type: 'array',
+      description: 'Published ports (-p, which replaces this list): "[IP:]HOSTPORT:CTRPORT[/tcp|/udp]", bound to 127.0.0.1 unless IP is given; needs network pasta or slirp4netns. Absent or empty: none.',
+      items: { type: 'string', pattern: '^(([0-9.]+|\\[[0-9A-Fa-f:.]+\\]):)?[0-9]{1,5}:[0-9]{1,5}(/(tcp|udp))?$', description: 'One mapping, e.g. "8080:80".' },
+    },
+    refuseHostNetwork: {
+      type: 'boolean',
+      description: 'When true, network "host" is refused: a workload under this profile never shares the host\'s network namespace. Absent: false.',
     },
     readOnly: {
       type: 'boolean',

@@ -47,7 +47,12 @@ export interface Profile {
   /** Workload identity inside the sandbox. */
   readonly user?: { readonly uid: number; readonly gid: number };
   readonly hostname?: string;
-  readonly network?: 'none';
+  /** none, host, pasta or slirp4netns, with options as in --network ("pasta:allow-host-loopback"). */
+  readonly network?: string;
+  /** Published ports, as -p takes them ("8080:80", "127.0.0.1:5353:53/udp"). */
+  readonly publish?: readonly string[];
+  /** Refuse `--network host` (the strict profile does). */
+  readonly refuseHostNetwork?: boolean;
   /** Root file system read-only (tmpfs mounts and writable volumes stay writable). */
   readonly readOnly?: boolean;
   /** Size limit of the root tmpfs of the `host` image. */

@@ -10,7 +10,7 @@ import { probeCgroupFacts, type CgroupFacts } from '../cgroup/cgroup-facts.js';
 import { explainOwnCgroup, type BackendChoice } from '../cgroup/choose-cgroup-backend.js';
 import { detectCgroupBackend } from '../cgroup/prepare-cgroup.js';
 import { readManagerVersion } from '../cgroup/systemd-scope.js';
-import { findTool, SUBGID_FILE, SUBUID_FILE } from '../host/probe-host.js';
+import { findInPath, findTool, SUBGID_FILE, SUBUID_FILE } from '../host/probe-host.js';
 import { readSubIds, type SubIdRange } from '../host/subid.js';
 import { launchStage, type StageOutcome } from '../launch/launch-stage.js';
 import { stagePath } from '../launch/stage-path.js';
@@ -592,7 +592,7 @@ export function evaluateNetworkHelper(name: 'pasta' | 'slirp4netns', path: strin
   const title = `network helper ${name}`;
   if (path !== null) return check(id, title, 'ok', `${name} at ${path}`);
   const pkg = name === 'pasta' ? 'passt' : 'slirp4netns';
-  return check(id, title, 'warn', `${name} not found in /usr/bin, /usr/sbin, /bin or /sbin: sandboxes cannot use it for network access`,
+  return check(id, title, 'warn', `${name} not found in PATH: --network ${name} is refused`,
     `${asAdmin(`apt-get install ${pkg}`, root)}\n# fedora/rhel: ${asAdmin(`dnf install ${pkg}`, root)}`);
 }
 
@@ -613,8 +613,8 @@ export function evaluateTun(f: { exists: boolean; usable: boolean }, root: boole
 export function checkNetworkHelpers(caller: Caller): DoctorCheck[] {
   const root = isRoot(caller);
   return [
-    evaluateNetworkHelper('pasta', findTool('pasta'), root),
-    evaluateNetworkHelper('slirp4netns', findTool('slirp4netns'), root),
+    evaluateNetworkHelper('pasta', findInPath('pasta'), root),
+    evaluateNetworkHelper('slirp4netns', findInPath('slirp4netns'), root),
     evaluateTun({
       exists: canAccess('/dev/net/tun', constants.F_OK),
       usable: canAccess('/dev/net/tun', constants.R_OK | constants.W_OK),

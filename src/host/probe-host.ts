@@ -18,6 +18,9 @@ export interface HostFacts {
   readonly newgidmap: string | null;
   /** Node's name for the CPU architecture (x64, arm64, ...). */
   readonly arch: string;
+  /** Absolute paths of the network helpers found in the caller's PATH, if installed. */
+  readonly pasta: string | null;
+  readonly slirp4netns: string | null;
 }
 
 const TOOL_DIRS = ['/usr/bin', '/usr/sbin', '/bin', '/sbin'];
@@ -28,6 +31,24 @@ export function findTool(name: string): string | null {
     try {
       accessSync(p, constants.X_OK);
       return p;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+/**
+ * A program in the caller's PATH (the standard directories without one): the
+ * network helpers run as the caller, so the caller chooses which, as with podman.
+ */
+export function findInPath(name: string, path = process.env.PATH): string | null {
+  const dirs = path === undefined ? TOOL_DIRS : path.split(':').filter((d) => d.startsWith('/'));
+  for (const dir of dirs) {
+    const p = `${dir}/${name}`;
+    try {
+      accessSync(p, constants.X_OK);
+      if (statSync(p).isFile()) return p;
     } catch {
       /* next */
     }
@@ -58,6 +79,8 @@ export function probeHost(): HostFacts {
     newuidmap: findTool('newuidmap'),
     newgidmap: findTool('newgidmap'),
     arch: process.arch,
+    pasta: findInPath('pasta'),
+    slirp4netns: findInPath('slirp4netns'),
   };
 }
 

@@ -2,7 +2,7 @@
 // outcome. Must not: decide policy or build plans (resolve/ and rootfs/ do).
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { Command, Event } from '../stage/protocol.js';
+import { Command, Event, Op } from '../stage/protocol.js';
 import { encodePlan, type StageOp } from '../stage/plan.js';
 import { stagePath } from './stage-path.js';
 
@@ -45,13 +45,13 @@ export interface StageHandle {
 
 /**
  * Starts the stage; stdio 0-2 are handed to the workload as they are (or
- * relayed by the stage). `onSync` runs at each SYNC op with the stage's pid,
- * which then goes on (GO); a failing hook ends the stage.
+ * relayed by the stage). `onSync` runs at each SYNC op with the stage's pid
+ * and that op, then the stage goes on (GO); a failing hook ends the stage.
  */
 export function launchStage(
   plan: readonly StageOp[],
   stdio: ('inherit' | 'pipe' | 'ignore' | number)[],
-  onSync?: (stagePid: number) => Promise<void>,
+  onSync?: (stagePid: number, op: StageOp) => Promise<void>,
 ): StageHandle & {
   child: ReturnType<typeof spawn>;
 } {
@@ -69,6 +69,8 @@ export function launchStage(
     cmd.writeUInt32LE(Command.GO, 0);
     ctl.write(cmd);
   };
+  const syncOps = plan.filter((o) => o.code === Op.SYNC);
+  let syncs = 0;
   let buffered: Buffer = Buffer.alloc(0);
   let settled = false;
   let resolveOutcome!: (o: StageOutcome) => void;
@@ -93,7 +95,8 @@ export function launchStage(
         const pid = body.readUInt32LE(0);
         resolveNs(pid);
         if (onSync) {
-          onSync(pid).then(() => go(), (e: unknown) => {
+          const op = syncOps[syncs++] ?? syncOps[syncOps.length - 1]!;
+          onSync(pid, op).then(() => go(), (e: unknown) => {
             settle({ kind: 'lost', reason: e instanceof Error ? e.message : String(e) });
             child.kill('SIGKILL');
           });

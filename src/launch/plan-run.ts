@@ -8,7 +8,23 @@ import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { CLONE, ops, type StageOp } from '../stage/plan.js';
 import { CpuUsageFormat, ForkFlag, LimitFlag } from '../stage/protocol.js';
 
-const NAMESPACES = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
+const NAMESPACES = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
+
+/** What each SYNC op waits for: the sandbox tells them apart by this text. */
+export const SYNC_WHAT = {
+  cgroup: 'wait while the sandbox puts the stage in its cgroup (GO)',
+  network: 'wait while the sandbox starts the network helper (GO)',
+} as const;
+
+/** --network host keeps the host's network namespace; every other mode gets a new one. */
+function planNamespaces(spec: RunSpec): StageOp[] {
+  const host = spec.network.mode === 'host';
+  const ops_ = [ops.unshare(NAMESPACES | (host ? 0 : CLONE.NEWNET),
+    host ? 'mount, pid, uts, ipc and cgroup namespaces' : 'mount, pid, net, uts, ipc and cgroup namespaces')];
+  // the helper joins the new network namespace before the workload exists
+  if (spec.network.mode === 'pasta' || spec.network.mode === 'slirp4netns') ops_.push(ops.sync(SYNC_WHAT.network));
+  return ops_;
+}
 
 function mapArgs(map: readonly IdMapLine[]): string[] {
   return map.flatMap((l) => [String(l.inside), String(l.outside), String(l.count)]);
@@ -57,7 +73,7 @@ function planRlimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
 /** Joins the run's cgroup first (or waits while the sandbox puts the stage in a scope). */
 function planCgroup(cgroup: CgroupChoice): StageOp[] {
   if (cgroup.backend === 'none') return [];
-  return [...(cgroup.attach ? [ops.sync()] : []), ...cgroup.joinFiles.map((f) => ops.joinCgroup(f))];
+  return [...(cgroup.attach ? [ops.sync(SYNC_WHAT.cgroup)] : []), ...cgroup.joinFiles.map((f) => ops.joinCgroup(f))];
 }
 
 function planLimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
@@ -84,13 +100,13 @@ export function planRun(
     ops.userns(),
     ...planIdMaps(idmap, tools),
     ops.setupIds(idmap.setupUid, idmap.setupGid),
-    ops.unshare(NAMESPACES, 'mount, pid, net, uts, ipc and cgroup namespaces'),
+    ...planNamespaces(spec),
     ...planLimits(spec, cgroup),
     ops.forkInit(ttyFlags),
     // pid 1
     ...planRootfs(spec),
     ops.sethostname(spec.hostname),
-    ops.loopbackUp(),
+    ...(spec.network.mode === 'host' ? [] : [ops.loopbackUp()]),
     ...(spec.tty ? [ops.pty('/dev/pts/ptmx')] : []),
     ops.forkWorkload(spec.tty ? ForkFlag.TTY : 0),
     // the workload

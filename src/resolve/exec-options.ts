@@ -27,7 +27,10 @@ export interface ExecOptions {
   readonly hostname?: string;
   readonly workdir?: string;
   readonly readOnly?: boolean;
+  /** none, host, pasta or slirp4netns, with options as in --network (pasta:allow-host-loopback). */
   readonly network?: string;
+  /** "[IP:]HOSTPORT:CTRPORT[/tcp|/udp]" strings (as -p); they replace the profile's. */
+  readonly publish?: readonly string[];
   /** "KEY=VAL" / "KEY" strings (as -e), or a map. */
   readonly env?: readonly string[] | Readonly<Record<string, string>>;
   /** Files of KEY=VAL lines (as --env-file). */

@@ -9,6 +9,7 @@ import type { HostFacts } from '../host/probe-host.js';
 import { planIdMap } from '../idmap/plan-idmap.js';
 import type { HostImageLayout } from '../rootfs/host-image.js';
 import type { ExecOptions } from './exec-options.js';
+import { resolveNetwork } from '../network/resolve-network.js';
 import { resolveLimits } from './resolve-limits.js';
 import { parseEnvArg, parseEnvFile, parseOctal, parseSize, parseTmpfs, parseUser, parseVolume } from './parse-options.js';
 import type { RunSpec, TmpfsSpec, VolumeSpec } from './run-spec.js';
@@ -34,6 +35,8 @@ export interface ResolveInput {
   /** Contents of --env-file files, read by the caller. */
   readonly envFiles: readonly { readonly file: string; readonly text: string }[];
   readonly inspectPath: InspectPath;
+  /** The host's /etc/resolv.conf (for the network modes), read by the caller; absent: none. */
+  readonly hostResolvConf?: string | null;
 }
 
 function normalizeTarget(path: string, where: string): string {
@@ -128,10 +131,13 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
   if (!HOSTNAME_RE.test(hostname)) {
     throw new SandboxError('usage', `invalid hostname "${hostname}" (--hostname)`, 'use letters, digits, dots and dashes, at most 63 characters');
   }
-  const network = options.network ?? profile.network ?? 'none';
-  if (network !== 'none') {
-    throw new SandboxError('usage', `unknown network mode "${network}" (--network)`, 'only "none" is available in this version');
-  }
+  const network = resolveNetwork({
+    ...(options.network !== undefined && { network: options.network }),
+    ...(options.publish !== undefined && { publish: options.publish }),
+    profile: loaded,
+    helpers: { pasta: host.pasta, slirp4netns: host.slirp4netns },
+    hostResolvConf: input.hostResolvConf ?? null,
+  });
 
   const fromProfile: Mount[] = [
     ...(profile.tmpfs ?? []).map((t, i): Mount => ({ kind: 'tmpfs', spec: resolveTmpfs(t, `${loaded.file}#/tmpfs/${i}`) })),

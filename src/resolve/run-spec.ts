@@ -2,6 +2,7 @@
 // defaults left to apply), JSON-serializable, frozen.
 import type { IdMapPlan } from '../idmap/plan-idmap.js';
 import type { HostImageLayout } from '../rootfs/host-image.js';
+import type { NetworkSpec } from '../network/resolve-network.js';
 
 export interface TmpfsSpec {
   readonly path: string;
@@ -42,7 +43,7 @@ export interface RunSpec {
   readonly cwd: string;
   readonly user: { readonly uid: number; readonly gid: number; readonly name: string; readonly home: string };
   readonly hostname: string;
-  readonly network: 'none';
+  readonly network: NetworkSpec;
   readonly readOnly: boolean;
   readonly rootSizeBytes: number;
   readonly tmpfs: readonly TmpfsSpec[];

@@ -1,5 +1,6 @@
 // The /etc files every sandbox gets written fresh (never the host's): the
-// users and groups that exist inside, the hostname and the hosts file.
+// users and groups that exist inside, the hostname, the hosts file, and
+// resolv.conf when the sandbox has a network.
 import type { RunSpec } from '../resolve/run-spec.js';
 
 export function generatedEtcFiles(spec: RunSpec): { path: string; content: string }[] {
@@ -10,7 +11,9 @@ export function generatedEtcFiles(spec: RunSpec): { path: string; content: strin
   if (gid !== 0 && gid !== 5 && gid !== 65534) group.push(`sandbox:x:${gid}:`);
   passwd.push('nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin');
   group.push('nogroup:x:65534:');
+  const resolv = 'resolvConf' in spec.network ? [{ path: '/etc/resolv.conf', content: spec.network.resolvConf }] : [];
   return [
+    ...resolv,
     { path: '/etc/passwd', content: passwd.join('\n') + '\n' },
     { path: '/etc/group', content: group.join('\n') + '\n' },
     { path: '/etc/hostname', content: `${spec.hostname}\n` },

@@ -45,8 +45,18 @@ export interface RunResult {
   readonly profile: string;
   /** Seccomp policy loaded before exec ("unconfined": none). */
   readonly seccomp: string;
+  readonly network: RunNetwork;
   /** Set when status is XX. */
   readonly error?: { readonly message: string; readonly hint?: string; readonly errno: string };
+}
+
+/** The network the workload had, and the helper that provided it. */
+export interface RunNetwork {
+  readonly mode: 'none' | 'host' | 'pasta' | 'slirp4netns';
+  /** The helper process (pasta, slirp4netns); absent for none and host, or when it did not start. */
+  readonly helper?: { readonly binary: string; readonly pid: number; readonly version: string | null };
+  /** Published ports, "IP:HOSTPORT:CTRPORT/PROTO". */
+  readonly publish?: readonly string[];
 }
 
 /** What the run path knows besides the stage's report. */
@@ -58,6 +68,8 @@ export interface RunContext {
   /** Why no cgroup, when backend is none. */
   readonly backendNote?: string;
   readonly usage?: CgroupUsage;
+  /** Absent: the spec's mode, no helper. */
+  readonly network?: RunNetwork;
 }
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
@@ -71,6 +83,7 @@ function base(ctx: RunContext) {
   const { spec } = ctx;
   return {
     seccomp: ctx.seccomp,
+    network: ctx.network ?? { mode: spec.network.mode },
     idmap: { mode: spec.idmap.mode, ...(spec.idmap.note ? { note: spec.idmap.note } : {}) },
     profile: spec.profile.name,
   };

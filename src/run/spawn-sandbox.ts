@@ -17,6 +17,12 @@ import { acquireIdMap } from '../idmap/uid-slots.js';
 import { chooseCgroup, fallbackNote } from './choose-cgroup.js';
 import { toRunResult, type RunResult } from './run-result.js';
 import type { StageOp } from '../stage/plan.js';
+import { SYNC_WHAT } from '../launch/plan-run.js';
+import { isSandboxError } from '../errors.js';
+import type { NetworkHelper } from '../network/helper-process.js';
+import { helperVersion } from '../network/helper-process.js';
+import { needsHelper, startNetworkHelper } from '../network/start-network.js';
+import { formatPublish } from '../network/publish.js';
 
 export type StdioChoice = 'inherit' | 'pipe' | 'ignore' | number;
 
@@ -61,6 +67,14 @@ function readEnvFiles(files: readonly string[]): { file: string; text: string }[
   });
 }
 
+function readHostResolvConf(): string | null {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 /** Resolves everything a run needs without starting it. */
 export function prepareRun(options: ExecOptions, host: HostFacts = probeHost()): RunSpec {
   const profile = loadProfile(options.profile ?? 'default');
@@ -72,6 +86,7 @@ export function prepareRun(options: ExecOptions, host: HostFacts = probeHost()):
     callerEnv: process.env,
     envFiles: readEnvFiles(options.envFiles ?? []),
     inspectPath,
+    hostResolvConf: readHostResolvConf(),
   });
 }
 
@@ -92,7 +107,7 @@ function stageStdio(spec: RunSpec, stdio: SpawnOptions['stdio'] = []): ('inherit
 export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProcess> {
   const host = probeHost();
   const resolved = prepareRun(options, host);
-  const seccomp = prepareSeccomp(resolved.seccomp, filterContext(resolved.network !== 'none'));
+  const seccomp = prepareSeccomp(resolved.seccomp, filterContext(resolved.network.mode !== 'none'));
   // a part of the subordinate range of its own: concurrent runs never share host ids
   const lease = await acquireIdMap(host, resolved.user, { signal: options.signal });
   const spec: RunSpec = Object.freeze({ ...resolved, idmap: lease.plan });
@@ -109,9 +124,27 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   };
   let handle: ReturnType<typeof launchStage>;
   let plan: StageOp[];
+  // the network helper: started at its SYNC, stopped when the run ends
+  let helper: NetworkHelper | undefined;
+  let helperError: unknown;
+  const version = needsHelper(spec.network) ? helperVersion(spec.network.helper) : undefined;
+  const onSync = async (stagePid: number, op: StageOp) => {
+    if (op.what === SYNC_WHAT.cgroup && cgroup.backend !== 'none' && cgroup.attach) return cgroup.attach(stagePid);
+    if (op.what === SYNC_WHAT.network) {
+      try {
+        helper = await startNetworkHelper(spec.network, stagePid);
+      } catch (e) {
+        helperError = e;
+        throw e;
+      }
+      return;
+    }
+    throw new Error(`no one waits for the stage at "${op.what}"`);
+  };
   try {
     plan = planRun(spec, host, seccomp, cgroup);
-    handle = launchStage(plan, stageStdio(spec, options.stdio), cgroup.backend !== 'none' && cgroup.attach ? (pid) => cgroup.attach!(pid) : undefined);
+    const syncs = (cgroup.backend !== 'none' && cgroup.attach) || needsHelper(spec.network);
+    handle = launchStage(plan, stageStdio(spec, options.stdio), syncs ? onSync : undefined);
   } catch (e) {
     release();
     throw e;
@@ -120,18 +153,29 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   const onAbort = () => { aborted = true; handle.kill('SIGKILL'); };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
-  const result = handle.outcome.then((outcome) => {
+  const result = handle.outcome.then(async (outcome) => {
     options.signal?.removeEventListener('abort', onAbort);
+    if (helper) await helper.stop();
     const usage = cgroup.backend !== 'none' ? cgroup.collect() : undefined;
     release();
+    const network = {
+      mode: spec.network.mode,
+      ...(helper ? { helper: { binary: helper.binary, pid: helper.pid, version: (await version) ?? null } } : {}),
+      ...(needsHelper(spec.network) && spec.network.publish.length > 0 ? { publish: spec.network.publish.map(formatPublish) } : {}),
+    };
     const ctx = {
-      spec, plan, seccomp: seccomp.policy, backend: cgroup.backend, usage,
+      spec, plan, seccomp: seccomp.policy, backend: cgroup.backend, usage, network,
       backendNote: cgroup.backend === 'none' ? fallbackNote(cgroup.reason, spec.limits) : undefined,
     };
     if (aborted && outcome.kind === 'lost') {
       return { ...toRunResult(outcome, ctx), status: 'SG', exitCode: 137, signal: 'SIGKILL', error: undefined } as RunResult;
     }
-    return toRunResult(outcome, ctx);
+    const r = toRunResult(outcome, ctx);
+    // the helper's own words and hint, rather than "the stage was lost"
+    if (outcome.kind === 'lost' && isSandboxError(helperError)) {
+      return { ...r, error: { message: helperError.message, ...(helperError.hint ? { hint: helperError.hint } : {}), errno: 'none' } };
+    }
+    return r;
   });
   return {
     pid: handle.pid,

@@ -83,8 +83,8 @@ describe('loading by path', () => {
   });
 
   it('an enum lists the allowed values', () => {
-    const file = writeProfile('net.json', '{ "network": "host" }');
-    expect(refused(() => loadProfile(file), 'config').message).toBe(`profile ${file} is invalid: /network: must be one of "none"`);
+    const file = writeProfile('owner.json', '{ "tmpfs": [{ "path": "/x", "owner": "nobody" }] }');
+    expect(refused(() => loadProfile(file), 'config').message).toBe(`profile ${file} is invalid: /tmpfs/0/owner: must be one of "root", "user"`);
   });
 
   it('reports every problem at once', () => {

@@ -29,7 +29,7 @@ describe('defaults (empty profile, no flags)', () => {
       cwd: '/root',
       user: { uid: 0, gid: 0, name: 'root', home: '/root' },
       hostname: 'sandbox',
-      network: 'none',
+      network: { mode: 'none' },
       readOnly: false,
       rootSizeBytes: 64 * MiB,
       tmpfs: [{ path: '/tmp', sizeBytes: 64 * MiB, mode: 0o1777, owner: 'root' }],
@@ -152,7 +152,7 @@ describe('shipped profiles', () => {
     expect(spec.rootSizeBytes).toBe(256 * MiB);
     expect(spec.tmpfs).toEqual([{ path: '/tmp', sizeBytes: 256 * MiB, mode: 0o1777, owner: 'root' }]);
     expect(spec.hostname).toBe('sandbox');
-    expect(spec.network).toBe('none');
+    expect(spec.network).toEqual({ mode: 'none' });
   });
 
   it('the id map follows the host and the workload user', () => {
@@ -315,9 +315,9 @@ describe('refusals', () => {
     expect(resolve({ hostname: 'x-1.example' }).hostname).toBe('x-1.example');
   });
 
-  it('a network other than none', () => {
-    expect(usage(() => resolve({ network: 'host' })).message).toBe('unknown network mode "host" (--network)');
-    expect(resolve({ network: 'none' }).network).toBe('none');
+  it('an unknown network mode', () => {
+    expect(usage(() => resolve({ network: 'bridge' })).message).toBe('unknown network mode "bridge" (--network)');
+    expect(resolve({ network: 'none' }).network).toEqual({ mode: 'none' });
   });
 
   it('a relative working directory', () => {

@@ -23,6 +23,7 @@ describe('toRunResult, exited', () => {
   it('exit 0 is OK/0 with times and memory', () => {
     expect(toRunResult(exited(0), ctx)).toStrictEqual({
       seccomp: 'default',
+      network: { mode: 'none' },
       idmap: { mode: 'subid' },
       profile: 'empty',
       wallTimeMs: 1.5,
@@ -120,6 +121,7 @@ describe('toRunResult, lost', () => {
   it('is XX/125 with the reason', () => {
     expect(toRunResult({ kind: 'lost', reason: 'stage exited with 121' }, ctx)).toStrictEqual({
       seccomp: 'default',
+      network: { mode: 'none' },
       idmap: { mode: 'subid' },
       profile: 'empty',
       signal: null,
