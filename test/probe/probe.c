@@ -4,6 +4,9 @@
  *
  *     probe REPORT...        e.g.  probe ids caps write:/usr/x syscall:bpf exit:3
  *
+ * Network reports: connect:ADDR:PORT (TCP, reads one line), listen:PORT then
+ * accept:SECS (serves one connection a line), ifaces.
+ *
  * One key per report; the key is the whole argument. Output is streamed: each
  * finished report is written to stdout at once, so whatever ran before a kill
  * is still there. Exit status: 0, or 2 if a report name or argument was not
@@ -18,6 +21,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -921,6 +927,107 @@ static void r_cat_stdin(const char *arg UNUSED) {
 
 static void r_echo(const char *text) { j_str(text); }
 
+/* ------------------------------------------------------------- network -- */
+
+/* ADDR (IPv4 or IPv6, no brackets) and PORT after the last ':'. */
+static bool parse_addr(const char *arg, struct sockaddr_storage *ss, socklen_t *len) {
+	const char *colon = strrchr(arg, ':');
+	long port;
+	char host[64];
+	if (!colon || (size_t)(colon - arg) >= sizeof host || !parse_long(colon + 1, &port) || port < 1 || port > 65535) return false;
+	memcpy(host, arg, (size_t)(colon - arg));
+	host[colon - arg] = 0;
+	memset(ss, 0, sizeof *ss);
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET, in4->sin_port = htons((uint16_t)port), *len = sizeof *in4;
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6, in6->sin6_port = htons((uint16_t)port), *len = sizeof *in6;
+	} else return false;
+	return true;
+}
+
+/* Waits up to ms for fd to be ready for `events`; 0 or an errno. */
+static int wait_fd(int fd, short events, int ms) {
+	struct pollfd p = { .fd = fd, .events = events };
+	int n = poll(&p, 1, ms);
+	return n > 0 ? 0 : n == 0 ? ETIMEDOUT : errno;
+}
+
+/* TCP connect (3 s at most) and the first line the server sends (2 s). */
+static void r_connect(const char *arg) {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (!parse_addr(arg, &ss, &len)) { bad_arg(); return; }
+	obj();
+	int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int err = 0;
+	if (s < 0) err = errno;
+	else if (connect(s, (struct sockaddr *)&ss, len) < 0) {
+		err = errno == EINPROGRESS ? wait_fd(s, POLLOUT, 3000) : errno;
+		socklen_t el = sizeof err;
+		if (err == 0 && getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
+	}
+	kv_bool("connected", err == 0);
+	if (err) kv_errno(err);
+	else {
+		char line[256];
+		size_t n = 0;
+		while (n < sizeof line - 1 && wait_fd(s, POLLIN, 2000) == 0) {
+			ssize_t k = read(s, line + n, sizeof line - 1 - n);
+			if (k <= 0) break;
+			n += (size_t)k;
+			if (memchr(line, '\n', n)) break;
+		}
+		while (n > 0 && line[n - 1] == '\n') n--;
+		key("line");
+		j_strn(line, n);
+	}
+	if (s >= 0) close(s);
+	obj_end();
+}
+
+static int listen_fd = -1;
+
+/* A TCP server on 0.0.0.0:PORT, for accept:SECS. */
+static void r_listen(const char *arg) {
+	long port;
+	if (!parse_long(arg, &port) || port < 1 || port > 65535) { bad_arg(); return; }
+	obj();
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_ANY) };
+	int one = 1;
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s >= 0) setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 4) < 0) {
+		kv_bool("listening", false);
+		kv_errno(errno);
+		if (s >= 0) close(s);
+	} else {
+		kv_bool("listening", true);
+		listen_fd = s;
+	}
+	obj_end();
+}
+
+/* Serves one connection on the listen: socket: writes a line, closes. */
+static void r_accept(const char *arg) {
+	double secs;
+	if (!parse_secs(arg, &secs) || listen_fd < 0) { bad_arg(); return; }
+	obj();
+	int err = wait_fd(listen_fd, POLLIN, (int)(secs * 1000));
+	int c = err ? -1 : accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (!err && c < 0) err = errno;
+	kv_bool("accepted", c >= 0);
+	if (c >= 0) {
+		static const char hello[] = "hello from the sandbox\n";
+		if (write(c, hello, sizeof hello - 1) < 0) err = errno;
+		close(c);
+	}
+	if (err) kv_errno(err);
+	obj_end();
+}
+
 /* ------------------------------------------------------------------ main -- */
 
 static const struct report {
@@ -942,6 +1049,8 @@ static const struct report {
 	{ "exec", r_exec, true },          { "spin", r_spin, true },
 	{ "alloc", r_alloc, true },        { "cat_stdin", r_cat_stdin, false },
 	{ "echo", r_echo, true },
+	{ "connect", r_connect, true },    { "listen", r_listen, true },
+	{ "accept", r_accept, true },
 };
 
 static void run_report(const char *spec) {
