@@ -2,7 +2,7 @@
 // sandbox in a session of its own (terminal signals reach the workload, not
 // the helper), its error output kept for messages, stopped and reaped at the
 // end of the run.
-import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { SandboxError } from '../errors.js';
 
 export interface NetworkHelper {
@@ -53,22 +53,4 @@ export function spawnHelper(file: string, args: readonly string[], stdio: StdioO
 export function helperFailed(mode: string, binary: string, why: string): SandboxError {
   return new SandboxError('setup', `network helper ${mode} (${binary}) failed: ${why}`,
     'run `sandbox doctor` to check the helper and /dev/net/tun; a port that is taken or below 1024 cannot be published');
-}
-
-const versions = new Map<string, Promise<string | null>>();
-
-/** The helper's version line, asked once per binary and process (off the start-up path). */
-export function helperVersion(binary: string): Promise<string | null> {
-  let v = versions.get(binary);
-  if (!v) {
-    v = new Promise((resolve) => {
-      execFile(binary, ['--version'], { timeout: 2000, env: {} }, (_e, stdout) => {
-        const line = String(stdout ?? '').split('\n').find((l) => /version/i.test(l)) ?? '';
-        const m = /version:?\s+(\S+)/i.exec(line);
-        resolve(m && m[1] !== 'unknown' ? m[1]! : null);
-      });
-    });
-    versions.set(binary, v);
-  }
-  return v;
 }

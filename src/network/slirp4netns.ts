@@ -76,8 +76,8 @@ export async function startSlirp4netns(spec: Slirp4netnsSpec, stagePid: number):
   exitFd.on('error', () => {});
   const stop = async () => {
     exitFd.destroy(); // closing --exit-fd is slirp4netns's own way to stop
-    await helper.stop();
     removeApiDir();
+    await helper.stop();
   };
   try {
     await new Promise<void>((resolve, reject) => {
@@ -99,5 +99,7 @@ export async function startSlirp4netns(spec: Slirp4netnsSpec, stagePid: number):
     await stop();
     throw e;
   }
+  // the ports are in place: the socket file goes now, so even a kill -9 leaves nothing behind
+  removeApiDir();
   return { mode: 'slirp4netns', binary: spec.helper, pid: helper.child.pid!, stop };
 }

@@ -54,7 +54,7 @@ export interface RunResult {
 export interface RunNetwork {
   readonly mode: 'none' | 'host' | 'pasta' | 'slirp4netns';
   /** The helper process (pasta, slirp4netns); absent for none and host, or when it did not start. */
-  readonly helper?: { readonly binary: string; readonly pid: number; readonly version: string | null };
+  readonly helper?: { readonly binary: string; readonly pid: number };
   /** Published ports, "IP:HOSTPORT:CTRPORT/PROTO". */
   readonly publish?: readonly string[];
 }

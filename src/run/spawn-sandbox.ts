@@ -20,7 +20,6 @@ import type { StageOp } from '../stage/plan.js';
 import { SYNC_WHAT } from '../launch/plan-run.js';
 import { isSandboxError } from '../errors.js';
 import type { NetworkHelper } from '../network/helper-process.js';
-import { helperVersion } from '../network/helper-process.js';
 import { needsHelper, startNetworkHelper } from '../network/start-network.js';
 import { formatPublish } from '../network/publish.js';
 
@@ -127,7 +126,6 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   // the network helper: started at its SYNC, stopped when the run ends
   let helper: NetworkHelper | undefined;
   let helperError: unknown;
-  const version = needsHelper(spec.network) ? helperVersion(spec.network.helper) : undefined;
   const onSync = async (stagePid: number, op: StageOp) => {
     if (op.what === SYNC_WHAT.cgroup && cgroup.backend !== 'none' && cgroup.attach) return cgroup.attach(stagePid);
     if (op.what === SYNC_WHAT.network) {
@@ -153,14 +151,16 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   const onAbort = () => { aborted = true; handle.kill('SIGKILL'); };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
-  const result = handle.outcome.then(async (outcome) => {
+  const result = handle.outcome.then((outcome) => {
     options.signal?.removeEventListener('abort', onAbort);
-    if (helper) await helper.stop();
+    // signalled now, not waited for: its exit is the kernel removing the tap
+    // device (~20-30 ms); it has nothing left to do, and dies with this process
+    void helper?.stop();
     const usage = cgroup.backend !== 'none' ? cgroup.collect() : undefined;
     release();
     const network = {
       mode: spec.network.mode,
-      ...(helper ? { helper: { binary: helper.binary, pid: helper.pid, version: (await version) ?? null } } : {}),
+      ...(helper ? { helper: { binary: helper.binary, pid: helper.pid } } : {}),
       ...(needsHelper(spec.network) && spec.network.publish.length > 0 ? { publish: spec.network.publish.map(formatPublish) } : {}),
     };
     const ctx = {

@@ -5,7 +5,7 @@
  *     probe REPORT...        e.g.  probe ids caps write:/usr/x syscall:bpf exit:3
  *
  * Network reports: connect:ADDR:PORT (TCP, reads one line), listen:PORT then
- * accept:SECS (serves one connection a line), ifaces.
+ * accept:SECS (serves one connection a line), send:ADDR:PORT:MIB (throughput), ifaces.
  *
  * One key per report; the key is the whole argument. Output is streamed: each
  * finished report is written to stdout at once, so whatever ran before a kill
@@ -988,6 +988,45 @@ static void r_connect(const char *arg) {
 	obj_end();
 }
 
+/* TCP throughput: connect ADDR:PORT, write MIB MiB, close; seconds and MiB/s. */
+static void r_send(const char *arg) {
+	char spec[128];
+	const char *last = strrchr(arg, ':');
+	long mib;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (!last || (size_t)(last - arg) >= sizeof spec || !parse_long(last + 1, &mib) || mib < 1) { bad_arg(); return; }
+	memcpy(spec, arg, (size_t)(last - arg));
+	spec[last - arg] = 0;
+	if (!parse_addr(spec, &ss, &len)) { bad_arg(); return; }
+	obj();
+	static char buf[1 << 16];
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int err = s < 0 || connect(s, (struct sockaddr *)&ss, len) < 0 ? errno : 0;
+	long long left = err ? 0 : mib * (1LL << 20);
+	while (left > 0) {
+		ssize_t n = write(s, buf, (size_t)MIN((long long)sizeof buf, left));
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) { err = errno; break; }
+		left -= n;
+	}
+	if (s >= 0) {
+		/* the peer's end of stream: everything sent has been read */
+		shutdown(s, SHUT_WR);
+		while (read(s, buf, sizeof buf) > 0) {}
+		close(s);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	kv_bool("ok", err == 0);
+	if (err) kv_errno(err);
+	kv_int("ms", (long long)(secs * 1000));
+	kv_int("mib_per_s", err ? 0 : (long long)((double)mib / secs));
+	obj_end();
+}
+
 static int listen_fd = -1;
 
 /* A TCP server on 0.0.0.0:PORT, for accept:SECS. */
@@ -1050,7 +1089,7 @@ static const struct report {
 	{ "alloc", r_alloc, true },        { "cat_stdin", r_cat_stdin, false },
 	{ "echo", r_echo, true },
 	{ "connect", r_connect, true },    { "listen", r_listen, true },
-	{ "accept", r_accept, true },
+	{ "accept", r_accept, true },      { "send", r_send, true },
 };
 
 static void run_report(const char *spec) {
