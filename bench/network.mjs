@@ -77,13 +77,16 @@ try {
   copyFileSync(probe, join(rootfs, 'probe'));
   execFileSync('chmod', ['755', join(rootfs, 'probe')]);
   for (const d of ['proc', 'dev', 'sys', 'etc', 'tmp']) mkdirSync(join(rootfs, d));
+  execFileSync('chmod', ['755', rootfs]);
   const send = `send:${addr}:${port}:${mib}`;
   const sandboxRun = (helper) => {
     const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'bin/sandbox.cjs'), 'exec', '--network', helper, '-v', `${probe}:/probe`, 'host', '/probe', send], { encoding: 'utf8' });
     return JSON.parse(r.stdout)[send];
   };
   const podmanRun = (helper) => {
-    const r = spawnSync('podman', ['run', '--rm', '--ulimit', 'host', '--network', helper, '--rootfs', rootfs, '/probe', send], { encoding: 'utf8' });
+    // runc: crun refuses this host's hybrid cgroups; explicit rlimits: root here lacks CAP_SYS_RESOURCE
+    const r = spawnSync('podman', ['--runtime', 'runc', 'run', '--rm', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024',
+      '--network', helper, '--rootfs', rootfs, '/probe', send], { encoding: 'utf8' });
     if (r.status !== 0) return { error: (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).slice(0, 120) };
     return JSON.parse(r.stdout)[send];
   };
