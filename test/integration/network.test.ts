@@ -78,6 +78,17 @@ describe.each(IDENTITIES)('network as $name', (who: Identity) => {
     expect(report[`connect:127.0.0.1:${host.port}`]).toMatchObject({ connected: false });
   });
 
+  it('host: the host\'s interfaces and loopback, the host\'s resolv.conf; strict refuses it', async () => {
+    const { report, code } = await runProbe(['--network', 'host'], ['ifaces', `connect:127.0.0.1:${host.port}`, 'read:/etc/resolv.conf'], { as });
+    expect(code).toBe(0);
+    expect(report.ifaces.map((i: { name: string }) => i.name).sort()).toEqual(execFileSync('ls', ['/sys/class/net'], { encoding: 'utf8' }).trim().split('\n').sort());
+    expect(report[`connect:127.0.0.1:${host.port}`]).toEqual({ connected: true, line: 'host loopback' });
+    expect(report['read:/etc/resolv.conf'].content).toBe(readFileSync('/etc/resolv.conf', 'utf8'));
+    const strict = await runCli(['exec', '--profile', 'strict', '--network', 'host', 'host', '--', '/bin/true'], { as });
+    expect(strict.code).toBe(125);
+    expect(strict.stderr).toContain('profile strict refuses --network host');
+  });
+
   describe.skipIf(noHelpers).each(HELPERS)('%s', (mode) => {
     it('has an interface and resolv.conf, and keeps the host\'s loopback out by default', async () => {
       const hostAddr = `connect:${HOST_LOOPBACK[mode]}:${host.port}`;
@@ -170,6 +181,12 @@ describe.skipIf(noHelpers || !isRoot)('an outside server through the helper', ()
   describe.each(IDENTITIES)('as $name', (who: Identity) => {
     it.each(HELPERS)('%s', async (mode) => {
       const { report, code } = await runProbe(['--network', mode], [`connect:${OUTSIDE}:${port}`], { as: who });
+      expect(code).toBe(0);
+      expect(report[`connect:${OUTSIDE}:${port}`]).toEqual({ connected: true, line: 'outside' });
+    });
+
+    it.each(HELPERS)('%s under the strict profile (seccomp allows AF_INET with a network)', async (mode) => {
+      const { report, code } = await runProbe(['--profile', 'strict', '--network', mode], [`connect:${OUTSIDE}:${port}`], { as: who });
       expect(code).toBe(0);
       expect(report[`connect:${OUTSIDE}:${port}`]).toEqual({ connected: true, line: 'outside' });
     });

@@ -106,6 +106,12 @@ describe('the plan', () => {
     expect(plan('none').some((o) => o.code === Op.SYNC)).toBe(false);
   });
 
+  it('with a systemd scope too: the cgroup SYNC first, then the network SYNC', () => {
+    const cgroup = { backend: 'cgroup2', attach: async () => {}, joinFiles: [] } as unknown as Parameters<typeof planRun>[3];
+    const syncs = planRun(resolve({ network: 'slirp4netns' }), TOOLS, undefined, cgroup).filter((o) => o.code === Op.SYNC).map((o) => o.what);
+    expect(syncs).toEqual([SYNC_WHAT.cgroup, SYNC_WHAT.network]);
+  });
+
   it('host keeps the host\'s network namespace and does not touch lo', () => {
     expect(unshareFlags(plan('host')) & CLONE.NEWNET).toBe(0);
     expect(plan('host').some((o) => o.code === Op.LOOPBACK_UP)).toBe(false);
