@@ -4,6 +4,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createSocket } from 'node:dgram';
 import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +122,24 @@ describe.each(IDENTITIES)('network as $name', (who: Identity) => {
       expect(await readLine(hostPort)).toBe('hello from the sandbox');
       await new Promise((r) => child.once('close', r));
       expect(JSON.parse(out)['accept:10']).toEqual({ accepted: true });
+    });
+
+    it.skipIf(!existsSync('/usr/bin/python3'))('publishes a UDP port (-p H:C/udp; python3 receives inside)', async () => {
+      const hostPort = await freePort();
+      const script = "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9053)); print('ready', flush=True); s.settimeout(10); print(s.recvfrom(100)[0].decode().strip())";
+      const child = startCli(['exec', '--network', mode, '-p', `${hostPort}:9053/udp`, 'host', '--', '/usr/bin/python3', '-c', script], { as });
+      let out = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      expect(await waitFor(() => out.includes('ready') || child.exitCode !== null, 10_000)).toBe(true);
+      const s = createSocket('udp4');
+      // datagrams may be lost: send a few until the receiver has one
+      for (let i = 0; i < 20 && child.exitCode === null; i++) {
+        s.send(`datagram via ${mode}`, hostPort, '127.0.0.1');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      s.close();
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('close', r)));
+      expect(out).toBe(`ready\ndatagram via ${mode}\n`);
     });
 
     it('leaves no helper behind after the run or a kill -9 of sandbox', async () => {
