@@ -122,7 +122,7 @@ else
       to_install+=("$p")
     elif is_optional "$p"; then
       warn "package $p is not available from this system's apt sources; skipping it"
-      hint "$p is optional (slirp4netns is used for networking instead)"
+      hint "$p is optional: without it --network pasta is refused (--network slirp4netns still works)"
     else
       fail "package $p is not available from this system's apt sources"
       hint "enable the repository that provides $p (Debian: main; Ubuntu: universe) and run this script again"
