@@ -22,10 +22,13 @@ const API_TIMEOUT_MS = 5_000;
 export const SLIRP4NETNS_GUEST = '10.0.2.100';
 export const SLIRP4NETNS_GATEWAY = '10.0.2.2';
 
-export function slirp4netnsArgs(spec: Slirp4netnsSpec, stagePid: number, apiSocket: string | null): string[] {
+export function slirp4netnsArgs(spec: Slirp4netnsSpec, stagePid: number, apiSocket: string | null, callerUid: number): string[] {
   return [
     '--configure', '--mtu=65520',
     ...(spec.allowHostLoopback ? [] : ['--disable-host-loopback']),
+    // as root: its own mount namespace and every capability but NET_BIND_SERVICE
+    // dropped (an unprivileged caller has none to drop, and cannot make the namespace)
+    ...(callerUid === 0 ? ['--enable-sandbox'] : []),
     '--enable-seccomp',
     '--ready-fd=3', '--exit-fd=4',
     ...(apiSocket ? [`--api-socket=${apiSocket}`] : []),
@@ -70,7 +73,7 @@ export async function startSlirp4netns(spec: Slirp4netnsSpec, stagePid: number):
   const apiDir = spec.publish.length > 0 ? mkdtempSync(join(tmpdir(), 'sandbox-slirp4netns-')) : null;
   const apiSocket = apiDir ? join(apiDir, 'api.sock') : null;
   const removeApiDir = () => { if (apiDir) rmSync(apiDir, { recursive: true, force: true }); };
-  const helper = spawnHelper(spec.helper, slirp4netnsArgs(spec, stagePid, apiSocket), ['ignore', 'ignore', 'pipe', 'pipe', 'pipe']);
+  const helper = spawnHelper(spec.helper, slirp4netnsArgs(spec, stagePid, apiSocket, process.getuid?.() ?? -1), ['ignore', 'ignore', 'pipe', 'pipe', 'pipe']);
   const ready = helper.child.stdio[3] as Socket;
   const exitFd = helper.child.stdio[4] as Socket;
   exitFd.on('error', () => {});

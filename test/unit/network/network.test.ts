@@ -136,12 +136,13 @@ describe('helper arguments', () => {
     expect(open).not.toContain('--no-map-gw');
   });
 
-  it('slirp4netns: host loopback off unless asked; API socket only with ports', () => {
-    expect(slirp4netnsArgs(spec(false), 42, null)).toEqual([
+  it('slirp4netns: host loopback off unless asked; API socket only with ports; its sandbox as root', () => {
+    expect(slirp4netnsArgs(spec(false), 42, null, 1000)).toEqual([
       '--configure', '--mtu=65520', '--disable-host-loopback', '--enable-seccomp', '--ready-fd=3', '--exit-fd=4',
       '--userns-path=/proc/42/ns/user', '--netns-type=path', '/proc/42/ns/net', 'tap0',
     ]);
-    const open = slirp4netnsArgs(spec(true, ['8080:80']), 42, '/run/x/api.sock');
+    expect(slirp4netnsArgs(spec(false), 42, null, 0)).toContain('--enable-sandbox');
+    const open = slirp4netnsArgs(spec(true, ['8080:80']), 42, '/run/x/api.sock', 1000);
     expect(open).not.toContain('--disable-host-loopback');
     expect(open).toContain('--api-socket=/run/x/api.sock');
   });
