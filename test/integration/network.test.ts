@@ -161,6 +161,13 @@ describe.each(IDENTITIES)('network as $name', (who: Identity) => {
       expect(await waitFor(() => !helpers.some((h) => alive(h.pid)), 5000)).toBe(true);
     });
 
+    it('a host port that is taken fails the run (125), never runs without it', async () => {
+      const r = await runCli(['exec', '--network', mode, '-p', `${host.port}:80`, 'host', '--', '/bin/echo', 'ran'], { as });
+      expect(r.code).toBe(125);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`network helper ${mode} (/usr/bin/${mode}) failed`);
+    });
+
     it('a missing helper is refused with exit 125 and the install hint', async () => {
       const r = await runCli(['exec', '--network', mode, 'host', '--', '/bin/true'], { as, env: { PATH: '/nonexistent' } });
       expect(r.code).toBe(125);
