@@ -3,7 +3,7 @@
 //   const result = await exec({ command: ['/bin/echo', 'hi'], profile: 'strict' });
 export { exec, spawnSandbox, prepareRun } from './run/spawn-sandbox.js';
 export type { SandboxProcess, SpawnOptions, StdioChoice } from './run/spawn-sandbox.js';
-export type { RunResult, RunStatus, StreamAccount, LimitBackend } from './run/run-result.js';
+export type { RunResult, RunStatus, StreamAccount, LimitBackend, RunNetwork } from './run/run-result.js';
 export { run, DEFAULT_CAPTURE_BYTES } from './run/run.js';
 export type { RunOptions, CapturedRunResult } from './run/run.js';
 export { formatMeta } from './run/format-meta.js';

@@ -3,6 +3,9 @@
 // (--config-net), and forwards traffic through ordinary sockets of the caller.
 // By default nothing of the host's loopback is reachable: no automatic port
 // forwarding in either direction (-t/-u/-T/-U none) and no gateway mapping.
+// pasta does not exit when the sandbox ends (it holds the namespace itself,
+// checked with Debian 12's build), so it runs in the foreground with a
+// parent-death signal and the sandbox stops it.
 import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { findTool } from '../host/probe-host.js';
@@ -57,15 +60,19 @@ export function findSetpriv(): string {
 
 export async function startPasta(spec: PastaSpec, stagePid: number): Promise<NetworkHelper> {
   const setpriv = findSetpriv();
-  const ns = openNamespaces(stagePid);
   const pipe = openPipe();
+  let ns: ReturnType<typeof openNamespaces> | undefined;
   let helper;
   try {
+    ns = openNamespaces(stagePid);
     helper = spawnHelper(setpriv, ['--pdeathsig', 'KILL', '--', spec.helper, ...pastaArgs(spec, process.getuid?.() ?? -1)],
       ['ignore', 'ignore', 'pipe', pipe.write, ns.user, ns.net]);
+  } catch (e) {
+    closeSync(pipe.read);
+    throw e;
   } finally {
     closeSync(pipe.write);
-    ns.close();
+    ns?.close();
   }
   const ready = new Socket({ fd: pipe.read, readable: true, writable: false });
   try {
