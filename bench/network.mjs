@@ -58,7 +58,7 @@ if (process.getuid() !== 0) {
 const ns = `sbbench-${process.pid}`;
 const veth = `sbb${process.pid % 100000}`;
 const addr = '10.99.1.2';
-const port = 19000 + (process.pid % 1000);
+let port = 0;
 const ip = (...a) => execFileSync('ip', a);
 ip('netns', 'add', ns);
 let sink;
@@ -69,9 +69,9 @@ try {
   ip('link', 'set', veth, 'up');
   ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
   ip('-n', ns, 'link', 'set', 'eth0', 'up');
-  const script = `require('net').createServer((s) => { s.resume(); s.on('end', () => s.end()); }).listen(${port}, '${addr}', () => console.log('up'))`;
+  const script = `const srv = require('net').createServer((s) => { s.resume(); s.on('end', () => s.end()); }).listen(0, '${addr}', () => console.log(srv.address().port))`;
   sink = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((r) => sink.stdout.once('data', r));
+  port = Number(await new Promise((r) => sink.stdout.setEncoding('utf8').once('data', r)));
 
   const probe = await buildProbe();
   copyFileSync(probe, join(rootfs, 'probe'));

@@ -183,7 +183,7 @@ const NETNS = `sbnet-${process.pid}`;
 const OUTSIDE = '10.99.0.2';
 describe.skipIf(noHelpers || !isRoot)('an outside server through the helper', () => {
   let server: ChildProcess;
-  const port = 18000 + (process.pid % 1000);
+  let port = 0;
   beforeAll(async () => {
     const ip = (...args: string[]) => execFileSync('ip', args);
     const veth = `sbv${process.pid % 100000}`;
@@ -194,9 +194,9 @@ describe.skipIf(noHelpers || !isRoot)('an outside server through the helper', ()
     ip('-n', NETNS, 'addr', 'add', `${OUTSIDE}/24`, 'dev', 'eth0');
     ip('-n', NETNS, 'link', 'set', 'eth0', 'up');
     ip('-n', NETNS, 'link', 'set', 'lo', 'up');
-    const script = `require('net').createServer((s) => s.end('outside\\n')).listen(${port}, '${OUTSIDE}', () => console.log('up'))`;
+    const script = `const s = require('net').createServer((c) => c.end('outside\\n')).listen(0, '${OUTSIDE}', () => console.log(s.address().port))`;
     server = spawn('ip', ['netns', 'exec', NETNS, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((r) => server.stdout!.once('data', r));
+    port = Number(await new Promise((r) => server.stdout!.setEncoding('utf8').once('data', r)));
   });
   afterAll(() => {
     server?.kill('SIGKILL');
