@@ -15,6 +15,8 @@ import type { HostEntry } from './host-image.js';
 const SCRATCH = '/tmp';
 const NEW = '/newroot';
 const OLD = '/oldroot';
+/** Where mounts into the confined new root are made before they are moved into place. */
+const STAGING = '/staging';
 
 const RO_BIND = MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV;
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
@@ -120,9 +122,12 @@ export function planRootfs(spec: RunSpec): StageOp[] {
     ops.mount('tmpfs', SCRATCH, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=0755,size=16k'),
     ops.mkdir(SCRATCH + NEW),
     ops.mkdir(SCRATCH + OLD),
+    ops.mkdir(SCRATCH + STAGING),
     ops.pivotRoot(SCRATCH, SCRATCH + OLD),
     ops.chdir('/'),
     ops.mount('tmpfs', NEW, 'tmpfs', MS.NOSUID | MS.NODEV, `mode=0755,size=${spec.rootSizeBytes}`),
+    // from here every path under /newroot is resolved inside it
+    ops.confine(NEW, STAGING),
     ...planImage(spec),
     ...planProc(spec),
     ...planDev(spec),
