@@ -39,6 +39,8 @@ interface ExecFlags {
   stderrToStdout?: boolean;
   result?: string;
   meta?: string;
+  store?: string;
+  entrypoint?: string;
 }
 
 const number = (flag: string) => (value: string) => {
@@ -68,6 +70,21 @@ function parseSecurityOpts(opts: string[]): { seccomp?: string } {
   return out;
 }
 
+/** --entrypoint as podman takes it: a JSON array of strings, else one program. */
+function parseEntrypoint(value: string): string[] {
+  if (!value.trimStart().startsWith('[')) return value === '' ? [] : [value];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = null;
+  }
+  if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) {
+    throw new SandboxError('usage', `invalid --entrypoint ${value}`, 'give a program, or a JSON array of strings such as \'["/bin/sh","-c"]\'');
+  }
+  return parsed as string[];
+}
+
 export function toExecOptions(image: string, command: string[], f: ExecFlags): ExecOptions {
   return {
     image,
@@ -78,6 +95,7 @@ export function toExecOptions(image: string, command: string[], f: ExecFlags): E
     ...(f.hostname !== undefined && { hostname: f.hostname }),
     ...(f.readOnly !== undefined && { readOnly: f.readOnly }),
     ...(f.network !== undefined && { network: f.network }),
+    ...(f.entrypoint !== undefined && { entrypoint: parseEntrypoint(f.entrypoint) }),
     volumes: f.volume ?? [],
     tmpfs: f.tmpfs ?? [],
     env: f.env ?? [],
@@ -116,7 +134,7 @@ async function runExec(image: string, command: string[], flags: ExecFlags): Prom
     const stdio: [StdioChoice?, StdioChoice?, StdioChoice?] = [
       open('--stdin', flags.stdin, 'r'), open('--stdout', flags.stdout, 'w'), open('--stderr', flags.stderr, 'w'),
     ];
-    sandbox = await spawnSandbox({ ...options, stdio });
+    sandbox = await spawnSandbox({ ...options, stdio, ...(flags.store !== undefined && { store: flags.store }) });
   } finally {
     for (const fd of files) closeSync(fd); // the stage holds its own copies
   }
@@ -151,8 +169,8 @@ export function registerExecCommand(program: Command): void {
   program
     .command('exec')
     .description('run a command in a fresh sandbox')
-    .argument('<image>', 'image to run: "host" (read-only binds of the host\'s /usr, /bin, /lib*)')
-    .argument('[command...]', 'program and arguments (after "--" if they start with "-")')
+    .argument('<image>', 'image to run: "host" (read-only binds of the host\'s /usr, /bin, /lib*), an image name from the store, or a root directory')
+    .argument('[command...]', 'program and arguments (after "--" if they start with "-"); default: the image\'s Entrypoint and Cmd')
     .option('--profile <name|path>', 'profile: a name from `sandbox profile ls` or a .json file', 'default')
     .option('-u, --user <uid[:gid]>', 'user and group ids inside the sandbox')
     .option('-w, --workdir <dir>', 'working directory inside the sandbox')
@@ -179,6 +197,8 @@ export function registerExecCommand(program: Command): void {
     .option('--stderr-to-stdout', 'the workload\'s stderr goes where its stdout goes')
     .option('--result <file>', 'write the result (verdict, times, memory, output) as JSON')
     .option('--meta <file>', 'write the result in isolate\'s meta format (key:value lines)')
+    .option('--entrypoint <cmd|json>', 'replace the image\'s Entrypoint (a program, or a JSON array); its Cmd is then not used')
+    .option('--store <dir>', 'image store directory (default: $SANDBOX_STORE, else $XDG_DATA_HOME/rootless-sandbox/store)')
     .option('-i, --interactive', 'keep stdin open')
     .option('-t, --tty', 'give the workload a pseudo-terminal')
     .passThroughOptions()

@@ -52,6 +52,11 @@ export const Op = {
    * staging dir (outside root, trusted) and moved into place.
    */
   CONFINE: 24,
+  /**
+   * i: [fd, after the run (0|1)]. Empties the directory of an OPEN_DIR fd (removing files that belong to
+   * ids inside, which only the stage may); with 1, when the sandbox has ended, before EXIT is sent.
+   */
+  CLEAR_DIR: 25,
   /** s: [source, target, fstype, data], i: [mount flags]. mount(2); "" means NULL. */
   MOUNT: 10,
   /** s: [source, target], i: [recursive(0|1)]. Bind mount. */

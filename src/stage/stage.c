@@ -406,6 +406,78 @@ static void drop_caps(uint32_t step) {
   if (syscall(SYS_capset, &h, d) < 0) fail(step, errno, "capset");
 }
 
+
+/* ------------------------------------------------------------ clearing
+ * Empties a directory whose files belong to ids of the user namespace (a
+ * run's writable layer): only the stage, inside with its capabilities, may
+ * remove them. Subdirectories are renamed up to the top level before they are
+ * emptied, so a tree of any depth is cleared with two fds and no recursion;
+ * symlinks are removed, never followed. */
+
+#define MAX_CLEAR 8
+static int clear_after_run[MAX_CLEAR], n_clear_after_run;
+
+/* Removes every entry of `dir`, moving subdirectories to `top`. Returns how many entries it removed or moved. */
+static long clear_level(int top, int dir, unsigned long *serial, int *err) {
+  int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d) { *err = errno; if (fd >= 0) close(fd); return 0; }
+  long progress = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    if (unlinkat(dir, e->d_name, 0) == 0) { progress++; continue; }
+    if (errno != EISDIR) { *err = errno; continue; }
+    if (unlinkat(dir, e->d_name, AT_REMOVEDIR) == 0) { progress++; continue; }
+    if (dir == top) continue; /* a full directory at the top: emptied by the next pass */
+    char name[32];
+    for (;;) {
+      snprintf(name, sizeof name, ".clear-%lu", (*serial)++);
+      if (syscall(SYS_renameat2, dir, e->d_name, top, name, RENAME_NOREPLACE) == 0) { progress++; break; }
+      if (errno != EEXIST) { *err = errno; break; }
+    }
+  }
+  closedir(d);
+  return progress;
+}
+
+/* Empties the directory `top` (which stays). 0, or an errno. */
+static int clear_dir(int top) {
+  unsigned long serial = 0;
+  for (;;) {
+    int err = 0;
+    long progress = clear_level(top, top, &serial, &err);
+    int fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) return errno;
+    int left = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+      left = 1;
+      int sub = openat(top, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) { err = errno; continue; }
+      progress += clear_level(top, sub, &serial, &err);
+      close(sub);
+    }
+    closedir(d);
+    if (!left) return 0;
+    if (progress == 0) return err ? err : ENOTEMPTY;
+  }
+}
+
+static void do_clear_dir(uint32_t step, const struct op *o) {
+  int fd = (int)arg_i(o, 0, step);
+  if (arg_i(o, 1, step)) {
+    if (n_clear_after_run == MAX_CLEAR) fail(step, E2BIG, "more than %d directories to clear", MAX_CLEAR);
+    clear_after_run[n_clear_after_run++] = fd;
+    return;
+  }
+  int err = clear_dir(fd);
+  if (err) fail(step, err, "clear the directory of fd %d", fd);
+  close(fd);
+}
+
 /* ------------------------------------------------------------ filesystem ops */
 
 /* ------------------------------------------------------- confined paths
@@ -1055,6 +1127,8 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
     if (r > 0) { (void)write_all(CTL_FD, buf, (size_t)r); failed = 1; }
     else if (r == 0 && !failed) started = 1;
   }
+  /* the run's writable layer: nothing of the sandbox can use it any more */
+  for (int k = 0; k < n_clear_after_run; k++) { (void)clear_dir(clear_after_run[k]); close(clear_after_run[k]); }
   if (started && !failed && have_status) {
     send_exit(wstatus, t_exit - t0, &ru);
   } else if (!failed) {
@@ -1208,6 +1282,7 @@ static uint32_t run_ops(uint32_t from) {
       if (close((int)arg_i(o, 0, i)) < 0) fail(i, errno, "close fd %lld", (long long)o->ints[0]);
       break;
     case OP_CONFINE: do_confine(i, o); break;
+    case OP_CLEAR_DIR: do_clear_dir(i, o); break;
     case OP_SETHOSTNAME: {
       const char *h = arg_s(o, 0, i);
       if (sethostname(h, strlen(h)) < 0) fail(i, errno, "sethostname %s", h);

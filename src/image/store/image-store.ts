@@ -24,7 +24,7 @@ import { isSandboxError, SandboxError } from '../../errors.js';
 import type { ImageConfig } from '../registry/pull-image.js';
 import { removeTree } from '../unpack/remove-tree.js';
 import { acquireLock, tryLock, type HeldLock } from './store-lock.js';
-import { digestHex, escapeName, isDigest, storePaths, storeRoot, unescapeName, type StorePaths } from './store-paths.js';
+import { digestHex, escapeName, isDigest, storeDirMode, storePaths, storeRoot, unescapeName, type StorePaths } from './store-paths.js';
 
 export interface StoredLayer {
   /** Digest of the (compressed) layer blob, as the manifest lists it. */
@@ -186,7 +186,7 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
   const remove = options.removeTree ?? removeTree;
   try {
     for (const d of [paths.blobsShaDir, paths.layersShaDir, paths.imagesDir, paths.namesDir]) {
-      await fsp.mkdir(d, { recursive: true, mode: 0o700 });
+      await fsp.mkdir(d, { recursive: true, mode: storeDirMode() });
     }
   } catch (e) {
     throw hostError(`cannot create the image store at ${paths.root}`, e);
