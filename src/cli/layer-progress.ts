@@ -37,7 +37,7 @@ export function layerProgress(opts: { quiet?: boolean; stream?: NodeJS.WriteStre
       done += b.bytes;
       size += b.size;
     }
-    total ??= multi.create(size, 0, { name: 'total       ', done: formatBytes(0), size: formatBytes(size) });
+    if (!total) return;
     total.setTotal(Math.max(size, 1));
     total.update(done, { done: formatBytes(done), size: formatBytes(size) });
   };
@@ -46,6 +46,8 @@ export function layerProgress(opts: { quiet?: boolean; stream?: NodeJS.WriteStre
       if (!e.digest || e.type === 'manifest') return;
       const size = Math.max(e.size ?? 0, 0);
       let b = bars.get(e.digest);
+      // the total on top, the layers below it as they start
+      total ??= multi.create(1, 0, { name: 'total       ', done: formatBytes(0), size: formatBytes(0) });
       if (!b) {
         b = { bar: multi.create(Math.max(size, 1), 0, { name: e.digest.slice(7, 19), done: formatBytes(0), size: formatBytes(size) }), bytes: 0, size };
         bars.set(e.digest, b);
