@@ -28,6 +28,8 @@ export async function storeBlob(store: ImageStore, source: string, where: string
   });
   const input = open();
   input.on('error', (e) => count.destroy(e));
+  // putBlob destroys what it reads on failure; the source (a file) must close with it
+  count.on('close', () => input.destroy());
   await store.putBlob(input.pipe(count), d.digest);
   onProgress?.({ type: 'blob-done', digest: d.digest, size: d.size, bytes });
 }
