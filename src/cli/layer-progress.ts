@@ -22,7 +22,8 @@ export function layerProgress(opts: { quiet?: boolean; stream?: NodeJS.WriteStre
     format: ' {name} |{bar}| {done} / {size}',
     barCompleteChar: '#',
     barIncompleteChar: '.',
-    hideCursor: true,
+    // a hidden cursor would stay hidden after Ctrl-C
+    hideCursor: false,
     clearOnComplete: false,
     stopOnComplete: false,
     autopadding: true,

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { isSandboxError } from '../../errors.js';
-import { decompressor } from '../unpack/decompress.js';
+import { byteCap, decompressor } from '../unpack/decompress.js';
 import { LOAD_LIMITS, loadError } from './load-error.js';
 
 export interface ArchiveEntry {
@@ -51,7 +51,7 @@ export async function forEachArchiveEntry(file: string,
   let feeding: Promise<void> | null = null;
   try {
     const { input, decoder } = await decompressor(createReadStream(file), 'auto');
-    feeding = decoder ? pipeline(input, decoder, extract) : pipeline(input, extract);
+    feeding = decoder ? pipeline(input, decoder, byteCap(LOAD_LIMITS.maxArchiveBytes, `archive ${file} uncompressed`), extract) : pipeline(input, extract);
     feeding.catch(() => {}); // reported through the iteration below
     for await (const e of extract) {
       if (++count > LOAD_LIMITS.maxArchiveEntries) {

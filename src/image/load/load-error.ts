@@ -10,6 +10,8 @@ export const LOAD_LIMITS = {
   maxJsonBytes: 4 * 1024 * 1024,
   /** Small archive entries kept in memory during the scan, all together. */
   maxMemoryBytes: 64 * 1024 * 1024,
+  /** Bytes a compressed archive may uncompress to (a bomb is stopped while it streams). */
+  maxArchiveBytes: 64 * 1024 ** 3,
   /** Entries in an archive. */
   maxArchiveEntries: 100_000,
   /** Layers in one image (overlayfs stacks at most ~500 lower dirs; podman refuses more than 127). */

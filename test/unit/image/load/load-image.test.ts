@@ -3,14 +3,14 @@
 // out, a blob whose content is not its digest, an oversized manifest.json,
 // diff IDs that do not match. A rejected image leaves nothing unpacked or
 // recorded in the store.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadImage, loadImageFile } from '../../../../src/image/load/load-image.js';
 import { parseImageReference } from '../../../../src/image/registry/parse-reference.js';
 import { openStore, type ImageStore } from '../../../../src/image/store/image-store.js';
-import { gzip } from '../unpack/layer-archive.js';
+import { gzip, tarOf } from '../unpack/layer-archive.js';
 import { buildImage, dockerArchive, layer, ociLayout, sha, tarFiles, writeTree, type BuiltImage } from './image-builder.js';
 
 const work = mkdtempSync(join(tmpdir(), 'load-image-test-'));
@@ -140,6 +140,19 @@ describe('oci-archive: tars of layouts', () => {
     expect(err.hint).toMatch(/nothing was stored/);
     nothingStored(s);
     expect(readdirSync(s.paths.blobsShaDir)).toEqual([]);
+  });
+
+  it('rejects a layer the unpacker refuses (a path out of the layer): nothing recorded, nothing written outside', async () => {
+    const s = await store();
+    const outside = join(work, `escaped-${n++}`);
+    const rel = `../../../../../../../../..${outside}`;
+    const evil = await tarOf([{ name: 'ok', body: 'x' }, { name: rel, body: 'pwned' }]);
+    const img = buildImage([{ blob: evil, tar: evil }]);
+    const f = await writeTar(ociLayout([{ image: img, ref: 'localhost/evil:1' }]));
+    await expect(load(s, `oci-archive:${f}`)).rejects.toThrow(/parent directory traversal/);
+    expect(existsSync(outside)).toBe(false);
+    nothingStored(s);
+    expect(readdirSync(s.paths.layersDir).filter((x) => x.startsWith('tmp-'))).toEqual([]);
   });
 
   it('refuses entries that climb out and names given twice', async () => {
