@@ -94,7 +94,8 @@ function pick(source: OciBlobSource, where: string, index: ImageIndex, ref: stri
     if (named.length === 1) return named[0]!;
     return pickPlatform(source, where, { ...index, manifests: named }, platform);
   }
-  if (entries.length === 1) return entries[0]!;
+  // one entry is the image (podman takes it too); inside an index its platform must still fit
+  if (entries.length === 1 && (top || !entries[0]!.platform)) return entries[0]!;
   if (top) {
     const names = [...new Set(entries.map(refNameOf).filter((n): n is string => n !== null))];
     if (names.length > 1) {

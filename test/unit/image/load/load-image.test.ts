@@ -84,6 +84,14 @@ describe('oci: layouts', () => {
     expect(b.manifestDigest).toBe(amd.manifestDigest);
     expect(b.names).toEqual(['localhost/multi:amd']);
     await expect(loadImage(s, { transport: 'oci', path: dir, ref: null }, { platform: 'linux/s390x' })).rejects.toThrow(/no image for platform linux\/s390x/);
+    // an index with one entry for another platform is not taken for this one
+    const armOnly = ociLayout([{ image: arm, platform: { os: 'linux', architecture: 'arm64' } }]);
+    const armIndex = armOnly.get('index.json')!;
+    armOnly.set(`blobs/sha256/${sha(armIndex).slice(7)}`, armIndex);
+    armOnly.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha(armIndex), size: armIndex.length }] })));
+    const armDir = fresh('layout');
+    writeTree(armDir, armOnly);
+    await expect(loadImage(s, { transport: 'oci', path: armDir, ref: null }, { platform: 'linux/amd64' })).rejects.toThrow(/no image for platform linux\/amd64 \(there are: linux\/arm64\)/);
   });
 
   it('rejects a layer blob whose content is not its digest before unpacking anything', async () => {
