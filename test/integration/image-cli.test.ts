@@ -3,6 +3,7 @@
 // built here (oci-archive, docker-archive, hostile ones), ls/inspect/tag/
 // rm/prune with --json parsed, pull from Debian's docker-registry on
 // 127.0.0.1 (plain, and with Basic auth after `sandbox login`).
+import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushImage } from '../../src/image/registry/push-image.js';
 import { resolveImage } from '../../src/image/resolve-image.js';
 import { openStore } from '../../src/image/store/image-store.js';
-import { IDENTITIES, runCli, type Identity } from './harness.js';
+import { IDENTITIES, REPO, runCli, type Identity } from './harness.js';
 import { buildImage, dockerArchive, layer, ociLayout, sha, tarFiles, type BuiltImage, type Files } from '../unit/image/load/image-builder.js';
 import { gzip } from '../unit/image/unpack/layer-archive.js';
 import { hasRegistry, registrySkipReason, startRegistry, stopAll, TEST_PASSWORD, TEST_USER, type TestRegistry } from './registry/test-registry.js';
@@ -147,6 +148,24 @@ describe.each(IDENTITIES)('sandbox image as $name', (who) => {
     const notThere = await sandbox(who, ['image', 'load', join(work, 'no-such.tar'), '--store', store]);
     expect(notThere.code).toBe(125);
     expect(notThere.stderr).toMatch(/cannot load .*no-such\.tar: ENOENT/);
+  });
+});
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+describe.skipIf(!hasScript)('progress on a terminal (a pty made by script(1))', () => {
+  it('draws a bar per layer and a total on stderr; -q draws nothing', () => {
+    const run = (extra: string) => spawnSync('script', ['-qec', `${process.execPath} ${join(REPO, 'bin', 'sandbox.cjs')} image load ${extra} --store ${join(work, 'tty-store')} ${ociArchive}`, '/dev/null'],
+      { encoding: 'utf8', timeout: 30_000 });
+    const plain = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '\n');
+    const r = run('');
+    expect(r.status, r.stderr).toBe(0);
+    const out = plain(r.stdout);
+    expect(out).toMatch(/total\s+\|#+\| \d/);
+    expect(out).toContain(sha(image.layers[0]!).slice(7, 19));
+    expect(out).toContain('Loaded image: localhost/hello:v1');
+    const q = run('-q');
+    expect(plain(q.stdout).trim()).toBe('Loaded image: localhost/hello:v1');
   });
 });
 
