@@ -5,7 +5,7 @@
 // Must not: guess a kind the archive does not show.
 import { promises as fsp } from 'node:fs';
 import { SandboxError } from '../../errors.js';
-import { formatImageReference, type ImageReference } from '../registry/parse-reference.js';
+import type { ImageReference } from '../registry/parse-reference.js';
 import type { ImageStore, StoredImage } from '../store/image-store.js';
 import { scanArchive } from './archive-scan.js';
 import { loadScannedDockerArchive } from './load-docker-archive.js';
@@ -40,4 +40,3 @@ export async function loadImageFile(store: ImageStore, path: string, opts: LoadO
     'give an archive written by `podman save`, `docker save` or `skopeo copy`');
 }
 
-export { formatImageReference };

@@ -3,13 +3,13 @@
 // Must not: write into DIR, follow a blob that is not a regular file.
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import type { StoredImage, ImageStore } from '../store/image-store.js';
 import { loadError } from './load-error.js';
 import { loadPlatform, storeNames, type LoadOptions } from './load-options.js';
 import { readOciImage, type OciBlobSource } from './oci-image.js';
 import { recordImage } from './record-image.js';
 import { storeBlob } from './store-blobs.js';
-import { Readable } from 'node:stream';
 
 async function readSmall(name: string, path: string, rel: string, maxBytes: number): Promise<Buffer | null> {
   let st;
