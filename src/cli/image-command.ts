@@ -210,7 +210,7 @@ export function registerImageCommand(program: Command): void {
       process.stdout.write(flags.json ? `${JSON.stringify(inspectJson(found), null, 2)}\n` : inspectText(found));
     }));
 
-  storeOption(image.command('rm').alias('rmi').description('remove images from the store (their layers go with the next prune)')
+  storeOption(image.command('rm').alias('rmi').description('remove images from the store (a name of an image with other names only untags it; layers go with the next prune)')
     .argument('<ref...>', 'names, image IDs or digests'))
     .action(guarded(async (refs: string[], flags: StoreFlag) => {
       const store = await open(flags);
@@ -218,6 +218,13 @@ export function registerImageCommand(program: Command): void {
       for (const ref of refs) {
         try {
           const found = await mustFind(store, ref);
+          const name = normaliseImageName(ref);
+          // as podman: a name of an image that has others only loses that name
+          if (name && found.names.includes(name) && found.names.length > 1) {
+            await store.removeName(name);
+            process.stdout.write(`Untagged: ${name}\n`);
+            continue;
+          }
           await store.removeImage(found.manifestDigest);
           for (const n of found.names) process.stdout.write(`Untagged: ${n}\n`);
           process.stdout.write(`Deleted: ${imageId(found)}\n`);

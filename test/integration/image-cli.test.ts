@@ -118,7 +118,13 @@ describe.each(IDENTITIES)('sandbox image as $name', (who) => {
     const names = (JSON.parse((await sandbox(who, ['image', 'ls', '--json', '--store', store])).stdout) as { names: string[] }[]).flatMap((i) => i.names);
     expect(names.sort()).toEqual(['docker.io/library/hello:latest', 'localhost/hello:v1', 'localhost/other:2']);
 
-    const rm = await sandbox(who, ['image', 'rm', '--store', store, 'localhost/other:2', 'nope:1']);
+    // a name of an image with two names: only untagged
+    const untag = await sandbox(who, ['image', 'rm', '--store', store, 'localhost/other:2']);
+    expect(untag.code, untag.stderr).toBe(0);
+    expect(untag.stdout).toBe('Untagged: localhost/other:2\n');
+    expect((await sandbox(who, ['image', 'tag', '--store', store, 'localhost/hello:v1', 'localhost/other:2'])).code).toBe(0);
+    // by ID: the image with every name
+    const rm = await sandbox(who, ['image', 'rm', '--store', store, image.manifestDigest.slice(7, 19), 'nope:1']);
     expect(rm.code).toBe(125);
     expect(rm.stdout).toMatch(/Untagged: localhost\/hello:v1\nUntagged: localhost\/other:2\nDeleted: [a-f0-9]{64}\n/);
     expect(rm.stderr).toMatch(/sandbox: error: no image "nope:1" in the store .*\n  hint: list the stored images/);
