@@ -102,6 +102,8 @@ export interface ImageStore {
   listImages(): Promise<StoredImage[]>;
   /** Removes the image's record and every name pointing at it (not its blobs or layers: prune). Returns the manifest digest. */
   removeImage(nameOrDigest: string): Promise<string>;
+  /** Removes one name (the image stays, also when it has no name left). Returns the manifest digest it pointed at. */
+  removeName(name: string): Promise<string>;
   prune(options?: PruneOptions): Promise<PruneReport>;
 }
 
@@ -433,6 +435,17 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
     });
   }
 
+  async function removeName(name: string): Promise<string> {
+    return withStoreLock(async () => {
+      const digest = isDigest(name) ? null : await resolveDigest(name);
+      if (!digest) {
+        throw new SandboxError('config', `no image named '${name}' in the store ${paths.root}`, 'list the stored images by name and digest, and name one of them');
+      }
+      await fsp.rm(paths.name(name), { force: true }).catch((e) => { throw hostError(`cannot remove ${paths.name(name)}`, e); });
+      return digest;
+    });
+  }
+
   async function prune(opts: PruneOptions = {}): Promise<PruneReport> {
     const graceMs = opts.graceMs ?? 3600_000;
     const now = Date.now();
@@ -556,6 +569,7 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
     getImage,
     listImages,
     removeImage,
+    removeName,
     prune,
   };
 }
