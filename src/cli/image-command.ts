@@ -36,7 +36,7 @@ export function parseBool(flag: string) {
 }
 
 function storeOption(cmd: Command): Command {
-  return cmd.option('--store <dir>', 'the image store (default $SANDBOX_STORE, else $XDG_DATA_HOME/rootless-sandbox/store)');
+  return cmd.option('--store <dir>', 'the image store (default $SANDBOX_STORE, else $XDG_DATA_HOME/rootless-sandbox/store; for root /var/lib/rootless-sandbox/store)');
 }
 
 const open = (flags: StoreFlag): Promise<ImageStore> => openStore(flags.store);

@@ -6,13 +6,21 @@
 import { realpathSync, statSync } from 'node:fs';
 import { SandboxError } from '../errors.js';
 import { openStore } from '../image/store/image-store.js';
-import { formatImageReference, parseImageReference } from '../image/registry/parse-reference.js';
+import { parseImageReference } from '../image/registry/parse-reference.js';
+import type { PullProgress } from '../image/registry/pull-image.js';
+import { resolveImage, type PullPolicy } from '../image/resolve-image.js';
+import { ensureImageLayers } from '../image/ensure-layers.js';
 import type { ResolvedImage } from '../resolve/image-defaults.js';
 import { readImageFile } from './image-etc.js';
 
 export interface PrepareImageOptions {
   /** Image store directory (default: $SANDBOX_STORE, else under $XDG_DATA_HOME). */
   readonly store?: string;
+  /** Registry references: pull when missing (default), always, or never. */
+  readonly pull?: PullPolicy;
+  readonly platform?: string;
+  readonly tlsVerify?: boolean;
+  readonly progress?: (e: PullProgress) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -38,16 +46,14 @@ export async function prepareImage(ref: string, options: PrepareImageOptions = {
   if (parsed.transport === 'host') return null;
   if (parsed.transport === 'dir') return directoryImage(ref, parsed.path);
   const store = await openStore(options.store);
-  const name = parsed.transport === 'docker' ? parsed.canonical : formatImageReference(parsed);
-  const image = await store.getImage(name) ?? await store.getImage(ref);
-  if (!image) {
-    throw new SandboxError('usage', `image ${ref} is not in the store (${store.root})`, `pull or load it first: sandbox image pull ${ref}`);
-  }
-  const layers = await Promise.all(image.layers.map(async (l) => {
-    if (!(await store.hasLayer(l.diffId))) {
-      throw new SandboxError('usage', `image ${ref}: layer ${l.diffId} is not unpacked`, `pull it again: sandbox image pull ${ref}`);
-    }
-    return store.layerPath(l.diffId);
-  }));
+  const image = await resolveImage(ref, {
+    store,
+    ...(options.pull && { pull: options.pull }),
+    ...(options.platform && { platform: options.platform }),
+    ...(options.tlsVerify !== undefined && { tlsVerify: options.tlsVerify }),
+    ...(options.progress && { progress: options.progress }),
+    ...(options.signal && { signal: options.signal }),
+  });
+  const layers = await ensureImageLayers(store, image, options.signal ? { signal: options.signal } : {});
   return withUsers({ ref, digest: image.manifestDigest, layers, config: image.config.config ?? {} });
 }

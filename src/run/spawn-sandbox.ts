@@ -16,7 +16,7 @@ import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { acquireIdMap } from '../idmap/uid-slots.js';
 import { chooseCgroup, fallbackNote } from './choose-cgroup.js';
 import type { ResolvedImage } from '../resolve/image-defaults.js';
-import { prepareImage } from './prepare-image.js';
+import { prepareImage, type PrepareImageOptions } from './prepare-image.js';
 import { cleanStaleLayers, clearInside } from './clean-stale-layers.js';
 import { createWritableLayer, removeWritableLayer, type RunLayerDir } from './writable-layer.js';
 import { storeRoot } from '../image/store/store-paths.js';
@@ -30,8 +30,13 @@ export interface SpawnOptions extends ExecOptions {
   readonly stdio?: readonly [StdioChoice?, StdioChoice?, StdioChoice?];
   /** Aborting kills the sandbox; the result then says SG with SIGKILL. */
   readonly signal?: AbortSignal;
-  /** Image store directory (default: $SANDBOX_STORE, else $XDG_DATA_HOME/rootless-sandbox/store). */
+  /** Image store directory (default: $SANDBOX_STORE, else $XDG_DATA_HOME/rootless-sandbox/store; root: /var/lib/rootless-sandbox/store). */
   readonly store?: string;
+  /** How an image that is not stored is found, and a progress callback for pulls and loads. */
+  readonly pull?: PrepareImageOptions['pull'];
+  readonly platform?: string;
+  readonly tlsVerify?: boolean;
+  readonly pullProgress?: PrepareImageOptions['progress'];
 }
 
 export interface SandboxProcess {
@@ -99,7 +104,14 @@ function stageStdio(spec: RunSpec, stdio: SpawnOptions['stdio'] = []): ('inherit
 
 export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProcess> {
   const host = probeHost();
-  const image = await prepareImage(options.image ?? 'host', { store: options.store, signal: options.signal });
+  const image = await prepareImage(options.image ?? 'host', {
+    ...(options.store && { store: options.store }),
+    ...(options.pull && { pull: options.pull }),
+    ...(options.platform && { platform: options.platform }),
+    ...(options.tlsVerify !== undefined && { tlsVerify: options.tlsVerify }),
+    ...(options.pullProgress && { progress: options.pullProgress }),
+    ...(options.signal && { signal: options.signal }),
+  });
   const resolved = prepareRun(options, host, image);
   const seccomp = prepareSeccomp(resolved.seccomp, filterContext(resolved.network !== 'none'));
   let spec: RunSpec;
