@@ -46,6 +46,7 @@ interface ExecFlags {
   pull?: string;
   platform?: string;
   tlsVerify?: boolean;
+  overlay?: string;
 }
 
 const number = (flag: string) => (value: string) => {
@@ -152,6 +153,7 @@ async function runExec(image: string, command: string[], flags: ExecFlags): Prom
       ...(flags.pull !== undefined && { pull: parsePull(flags.pull) }),
       ...(flags.platform !== undefined && { platform: flags.platform }),
       ...(flags.tlsVerify !== undefined && { tlsVerify: flags.tlsVerify }),
+      ...(flags.overlay !== undefined && { overlay: flags.overlay }),
       ...(progress.onProgress && { pullProgress: progress.onProgress }),
     });
   } finally {
@@ -221,6 +223,7 @@ export function registerExecCommand(program: Command): void {
     .option('--pull <policy>', 'when to pull a registry image: missing (default), always, never')
     .option('--platform <os/arch>', 'platform of a registry image to pull (default: this host\'s)')
     .option('--tls-verify [bool]', 'verify the registry\'s certificate when pulling (--tls-verify=false also allows plain HTTP)', parseBool('--tls-verify'))
+    .option('--overlay <driver>', 'how image layers are merged: auto (default; $SANDBOX_OVERLAY), native (the kernel\'s overlayfs) or fuse (fuse-overlayfs)')
     .option('--store <dir>', 'image store directory (default: $SANDBOX_STORE, else $XDG_DATA_HOME/rootless-sandbox/store; for root /var/lib/rootless-sandbox/store)')
     .option('-i, --interactive', 'keep stdin open')
     .option('-t, --tty', 'give the workload a pseudo-terminal')

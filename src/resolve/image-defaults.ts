@@ -5,6 +5,7 @@
 // and /etc/group (read by the caller from the layers and passed as text).
 // Must not: read files (pure; see run/prepare-image.ts).
 import { SandboxError } from '../errors.js';
+import type { OverlayDriver } from '../rootfs/choose-overlay.js';
 
 /** The parts of an OCI image config ("config" object) a run uses. */
 export interface ImageRunConfig {
@@ -23,6 +24,8 @@ export interface ResolvedImage {
   readonly digest: string;
   /** Unpacked layer directories on the host, bottom layer first. */
   readonly layers: readonly string[];
+  /** How they are merged into a root. */
+  readonly overlay: OverlayDriver;
   readonly config: ImageRunConfig;
   /** The image's /etc/passwd and /etc/group (null: the image has none). */
   readonly passwd: string | null;

@@ -173,7 +173,7 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
 
   const spec: RunSpec = {
     image: oci
-      ? { kind: 'oci', ref: oci.ref, digest: oci.digest, layers: [...oci.layers], proc: structuredClone(layout.proc) }
+      ? { kind: 'oci', ref: oci.ref, digest: oci.digest, layers: [...oci.layers], overlay: { ...oci.overlay }, proc: structuredClone(layout.proc) }
       : { kind: 'host', layout: structuredClone(layout) },
     profile: { name: loaded.name, file: loaded.file },
     argv,

@@ -2,6 +2,7 @@
 // defaults left to apply), JSON-serializable, frozen.
 import type { IdMapPlan } from '../idmap/plan-idmap.js';
 import type { HostImageLayout, ProcLayout } from '../rootfs/host-image.js';
+import type { OverlayDriver } from '../rootfs/choose-overlay.js';
 
 export interface TmpfsSpec {
   readonly path: string;
@@ -44,6 +45,8 @@ export interface OciImageSpec {
   readonly digest: string;
   /** Unpacked layer directories on the host, bottom layer first. */
   readonly layers: readonly string[];
+  /** The kernel's overlayfs, or fuse-overlayfs. */
+  readonly overlay: OverlayDriver;
   readonly proc: ProcLayout;
 }
 

@@ -15,11 +15,12 @@ import { SandboxError } from '../errors.js';
 import type { OciImageSpec } from '../resolve/run-spec.js';
 import { MS, ops, type StageOp } from '../stage/plan.js';
 
-/** A run's writable layer on the host: a directory holding the overlay's upper/ and work/. */
+/** A run's writable layer on the host: a directory holding the overlay's upper/ and work/, and scratch/ where pid 1 mounts its scratch root. */
 export interface WritableLayer {
   readonly dir: string;
   readonly upper: string;
   readonly work: string;
+  readonly scratch: string;
 }
 
 // fd numbers the stage gives the writable layer's directories: far above what it uses itself
@@ -45,10 +46,7 @@ export function planWritableLayerFds(image: OciImageSpec, writable: WritableLaye
   ];
 }
 
-/**
- * pid 1, on the scratch root (the host's root is at `oldRoot`): the overlay on `target`.
- * `scratch` is where the scratch root is mounted before the first pivot, as ops run after it.
- */
+/** The kernel's overlay. pid 1, on the scratch root (the host's root at `oldRoot`): the overlay on `target`. */
 export function planOverlayMount(image: OciImageSpec, writable: WritableLayer, target: string, oldRoot: string): StageOp[] {
   const host = (p: string) => oldRoot + p;
   const layers = image.layers.map((dir, i) => ({ dir, at: `${LAYERS}/${i}` }));
@@ -66,4 +64,27 @@ export function planOverlayMount(image: OciImageSpec, writable: WritableLayer, t
     ops.closeFd(WORK_FD),
     ops.closeFd(UPPER_FD),
   ];
+}
+
+/** fuse-overlayfs parses its options itself: a ',' or ':' in a path would split it. */
+function fusePath(p: string): string {
+  if (/[,:\\]/.test(p)) {
+    throw new SandboxError('usage', `fuse-overlayfs cannot take the path ${p} (it has a ',', ':' or '\\')`,
+      'move the image store to a path without those characters (SANDBOX_STORE or --store)');
+  }
+  return p;
+}
+
+/**
+ * fuse-overlayfs. pid 1, before the first pivot, while host paths are what
+ * they name (the scratch root of an image run is in its own directory, so
+ * it hides nothing of the host): the daemon opens the layers, mounts on
+ * `target` and goes to the background, in the sandbox's pid namespace, so
+ * it ends with the run.
+ */
+export function planFuseOverlayMount(image: OciImageSpec, writable: WritableLayer, program: string, target: string): StageOp[] {
+  const lower = image.layers.map(fusePath).reverse().join(':');
+  // allow_other: the workload may be another id than the daemon's (inside root)
+  const options = `lowerdir=${lower},upperdir=${fusePath(writable.upper)},workdir=${fusePath(writable.work)},allow_other,nosuid,nodev`;
+  return [ops.run(program, ['fuse-overlayfs', '-o', options, target]), ops.closeFd(WORK_FD), ops.closeFd(UPPER_FD)];
 }

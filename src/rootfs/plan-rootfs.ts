@@ -11,11 +11,11 @@
 import { isMapped } from '../idmap/plan-idmap.js';
 import type { HostImageSpec, OciImageSpec, RunSpec, TmpfsSpec, VolumeSpec } from '../resolve/run-spec.js';
 import { CLONE, MNT_DETACH, MOUNT_ATTR, MS, ops, type StageOp } from '../stage/plan.js';
-import { planOverlayMount, type WritableLayer } from './overlay-root.js';
+import { planFuseOverlayMount, planOverlayMount, type WritableLayer } from './overlay-root.js';
 import { generatedEtcFiles } from './generated-etc.js';
 import type { HostEntry } from './host-image.js';
 
-/** Host directory the scratch tmpfs is mounted on (in the private mount namespace only). */
+/** Host directory the scratch tmpfs of a `host` image run is mounted on (in the private mount namespace only); an image run has its own. */
 const SCRATCH = '/tmp';
 const NEW = '/newroot';
 const OLD = '/oldroot';
@@ -48,9 +48,10 @@ function planHostImage(spec: RunSpec, image: HostImageSpec): StageOp[] {
 }
 
 /** An OCI image: its layers and the run's writable layer as an overlay. */
-function planOciImage(image: OciImageSpec, writable: WritableLayer | undefined): StageOp[] {
-  if (!writable) throw new Error('an OCI image run needs its writable layer');
-  return [...planOverlayMount(image, writable, NEW, OLD), ops.confine(NEW, STAGING), ops.mkdir(NEW + '/etc')];
+function planOciImage(image: OciImageSpec, writable: WritableLayer): StageOp[] {
+  // fuse-overlayfs mounted it before the pivot
+  const mount = image.overlay.kind === 'native' ? planOverlayMount(image, writable, NEW, OLD) : [];
+  return [...mount, ops.confine(NEW, STAGING), ops.mkdir(NEW + '/etc')];
 }
 
 function planProc(spec: RunSpec): StageOp[] {
@@ -130,19 +131,24 @@ function planHome(spec: RunSpec): StageOp[] {
 
 export function planRootfs(spec: RunSpec, writable?: WritableLayer): StageOp[] {
   const { image } = spec;
+  if (image.kind === 'oci' && !writable) throw new Error('an OCI image run needs its writable layer');
+  // an image run's scratch root hides nothing of the host while host paths are still used (fuse-overlayfs)
+  const scratch = image.kind === 'oci' ? writable!.scratch : SCRATCH;
   return [
-    // pid 1 of an image run mounts in a namespace of its own: the stage stays out of the image's root,
-    // and the overlay goes away with pid 1, before the stage clears the writable layer
-    ...(image.kind === 'oci' ? [ops.unshare(CLONE.NEWNS, 'a mount namespace for pid 1')] : []),
     // nothing mounted here propagates back to the host
     ops.mount('', '/', '', MS.REC | MS.SLAVE),
-    ops.mount('tmpfs', SCRATCH, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=0755,size=16k'),
-    ops.mkdir(SCRATCH + NEW),
-    ops.mkdir(SCRATCH + OLD),
-    ops.mkdir(SCRATCH + STAGING),
-    ops.pivotRoot(SCRATCH, SCRATCH + OLD),
+    ops.mount('tmpfs', scratch, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=0755,size=16k'),
+    ops.mkdir(scratch + NEW),
+    ops.mkdir(scratch + OLD),
+    ops.mkdir(scratch + STAGING),
+    ...(image.kind === 'oci' && image.overlay.kind === 'fuse' ? planFuseOverlayMount(image, writable!, image.overlay.program, scratch + NEW) : []),
+    // pid 1 of an image run pivots in a mount namespace of its own: the stage (and fuse-overlayfs, which
+    // keeps using host paths) stay in the host's view, and a native overlay goes away with pid 1,
+    // before the stage clears the writable layer
+    ...(image.kind === 'oci' ? [ops.unshare(CLONE.NEWNS, 'a mount namespace for pid 1')] : []),
+    ops.pivotRoot(scratch, scratch + OLD),
     ops.chdir('/'),
-    ...(image.kind === 'host' ? planHostImage(spec, image) : planOciImage(image, writable)),
+    ...(image.kind === 'host' ? planHostImage(spec, image) : planOciImage(image, writable!)),
     ...generatedEtcFiles(spec).map((f) => ops.writeFile(NEW + f.path, f.content, 0o644)),
     ...planProc(spec),
     ...planDev(spec),

@@ -3,7 +3,10 @@
 // a directory is a one-layer image with no config; anything else comes from
 // the image store.
 // Must not: plan or start the run.
-import { realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { release } from 'node:os';
+import { findTool } from '../host/probe-host.js';
+import { chooseOverlay, OVERLAY_ENV, parseOverlayChoice, type OverlayDriver } from '../rootfs/choose-overlay.js';
 import { SandboxError } from '../errors.js';
 import { openStore } from '../image/store/image-store.js';
 import { parseImageReference } from '../image/registry/parse-reference.js';
@@ -22,13 +25,26 @@ export interface PrepareImageOptions {
   readonly tlsVerify?: boolean;
   readonly progress?: (e: PullProgress) => void;
   readonly signal?: AbortSignal;
+  /** auto (default: $SANDBOX_OVERLAY, else native where the kernel allows it), native or fuse. */
+  readonly overlay?: string;
+}
+
+/** The overlay that will merge the layers: known before anything is pulled or made. */
+function pickOverlay(options: PrepareImageOptions): OverlayDriver {
+  const choice = parseOverlayChoice(options.overlay ?? process.env[OVERLAY_ENV], options.overlay ? '--overlay' : `$${OVERLAY_ENV}`);
+  let devFuse = false;
+  try {
+    accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
+    devFuse = true;
+  } catch { /* reported by chooseOverlay when fuse is the choice */ }
+  return chooseOverlay(choice, { kernel: release(), fuseOverlayfs: findTool('fuse-overlayfs'), devFuse });
 }
 
 function withUsers(image: Omit<ResolvedImage, 'passwd' | 'group'>): ResolvedImage {
   return { ...image, passwd: readImageFile(image.layers, '/etc/passwd'), group: readImageFile(image.layers, '/etc/group') };
 }
 
-function directoryImage(ref: string, path: string): ResolvedImage {
+function directoryImage(ref: string, path: string, overlay: OverlayDriver): ResolvedImage {
   let real: string;
   try {
     real = realpathSync(path);
@@ -37,14 +53,15 @@ function directoryImage(ref: string, path: string): ResolvedImage {
     throw new SandboxError('usage', `image ${ref}: ${path} is not a directory (${(e as NodeJS.ErrnoException).code ?? e})`,
       'give the path of a root file system directory, or an image name');
   }
-  return withUsers({ ref, digest: '', layers: [real], config: {} });
+  return withUsers({ ref, digest: '', layers: [real], overlay, config: {} });
 }
 
 /** null for `host`. */
 export async function prepareImage(ref: string, options: PrepareImageOptions = {}): Promise<ResolvedImage | null> {
   const parsed = parseImageReference(ref);
   if (parsed.transport === 'host') return null;
-  if (parsed.transport === 'dir') return directoryImage(ref, parsed.path);
+  const overlay = pickOverlay(options);
+  if (parsed.transport === 'dir') return directoryImage(ref, parsed.path, overlay);
   const store = await openStore(options.store);
   const image = await resolveImage(ref, {
     store,
@@ -55,5 +72,5 @@ export async function prepareImage(ref: string, options: PrepareImageOptions = {
     ...(options.signal && { signal: options.signal }),
   });
   const layers = await ensureImageLayers(store, image, options.signal ? { signal: options.signal } : {});
-  return withUsers({ ref, digest: image.manifestDigest, layers, config: image.config.config ?? {} });
+  return withUsers({ ref, digest: image.manifestDigest, layers, overlay, config: image.config.config ?? {} });
 }

@@ -37,6 +37,8 @@ export interface SpawnOptions extends ExecOptions {
   readonly platform?: string;
   readonly tlsVerify?: boolean;
   readonly pullProgress?: PrepareImageOptions['progress'];
+  /** auto (default: $SANDBOX_OVERLAY, else native where the kernel allows it), native or fuse (fuse-overlayfs). */
+  readonly overlay?: string;
 }
 
 export interface SandboxProcess {
@@ -110,6 +112,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     ...(options.platform && { platform: options.platform }),
     ...(options.tlsVerify !== undefined && { tlsVerify: options.tlsVerify }),
     ...(options.pullProgress && { progress: options.pullProgress }),
+    ...(options.overlay && { overlay: options.overlay }),
     ...(options.signal && { signal: options.signal }),
   });
   const resolved = prepareRun(options, host, image);

@@ -1,5 +1,6 @@
 // The writable layer of an image run: <store>/runs/<pid>-<start>-<random>/
-// with the overlay's upper/ and work/. The stage empties both when the
+// with the overlay's upper/ and work/, and scratch/ (an empty mount point for
+// pid 1's scratch root). The stage empties both when the
 // sandbox ends (their files belong to ids inside, which only it may
 // remove); this module makes the directories and removes what is left.
 // A run whose process died (kill -9) leaves its directory behind: its name
@@ -35,7 +36,7 @@ export function processStart(pid: number): string | null {
 let ownStart: string | null | undefined;
 
 function layerDir(dir: string): RunLayerDir {
-  return { dir, upper: join(dir, 'upper'), work: join(dir, 'work') };
+  return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), scratch: join(dir, 'scratch') };
 }
 
 /**
@@ -52,6 +53,7 @@ export function createWritableLayer(storeRoot: string, idmap: IdMapPlan): RunLay
   try {
     mkdirSync(runs, { recursive: true, mode: storeDirMode() });
     mkdirSync(layer.dir, { mode: storeDirMode() });
+    mkdirSync(layer.scratch, { mode: 0o755 });
     for (const d of [layer.upper, layer.work]) {
       mkdirSync(d, { mode: 0o755 });
       if (uid !== undefined && gid !== undefined && (uid !== process.getuid?.() || gid !== process.getgid?.())) chownSync(d, uid, gid);
@@ -70,7 +72,7 @@ export function createWritableLayer(storeRoot: string, idmap: IdMapPlan): RunLay
  * stays for the next run's stale clean-up.
  */
 export function removeWritableLayer(layer: RunLayerDir): boolean {
-  for (const d of [layer.upper, layer.work, layer.dir]) {
+  for (const d of [layer.upper, layer.work, layer.scratch, layer.dir]) {
     try {
       rmdirSync(d);
     } catch (e) {

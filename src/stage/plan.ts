@@ -69,6 +69,8 @@ export const ops = {
   dropCaps: () => op(Op.DROP_CAPS, 'drop all capabilities'),
   noNewPrivs: () => op(Op.NO_NEW_PRIVS, 'set no_new_privs'),
   seccomp: (bpf: Uint8Array, flags = 0) => op(Op.SECCOMP, 'load the seccomp filter', [flags], [bpf]),
+  run: (file: string, argv: string[], envp: string[] = []) =>
+    op(Op.RUN, `run ${file}`, [argv.length], [file, '', ...argv, ...envp]),
   exec: (file: string, searchPath: string, argv: string[], envp: string[]) =>
     op(Op.EXEC, `execute ${file}`, [argv.length], [file, searchPath, ...argv, ...envp]),
 };

@@ -39,8 +39,8 @@ export const Op = {
   FORK_INIT: 7,
   // -- pid 1 (the reaper), setting up the root filesystem --
   /**
-   * s: [path], i: [fd]. Opens a directory (O_PATH, close-on-exec) as fd number i. Made before USERNS, so
-   * pid 1 can reach it as /proc/self/fd/i even where the path is not walkable inside (root's 0700 home).
+   * s: [path], i: [fd]. Opens a directory (close-on-exec) as fd number i. Made before USERNS, with the
+   * caller's own rights: the stage clears a run's writable layer through it (CLEAR_DIR).
    */
   OPEN_DIR: 22,
   /** i: [fd]. Closes an fd of OPEN_DIR once it is no longer needed. */
@@ -57,6 +57,8 @@ export const Op = {
    * ids inside, which only the stage may); with 1, when the sandbox has ended, before EXIT is sent.
    */
   CLEAR_DIR: 25,
+  /** s: [file (absolute), "", argv..., "", envp...] as EXEC. Runs a helper to its end (a daemon: until it is ready); non-zero fails. */
+  RUN: 26,
   /** s: [source, target, fstype, data], i: [mount flags]. mount(2); "" means NULL. */
   MOUNT: 10,
   /** s: [source, target], i: [recursive(0|1)]. Bind mount. */

@@ -182,9 +182,9 @@ __attribute__((noreturn)) static void bad_plan(const char *why) {
 }
 
 static void prepare_exec(struct op *o) {
-  if (o->nint < 1 || o->nstr < 2) bad_plan("EXEC needs file, search path, argc");
+  if (o->nint < 1 || o->nstr < 2) bad_plan("EXEC and RUN need file, search path, argc");
   int64_t argc = o->ints[0];
-  if (argc < 1 || (uint64_t)argc > o->nstr - 2) bad_plan("EXEC argc out of range");
+  if (argc < 1 || (uint64_t)argc > o->nstr - 2) bad_plan("EXEC or RUN argc out of range");
   uint32_t nenv = o->nstr - 2 - (uint32_t)argc;
   o->argv = calloc((size_t)argc + 1, sizeof(char *));
   o->envp = calloc((size_t)nenv + 1, sizeof(char *));
@@ -237,7 +237,7 @@ static void read_plan(void) {
       if (!o->aligned) bad_plan("out of memory");
       memcpy(o->aligned, o->strs[0], o->lens[0]);
     }
-    if (o->code == OP_EXEC) prepare_exec(o);
+    if (o->code == OP_EXEC || o->code == OP_RUN) prepare_exec(o);
   }
   if (off != size) bad_plan("trailing bytes");
 }
@@ -623,7 +623,7 @@ static void do_confine(uint32_t step, const struct op *o) {
 static void do_open_dir(uint32_t step, const struct op *o) {
   const char *path = arg_s(o, 0, step);
   int want = (int)arg_i(o, 0, step);
-  int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) fail(step, errno, "open %s", path);
   if (fd != want) {
     if (dup3(fd, want, O_CLOEXEC) < 0) fail(step, errno, "dup3 %s to fd %d", path, want);
@@ -769,6 +769,42 @@ static void do_exec(uint32_t step, const struct op *o) {
     p = end + 1;
   }
   fail(step, err, "exec %s", file);
+}
+
+/* A helper pid 1 needs while it sets up (fuse-overlayfs): runs it to its end,
+ * which for a daemon means until it has forked into the background ready.
+ * Its output is kept for the error message, not shown on success. */
+static void do_run(uint32_t step, const struct op *o) {
+  const char *file = o->strs[0];
+  if (!strchr(file, '/')) fail(step, EINVAL, "RUN needs an absolute path: %s", file);
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) < 0) fail(step, errno, "pipe");
+  pid_t pid = fork();
+  if (pid < 0) fail(step, errno, "fork %s", file);
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0) _exit(126);
+    execve(file, o->argv, o->envp);
+    _exit(127);
+  }
+  close(out[1]);
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) fail(step, errno, "wait for %s", file);
+  /* a daemon may still hold the pipe: take what is there, do not wait for EOF */
+  char said[256] = "";
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  ssize_t n = read(out[0], said, sizeof said - 1);
+  said[n > 0 ? n : 0] = 0;
+  for (char *c = said; *c; c++) if (*c == '\n') *c = ' ';
+  close(out[0]);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 127) fail(step, ENOENT, "exec %s", file);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    fail(step, ECHILD, "%s %s %d: %s", file, WIFEXITED(st) ? "exited with" : "was killed by signal",
+         WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), said);
 }
 
 /* ------------------------------------------------------------ processes */
@@ -1283,6 +1319,7 @@ static uint32_t run_ops(uint32_t from) {
       break;
     case OP_CONFINE: do_confine(i, o); break;
     case OP_CLEAR_DIR: do_clear_dir(i, o); break;
+    case OP_RUN: do_run(i, o); break;
     case OP_SETHOSTNAME: {
       const char *h = arg_s(o, 0, i);
       if (sethostname(h, strlen(h)) < 0) fail(i, errno, "sethostname %s", h);

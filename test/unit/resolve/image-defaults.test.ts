@@ -10,7 +10,7 @@ const PASSWD = 'root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www:/var/www:/us
 const GROUP = 'root:x:0:\nwww-data:x:33:\nstaff:x:50:\n';
 
 function image(config: ResolvedImage['config'] = {}, extra: Partial<ResolvedImage> = {}): ResolvedImage {
-  return { ref: 'test:1', digest: `sha256:${'a'.repeat(64)}`, layers: ['/store/l0', '/store/l1'], config, passwd: PASSWD, group: GROUP, ...extra };
+  return { ref: 'test:1', digest: `sha256:${'a'.repeat(64)}`, layers: ['/store/l0', '/store/l1'], overlay: { kind: 'native' }, config, passwd: PASSWD, group: GROUP, ...extra };
 }
 
 const run = (config: ResolvedImage['config'], options: Parameters<typeof resolve>[0] = {}, extra: Partial<ResolvedImage> = {}) =>
@@ -47,7 +47,7 @@ describe('resolveRunSpec with an image', () => {
 
   it('applies Entrypoint, Cmd, WorkingDir, User and Env', () => {
     const spec = run(layered);
-    expect(spec.image).toEqual({ kind: 'oci', ref: 'test:1', digest: `sha256:${'a'.repeat(64)}`, layers: ['/store/l0', '/store/l1'], proc: fakeLayout().proc });
+    expect(spec.image).toEqual({ kind: 'oci', ref: 'test:1', digest: `sha256:${'a'.repeat(64)}`, layers: ['/store/l0', '/store/l1'], overlay: { kind: 'native' }, proc: fakeLayout().proc });
     expect(spec.argv).toEqual(['/bin/echo', 'entry', 'default-cmd']);
     expect(spec.cwd).toBe('/data');
     expect(spec.user).toEqual({ uid: 1000, gid: 1000, name: 'app', home: '/home/app' });
