@@ -5,7 +5,7 @@
 // on entries and bytes, and the report.
 // Must not: verify the digest (verify-digest.ts runs first, on the blob:
 // verify, then unpack), write anything outside `targetDir` (except the
-// whiteout sidecar next to it), follow a symlink while extracting, or
+// whiteout sidecar next to it in 'record' mode), follow a symlink while extracting, or
 // clean up after a failure: on any error the CALLER removes targetDir with
 // removeTree (and never uses a partly unpacked layer).
 //
@@ -14,7 +14,13 @@
 // there) uid/gid from the archive are applied and setuid/setgid bits kept.
 // Without it everything belongs to the caller and setuid/setgid are
 // stripped. Other mode bits (including sticky) and mtimes are always kept.
-import { closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readdirSync, realpathSync, symlinkSync, unlinkSync, constants as fsc, writeSync, lstatSync } from 'node:fs';
+//
+// Whiteouts: 'record' writes the sidecar only; 'overlay' and 'fuse-overlayfs'
+// (the same marks: both overlays read them) turn them into whiteout devices
+// and opaque xattrs (overlay-marks.ts) once every entry is in place, so an
+// entry of this layer always wins over a whiteout of the same path (a
+// whiteout only hides lower layers, OCI image-spec layer.md).
+import { closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readdirSync, realpathSync, symlinkSync, unlinkSync, constants as fsc, writeSync, lstatSync, statSync } from 'node:fs';
 import { pipeline, type Duplex, type Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { isSandboxError, SandboxError } from '../../errors.js';
@@ -24,6 +30,7 @@ import { layerError, layerRefusal, printableEntryName } from './layer-refusal.js
 import { removeTree } from './remove-tree.js';
 import { LayerRoot, lstatOrNull } from './safe-path.js';
 import { classifyWhiteout, containerPath, throwIfUnsupported, writeWhiteoutSidecar, type WhiteoutMode } from './whiteouts.js';
+import { makeWhiteout, markOpaque } from './overlay-marks.js';
 
 export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 export const DEFAULT_MAX_ENTRIES = 1_000_000;
@@ -38,8 +45,19 @@ export interface UnpackOptions {
   maxBytes?: number;
   /** Number of entries (default 1,000,000); exceeding it stops with an error. */
   maxEntries?: number;
-  /** Only 'record' is implemented: whiteouts go to the report and to `<targetDir>.whiteouts.json`. */
+  /**
+   * 'record' (default): whiteouts go to the report and to `<targetDir>.whiteouts.json`.
+   * 'overlay' / 'fuse-overlayfs': to the report and into the layer as char 0/0
+   * devices and user.overlay.opaque / user.fuseoverlayfs.opaque xattrs (no sidecar).
+   */
   whiteouts?: WhiteoutMode;
+  /**
+   * `targetDir` is already a path to the directory that nobody can swap
+   * (the unpack worker's /proc/self/cwd, which the stage set while it could
+   * still reach the directory): used as it is, without realpath, whose walk
+   * from / may cross directories the namespace cannot search.
+   */
+  targetIsResolved?: boolean;
   /** Apply uid/gid from the archive and keep setuid/setgid: only as uid 0 in a user namespace (the caller decides). */
   chown?: boolean;
   /**
@@ -73,6 +91,8 @@ export interface UnpackReport {
   refused: { name: string; rule: string }[];
   /** The whiteout sidecar written next to targetDir ('record'). */
   whiteoutFile: string | null;
+  /** Whiteout devices and opaque marks made in the layer ('overlay', 'fuse-overlayfs'). */
+  marks: { whiteouts: number; opaque: number };
 }
 
 interface DeferredDir {
@@ -94,8 +114,8 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
   const strict = options.strict ?? true;
   throwIfUnsupported(whiteoutMode);
 
-  const root = realpathSync(targetDir);
-  if (!lstatSync(root).isDirectory()) throw layerError(`target ${targetDir} is not a directory`);
+  const root = options.targetIsResolved ? targetDir : realpathSync(targetDir);
+  if (!(options.targetIsResolved ? statSync(root) : lstatSync(root)).isDirectory()) throw layerError(`target ${targetDir} is not a directory`);
   if (readdirSync(root).length > 0) throw layerError(`target directory ${targetDir} is not empty`, 'unpack into a fresh, empty directory');
 
   const dirs = new Map<string, DeferredDir>();
@@ -113,6 +133,7 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
     opaqueDirs: [],
     refused: [],
     whiteoutFile: null,
+    marks: { whiteouts: 0, opaque: 0 },
   };
   let dataBytes = 0; // all entry data, written or drained
 
@@ -306,16 +327,55 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
     throw layerError(`cannot unpack: ${(e as Error).message}`, 'the archive is truncated or not a tar (or the target file system failed); remove the target directory (removeTree)');
   }
 
-  applyDirectories(layer, dirs, chown);
   report.whiteouts = [...whiteouts].sort();
   report.opaqueDirs = [...opaqueDirs].sort();
-  report.whiteoutFile = writeWhiteoutSidecar(root, report.whiteouts, report.opaqueDirs);
+  // marks before directory modes: a 0555 directory would refuse the device, and it changes mtimes
+  if (whiteoutMode !== 'record') report.marks = applyOverlayMarks(layer, report.whiteouts, report.opaqueDirs);
+  applyDirectories(layer, dirs, chown);
+  if (whiteoutMode === 'record') report.whiteoutFile = writeWhiteoutSidecar(root, report.whiteouts, report.opaqueDirs);
   return report;
 }
 
 /** Refusals (rule violations) can be skipped with strict: false; limits and I/O errors cannot. */
 function isRefusal(e: unknown): boolean {
   return isSandboxError(e) && e.message.startsWith('layer entry ');
+}
+
+/**
+ * Whiteout devices and opaque marks, after every entry: a path an entry of
+ * this layer holds keeps that entry (no device), a whiteout or opaque
+ * directory whose parent a later entry replaced (by a symlink, a file) is
+ * moot and skipped. The parent walk is done again: nothing is followed.
+ */
+function applyOverlayMarks(layer: LayerRoot, whiteouts: readonly string[], opaqueDirs: readonly string[]): { whiteouts: number; opaque: number } {
+  const marks = { whiteouts: 0, opaque: 0 };
+  const componentsOf = (p: string) => p.split('/').filter(Boolean);
+  for (const p of whiteouts) {
+    let path: string;
+    try {
+      path = layer.checkParents(componentsOf(p), p, 'whiteout parent');
+    } catch {
+      continue;
+    }
+    if (lstatOrNull(path) !== null) continue;
+    makeWhiteout(path);
+    marks.whiteouts++;
+  }
+  for (const p of opaqueDirs) {
+    const c = componentsOf(p);
+    let path: string;
+    try {
+      // "<root>/.": the directory itself even when the root is a link like /proc/self/cwd
+      path = c.length === 0 ? `${layer.root}/.` : layer.checkParents(c, p, 'opaque directory parent');
+    } catch {
+      continue;
+    }
+    const st = lstatOrNull(path);
+    if (!st || !st.isDirectory()) continue;
+    markOpaque(path);
+    marks.opaque++;
+  }
+  return marks;
 }
 
 /**
