@@ -1,8 +1,10 @@
 // Runs the unpack worker (unpack-worker.ts, bundled as dist/unpack-worker.cjs)
 // through the stage: uid 0 of a user namespace with the image id map, in a
 // pid namespace of its own (the stage's reaper kills what is left when the
-// worker ends, and kill(-1) must not reach beyond it), and nothing else: no
-// mounts, no pivot_root, no seccomp. The stage chdir's into `cwd` before it
+// worker ends, and its kill(-1) must not reach beyond it), without network
+// (it chews hostile archives) and with no_new_privs; no mounts, no
+// pivot_root, no seccomp (it needs mknod, xattrs, chown: a filter would
+// allow just those and cost a compile). The stage chdir's into `cwd` before it
 // creates the user namespace (an existing op in an earlier place), so the
 // worker needs no search permission on the host path to it.
 // Must not: decide which map or which directory (callers: unpack-in-userns.ts,
@@ -42,9 +44,10 @@ export function planWorker(request: WorkerRequest, run: Pick<WorkerRun, 'cwd' | 
     ops.userns(),
     ...planIdMaps(run.idmap, run.host),
     ops.setupIds(0, 0),
-    ops.unshare(CLONE.NEWPID, 'pid namespace'),
+    ops.unshare(CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC, 'pid, net and ipc namespaces'),
     ops.forkInit(0),
     ops.forkWorkload(0),
+    ops.noNewPrivs(),
     ops.exec(node, '', [node, unpackWorkerPath(), JSON.stringify(request)], []),
   ];
 }
