@@ -28,9 +28,9 @@ import { jsonLines } from './json-lines.js';
  */
 const CHILD = `
 import { spawn } from 'node:child_process';
-import { openStore } from './src/image/store/image-store.ts';
+import { openImageStore } from './src/image/store/open-image-store.ts';
 import { ensureImageLayers } from './src/image/ensure-layers.ts';
-import { layerTreeRemover, removeTreeInUserns } from './src/image/unpack/remove-tree-in-userns.ts';
+import { removeTreeInUserns } from './src/image/unpack/remove-tree-in-userns.ts';
 import { removeTree } from './src/image/unpack/remove-tree.ts';
 import { probeHost } from './src/host/probe-host.ts';
 import { planImageIdMap } from './src/idmap/image-idmap.ts';
@@ -43,12 +43,16 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
 try {
   const host = probeHost();
   if (cmd === 'ensure') {
-    const probe = await openStore(req.store);
-    const store = await openStore(req.store, { removeTree: layerTreeRemover(probe.paths.layersDir) });
+    const store = await openImageStore(req.store);
     for (const l of req.layers) await store.putBlob(l.path, l.digest);
-    const t0 = performance.now();
-    const dirs = await ensureImageLayers(store, { layers: req.layers.map((l) => ({ ...l, size: 0, mediaType: '' })) });
-    out({ dirs, ms: performance.now() - t0, mode: planImageIdMap(host).mode });
+    const record = { layers: req.layers.map((l) => ({ ...l, size: 0, mediaType: '' })) };
+    const dirs = await ensureImageLayers(store, record);
+    let pruned;
+    if (req.prune) {
+      // nothing references the layers: prune removes them (with the namespace's help)
+      pruned = await store.prune({ graceMs: 0 });
+    }
+    out({ dirs, mode: planImageIdMap(host).mode, pruned });
   } else if (cmd === 'observe') {
     const idmap = planImageIdMap(host);
     const plan = [
@@ -233,6 +237,18 @@ describe.each(WHO)('layers unpacked as $name', (who) => {
     expect(text).toContain('1000:1000 700 home/u');
     expect(text).toContain('33:33 2775 var/www');
     expect(text).toContain('only this');
+  });
+});
+
+describe('prune removes layers unpacked with owners', () => {
+  it.each(WHO)('as $name', async (who) => {
+    const store = storeFor(who);
+    const layers = [await blobFile(`prune-${who.name}`, BOTTOM)];
+    const r = await runChild(who, 'ensure', { store, layers, prune: true });
+    expect(r.error).toBeUndefined();
+    expect(r.pruned.removedLayers).toEqual([layers[0]!.diffId]);
+    expect(existsSync(r.dirs[0])).toBe(false);
+    expect(readdirSync(join(store, 'layers')).filter((f) => f.startsWith('tmp-'))).toEqual([]);
   });
 });
 
