@@ -44,6 +44,12 @@ execFileSync('tar', ['-C', src, '--owner=0', '--group=0', '-czf', blob, '.']);
 const blobMiB = statSync(blob).size / 2 ** 20;
 const tarMiB = Number(execFileSync('sh', ['-c', `gzip -dc ${blob} | wc -c`]).toString()) / 2 ** 20;
 
+// a one-file layer: what starting the stage, newuidmap/newgidmap and the Node worker costs
+mkdirSync(join(work, 'tiny'));
+writeFileSync(join(work, 'tiny', 'hello'), 'hi\n');
+const tiny = join(work, 'tiny.tar.gz');
+execFileSync('tar', ['-C', join(work, 'tiny'), '-czf', tiny, '.']);
+
 async function time(fn) {
   const ms = [];
   for (let i = 0; i < runs; i++) {
@@ -61,8 +67,14 @@ const rows = [
   ['unpackLayer in this process (no owners)', await time((dir) => unpackLayer(createReadStream(blob), dir, { whiteouts: 'overlay' }))],
   ['unpackLayerInUserns (owners kept, stage + worker)', await time((dir) => unpackLayerInUserns(blob, dir))],
 ];
+const fixed = [
+  ['unpackLayer in this process, one-file layer', await time((dir) => unpackLayer(createReadStream(tiny), dir, { whiteouts: 'overlay' }))],
+  ['unpackLayerInUserns, one-file layer (fixed cost)', await time((dir) => unpackLayerInUserns(tiny, dir))],
+];
 console.log(`### ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, uid ${process.getuid()}: unpack of one layer (${blobMiB.toFixed(1)} MiB gzip, ${tarMiB.toFixed(1)} MiB tar, 3660 files), median of ${runs}\n`);
 console.log('| what | ms | MiB/s (tar) | vs tar |');
 console.log('|---|---|---|---|');
 for (const [what, ms] of rows) console.log(`| ${what} | ${ms.toFixed(0)} | ${(tarMiB / (ms / 1000)).toFixed(0)} | ${(rows[0][1] / ms).toFixed(2)}× |`);
+console.log('\n| fixed cost | ms |\n|---|---|');
+for (const [what, ms] of fixed) console.log(`| ${what} | ${ms.toFixed(1)} |`);
 rmSync(work, { recursive: true, force: true });

@@ -17,7 +17,10 @@ import { probeHost, type HostFacts } from '../../src/host/probe-host.js';
 import { readSubIds } from '../../src/host/subid.js';
 import { OPAQUE_XATTRS, readXattr } from '../../src/image/unpack/overlay-marks.js';
 import { gzip, tarOf, type TestEntry } from '../unit/image/unpack/layer-archive.js';
-import { isRoot, ME, REPO, SBTEST, SBTEST_NORANGE, type Identity } from './harness.js';
+import { unpackLayerInUserns } from '../../src/image/unpack/unpack-in-userns.js';
+import { removeTreeInUserns } from '../../src/image/unpack/remove-tree-in-userns.js';
+import { unpackWorkerPath } from '../../src/image/unpack/userns-worker.js';
+import { isRoot, ME, processesWith, REPO, SBTEST, SBTEST_NORANGE, type Identity } from './harness.js';
 import { jsonLines } from './json-lines.js';
 
 /**
@@ -299,5 +302,28 @@ describe.skipIf(!isRoot || !SBTEST)('removeTreeInUserns', () => {
     const r = await runChild(ME, 'remove', { dirs: ['/etc/ssl'], within: [work] });
     expect(r.error).toMatchObject({ name: 'SandboxError', message: expect.stringMatching(/refusing to remove \/etc\/ssl: it is not below/) });
     expect(existsSync('/etc/ssl')).toBe(true);
+  });
+});
+
+describe.skipIf(!isRoot)('unpackLayerInUserns in this process', () => {
+  it('an abort kills the stage and its worker, and leaves no process behind', async () => {
+    const files: TestEntry[] = Array.from({ length: 400 }, (_, i) => ({ name: `f${i}`, body: Buffer.alloc(256 * 1024, i) }));
+    const big = await blobFile('abort', files);
+    const dir = mkdtempSync(join(work, 'abort-'));
+    const ac = new AbortController();
+    const run = unpackLayerInUserns(big.path, dir, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 150);
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(processesWith(unpackWorkerPath())).toEqual([]);
+    await removeTreeInUserns([dir], { within: [work] });
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('refuses to run without a subordinate range (ownership cannot be kept), before touching anything', async () => {
+    const dir = mkdtempSync(join(work, 'norange-'));
+    const err = await unpackLayerInUserns('/nonexistent', dir, { host: { ...probeHost(), subuid: null, subgid: null } }).catch((e) => e);
+    expect(err).toMatchObject({ name: 'SandboxError', code: 'host', message: expect.stringMatching(/cannot unpack \/nonexistent with its owners: root has no range/) });
+    expect(lstatSync(dir).mode & 0o777).toBe(0o700);
   });
 });
