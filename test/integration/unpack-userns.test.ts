@@ -129,6 +129,8 @@ const BOTTOM: TestEntry[] = [
   { name: 'var/', type: 'directory', mode: 0o755 },
   { name: 'var/www/', type: 'directory', mode: 0o2775, uid: 33, gid: 33 },
   { name: 'var/www/index.html', mode: 0o644, uid: 33, gid: 33, body: '<p>' },
+  { name: 'var/www/home', type: 'symlink', linkname: 'index.html', uid: 33, gid: 33 },
+  { name: 'home/u/secret-link', type: 'link', linkname: 'home/u/secret' },
   { name: 'tmp/', type: 'directory', mode: 0o1777 },
   { name: 'gone', body: 'deleted above' },
   { name: 'opq/', type: 'directory', mode: 0o755 },
@@ -202,6 +204,9 @@ describe.each(WHO)('layers unpacked as $name', (who) => {
     check('var/www', 33, 33, owners ? 0o2775 : 0o775);
     check('var/www/index.html', 33, 33, 0o644);
     check('tmp', 0, 0, 0o1777);
+    // a hardlink to another id's file (protected_hardlinks: CAP_FOWNER over mapped ids), a symlink's own owner
+    expect(lstatSync(join(bottom!, 'home/u/secret-link')).ino).toBe(lstatSync(join(bottom!, 'home/u/secret')).ino);
+    expect(lstatSync(join(bottom!, 'var/www/home')).uid).toBe(host(33));
     expect(lstatSync(join(bottom!, 'home/u/secret')).mtimeMs).toBe(MTIME.getTime());
     expect(lstatSync(bottom!).mode & 0o777).toBe(0o755);
     if (who.uid === 0) expect(lstatSync(join(bottom!, 'etc/passwd')).uid).toBe(1_000_000);
