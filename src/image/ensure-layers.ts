@@ -29,11 +29,12 @@ export interface EnsureLayersOptions {
 
 /** How this host unpacks image layers: with owners (in the user namespace) or without. */
 export function layerUnpacker(host: HostFacts, idmap: IdMapPlan = planImageIdMap(host), signal?: AbortSignal) {
-  return async (dir: string, ctx: { blobPath: string }, layersDir: string): Promise<UnpackReport> => {
+  return async (dir: string, ctx: { blobPath: string; diffId: string }, layersDir: string): Promise<UnpackReport> => {
     try {
-      if (idmap.mode === 'subid') return await unpackLayerInUserns(ctx.blobPath, dir, { host, idmap, signal });
+      // the diff ID is checked while unpacking: the store shares layers by it
+      if (idmap.mode === 'subid') return await unpackLayerInUserns(ctx.blobPath, dir, { host, idmap, signal, expectDiffId: ctx.diffId });
       chmodSync(dir, 0o755); // mkdtemp's 0700 would hide the image's root from its own non-root users
-      return await unpackLayer(createReadStream(ctx.blobPath), dir, { chown: false, whiteouts: 'overlay' });
+      return await unpackLayer(createReadStream(ctx.blobPath), dir, { chown: false, whiteouts: 'overlay', expectDiffId: ctx.diffId });
     } catch (e) {
       // the store removes the directory too, but may not have the namespace's power over it
       await removeTreeInUserns([dir], { within: [layersDir], host, idmap }).catch(() => {});

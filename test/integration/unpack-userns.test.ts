@@ -275,6 +275,17 @@ describe.skipIf(!isRoot)('unpack errors from inside the worker', () => {
     expect(readdirSync(layers).filter((f) => f.startsWith('tmp-'))).toEqual([]);
     expect(readdirSync(join(layers, 'sha256')).filter((f) => /^[0-9a-f]{64}$/.test(f))).toEqual([]);
   });
+
+  it.each(WHO)('a layer whose tar is not the diff ID the image claims is rejected, and nothing is kept ($name)', async (who) => {
+    const store = storeFor(who);
+    const real = await blobFile(`forged-${who.name}`, [{ name: 'etc/passwd', body: 'evil' }]);
+    const forged = { ...real, diffId: (await blobFile(`other-${who.name}`, BOTTOM)).diffId };
+    const r = await runChild(who, 'ensure', { store, layers: [forged] });
+    expect(r.error).toMatchObject({ name: 'SandboxError', code: 'config', message: expect.stringMatching(/diff ID mismatch/) });
+    const layers = join(store, 'layers');
+    expect(readdirSync(layers).filter((f) => f.startsWith('tmp-'))).toEqual([]);
+    expect(readdirSync(join(layers, 'sha256')).filter((f) => /^[0-9a-f]{64}$/.test(f))).toEqual([]);
+  });
 });
 
 describe.skipIf(!isRoot || !SBTEST)('removeTreeInUserns', () => {

@@ -67,5 +67,6 @@ function pickUnpackOptions(o: UsernsUnpackOptions): WorkerUnpackOptions {
   if (o.maxBytes !== undefined) out.maxBytes = o.maxBytes;
   if (o.maxEntries !== undefined) out.maxEntries = o.maxEntries;
   if (o.strict !== undefined) out.strict = o.strict;
+  if (o.expectDiffId !== undefined) out.expectDiffId = o.expectDiffId;
   return out;
 }

@@ -21,7 +21,8 @@
 // entry of this layer always wins over a whiteout of the same path (a
 // whiteout only hides lower layers, OCI image-spec layer.md).
 import { closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readdirSync, realpathSync, symlinkSync, unlinkSync, constants as fsc, writeSync, lstatSync, statSync } from 'node:fs';
-import { pipeline, type Duplex, type Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { pipeline, Transform, type Duplex, type Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { isSandboxError, SandboxError } from '../../errors.js';
 import { byteCap, decompressor, type LayerCompression } from './decompress.js';
@@ -58,6 +59,13 @@ export interface UnpackOptions {
    * from / may cross directories the namespace cannot search.
    */
   targetIsResolved?: boolean;
+  /**
+   * The layer's diff ID ("sha256:<hex>" of the uncompressed tar) as the
+   * image config lists it: hashed while unpacking, a mismatch rejects the
+   * layer (the store keys shared layers by diff ID: a forged one must not
+   * take the place of another image's layer).
+   */
+  expectDiffId?: string;
   /** Apply uid/gid from the archive and keep setuid/setgid: only as uid 0 in a user namespace (the caller decides). */
   chown?: boolean;
   /**
@@ -140,9 +148,14 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
   const { kind, input, decoder } = await decompressor(source, options.compression ?? 'auto');
   report.compression = kind;
   const cap = byteCap(maxBytes + FRAMING_PER_ENTRY * (maxEntries + 1) + FRAMING_SLACK, 'uncompressed tar stream');
-  const stages: (Readable | Duplex)[] = [input, ...(decoder ? [decoder] : []), cap];
+  // the diff ID is the sha256 of every tar byte, end-of-archive padding included
+  const diffHash = options.expectDiffId ? createHash('sha256') : null;
+  const hashing = diffHash ? [new Transform({ transform(chunk: Buffer, _enc, cb) { diffHash.update(chunk); cb(null, chunk); } })] : [];
+  const stages: (Readable | Duplex)[] = [input, ...(decoder ? [decoder] : []), cap, ...hashing];
   const extract = tar.extract();
-  const tarStream: Readable = stages.length > 1 ? (pipeline(stages as [Readable, Duplex], () => {}) as unknown as Readable) : input;
+  let markStreamed!: () => void;
+  const streamed = new Promise<void>((r) => (markStreamed = r)); // every byte went through, or the stream failed (the loop throws then)
+  const tarStream = pipeline(stages as [Readable, Duplex], () => markStreamed()) as unknown as Readable;
   tarStream.on('error', (e) => extract.destroy(e));
   tarStream.pipe(extract as unknown as NodeJS.WritableStream);
 
@@ -327,6 +340,17 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
     throw layerError(`cannot unpack: ${(e as Error).message}`, 'the archive is truncated or not a tar (or the target file system failed); remove the target directory (removeTree)');
   }
 
+  if (diffHash) {
+    // bytes after the end-of-archive blocks count too: drain them through the hash
+    tarStream.unpipe(extract as unknown as NodeJS.WritableStream);
+    tarStream.resume();
+    await streamed;
+    const actual = `sha256:${diffHash.digest('hex')}`;
+    if (actual !== options.expectDiffId) {
+      throw layerError(`diff ID mismatch: the image says ${options.expectDiffId}, the layer's tar is ${actual}`,
+        'the image config does not describe this layer (corrupt or forged image): nothing of it may be used; remove the target directory');
+    }
+  }
   report.whiteouts = [...whiteouts].sort();
   report.opaqueDirs = [...opaqueDirs].sort();
   // marks before directory modes: a 0555 directory would refuse the device, and it changes mtimes

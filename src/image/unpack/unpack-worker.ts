@@ -17,7 +17,7 @@ import { removeTree } from './remove-tree.js';
 import { unpackLayer, type UnpackOptions } from './unpack-layer.js';
 
 /** Options the worker accepts for 'unpack' (JSON: no streams, no functions). */
-export type WorkerUnpackOptions = Pick<UnpackOptions, 'compression' | 'maxBytes' | 'maxEntries' | 'whiteouts' | 'chown' | 'strict'>;
+export type WorkerUnpackOptions = Pick<UnpackOptions, 'compression' | 'maxBytes' | 'maxEntries' | 'whiteouts' | 'chown' | 'strict' | 'expectDiffId'>;
 
 export type WorkerRequest =
   | { op: 'unpack'; options: WorkerUnpackOptions }

@@ -1,7 +1,9 @@
 // unpackLayer on well-formed layers: files, directories, modes, mtimes,
 // symlinks (absolute targets included), hardlinks, compression, whiteouts
 // recorded in the sidecar, devices skipped, and the report.
-import { lstatSync, readFileSync, readlinkSync, statSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { unpackLayer } from '../../../../src/image/unpack/unpack-layer.js';
@@ -249,5 +251,30 @@ describe('unpackLayer: whiteouts (overlay)', () => {
       for (const name of OPAQUE_XATTRS) expect(readXattr(join(target, d), name)).toBe('y');
     }
     expect(readXattr(join(target, 'var'), OPAQUE_XATTRS[0])).toBeNull();
+  });
+});
+
+describe('unpackLayer: diff ID', () => {
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+  it('accepts the sha256 of every tar byte (GNU tar padding included), gzip or plain', async () => {
+    const { parent } = layer();
+    const src = join(parent, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a'), 'a'.repeat(5000));
+    const tarBytes = execFileSync('tar', ['-C', src, '-cf', '-', '.']);
+    for (const blob of [tarBytes, gzip(tarBytes)]) {
+      const { target } = layer();
+      const r = await unpackLayer(streamOf(blob), target, { expectDiffId: sha(tarBytes) });
+      expect(r.counts.file).toBe(1);
+    }
+  });
+
+  it('rejects a layer whose tar is not the diff ID the image claims', async () => {
+    const { target } = layer();
+    const tarBytes = await tarOf([{ name: 'a', body: 'x' }]);
+    const forged = `sha256:${'0'.repeat(64)}`;
+    await expect(unpackLayer(streamOf(gzip(tarBytes)), target, { expectDiffId: forged }))
+      .rejects.toMatchObject({ name: 'SandboxError', message: expect.stringMatching(/diff ID mismatch: the image says sha256:0{64}, the layer's tar is sha256:/) });
   });
 });
