@@ -55,6 +55,7 @@ export function grantLayerSearch(layersShaDir: string, idmap: IdMapPlan): void {
   const st = lstatSync(layersShaDir);
   const { uid, gid } = hostRootOf(idmap);
   if (st.uid === uid) return; // the caller is the namespace's root: it owns the directory
+  if (st.mode & 0o001) return; // already searchable by everyone (a store made 0711 for this)
   if (st.gid !== gid) chownSync(layersShaDir, st.uid, gid);
   if ((st.mode & 0o7777) !== 0o710) chmodSync(layersShaDir, 0o710);
 }
