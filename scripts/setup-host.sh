@@ -22,8 +22,9 @@ PACKAGES=(uidmap passt slirp4netns fuse-overlayfs fuse3 libseccomp2 libseccomp-d
 OPTIONAL_PACKAGES=(passt)
 # With --test-users: what the test suite runs against (podman's seccomp.json,
 # script(1) for terminals, compilers for programs run under the strict policy,
-# docker-registry and openssl for the registry client tests, zstd to make zstd layers).
-TEST_PACKAGES=(golang-github-containers-common bsdutils g++ python3 golang-go docker-registry openssl zstd)
+# docker-registry and openssl for the registry client tests, zstd to make zstd layers,
+# podman to write real `podman save` archives for the image loaders).
+TEST_PACKAGES=(golang-github-containers-common bsdutils g++ python3 golang-go docker-registry openssl zstd podman)
 
 TEST_USER=sbtest
 TEST_USER_RANGE=200000:65536
