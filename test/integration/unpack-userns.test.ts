@@ -3,10 +3,11 @@
 // ids and exact modes, whiteout devices and opaque xattrs, a real overlay
 // mount of two layers (a stage plan in the test, as an observer), removal of
 // trees the caller cannot remove itself, and hostile archives refused from
-// inside the worker. Each identity runs a small bundle of src/ (esbuild).
-import { spawn } from 'node:child_process';
+// inside the worker, and an image loaded and run through the real CLI. Each
+// identity runs a small bundle of src/ (esbuild).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,10 +18,11 @@ import { probeHost, type HostFacts } from '../../src/host/probe-host.js';
 import { readSubIds } from '../../src/host/subid.js';
 import { OPAQUE_XATTRS, readXattr } from '../../src/image/unpack/overlay-marks.js';
 import { gzip, tarOf, type TestEntry } from '../unit/image/unpack/layer-archive.js';
+import { buildImage, ociLayout, writeTree } from '../unit/image/load/image-builder.js';
 import { unpackLayerInUserns } from '../../src/image/unpack/unpack-in-userns.js';
 import { removeTreeInUserns } from '../../src/image/unpack/remove-tree-in-userns.js';
 import { unpackWorkerPath } from '../../src/image/unpack/userns-worker.js';
-import { isRoot, ME, processesWith, REPO, SBTEST, SBTEST_NORANGE, type Identity } from './harness.js';
+import { isRoot, ME, processesWith, REPO, runCli, SBTEST, SBTEST_NORANGE, type Identity } from './harness.js';
 import { jsonLines } from './json-lines.js';
 
 /**
@@ -359,4 +361,50 @@ describe.skipIf(!isRoot)('unpackLayerInUserns in this process', () => {
     expect(err).toMatchObject({ name: 'SandboxError', code: 'host', message: expect.stringMatching(/cannot unpack \/nonexistent with its owners: root has no range/) });
     expect(lstatSync(dir).mode & 0o777).toBe(0o700);
   });
+});
+
+const haveBusybox = existsSync('/bin/busybox') && spawnSync('file', ['-L', '/bin/busybox']).stdout?.toString().includes('statically');
+
+describe.skipIf(!haveBusybox).each(WHO)('an image loaded and run through the CLI as $name', (as) => {
+  it('shows the owners and modes the image says, the whiteout and the opaque directory', async () => {
+    const bottom = await tarOf([
+      { name: 'bin/', type: 'directory', mode: 0o755 },
+      { name: 'bin/busybox', mode: 0o755, body: readFileSync('/bin/busybox') },
+      { name: 'bin/su', mode: 0o4755, body: 'x' },
+      { name: 'home/u/', type: 'directory', mode: 0o700, uid: 1000, gid: 1000 },
+      { name: 'var/www/', type: 'directory', mode: 0o755, uid: 33, gid: 33 },
+      { name: 'gone', body: 'x' },
+      { name: 'opq/', type: 'directory', mode: 0o755 },
+      { name: 'opq/lower', body: 'x' },
+    ]);
+    const top = await tarOf([{ name: '.wh.gone', body: '' }, { name: 'opq/', type: 'directory', mode: 0o755 }, { name: 'opq/.wh..wh..opq', body: '' }, { name: 'opq/upper', body: 'y' }]);
+    const gz = 'application/vnd.oci.image.layer.v1.tar+gzip';
+    const image = buildImage([{ blob: gzip(bottom), tar: bottom, mediaType: gz }, { blob: gzip(top), tar: top, mediaType: gz }], { cmd: ['/bin/busybox', 'true'] });
+    const base = mkdtempSync(join(work, 'cli-'));
+    chmodSync(base, 0o755);
+    writeTree(join(base, 'oci'), ociLayout([{ image }]));
+    execFileSync('chmod', ['-R', 'a+rX', join(base, 'oci')]);
+    const store = join(base, 'store');
+    mkdirSync(store);
+    chownSync(store, as.uid, as.gid);
+    const load = await runCli(['image', 'load', '--store', store, `oci:${join(base, 'oci')}`], { as, timeoutMs: 60_000 });
+    expect(load.stderr).toBe('');
+    const id = /sha256:([0-9a-f]{64})/.exec(load.stdout)![1]!;
+    expect((await runCli(['image', 'tag', '--store', store, id, 'owned:1'], { as })).code).toBe(0);
+    const r = await runCli(['exec', '--store', store, 'owned:1', '/bin/busybox', 'sh', '-c',
+      '/bin/busybox stat -c "%u:%g %a %n" /bin/su /home/u /var/www; /bin/busybox ls -A / /opq'], { as, timeoutMs: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    if (as.name === 'sbtest-norange') {
+      // one id: everything is the caller's, root inside; setuid dropped
+      expect(r.stdout).toContain('0:0 755 /bin/su');
+      expect(r.stdout).toContain('0:0 700 /home/u');
+    } else {
+      expect(r.stdout).toContain('0:0 4755 /bin/su');
+      expect(r.stdout).toContain('1000:1000 700 /home/u');
+      expect(r.stdout).toContain('33:33 755 /var/www');
+    }
+    expect(r.stdout).not.toMatch(/^gone$/m);
+    expect(r.stdout).toMatch(/\/opq:\nupper\n/);
+  }, 120_000);
 });
