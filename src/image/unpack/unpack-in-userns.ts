@@ -13,7 +13,9 @@ import type { UnpackReport } from './unpack-layer.js';
 import type { WorkerUnpackOptions } from './unpack-worker.js';
 import { runWorker } from './userns-worker.js';
 
-export interface UsernsUnpackOptions extends Omit<WorkerUnpackOptions, 'chown'> {
+export interface UsernsUnpackOptions extends Omit<WorkerUnpackOptions, 'chown' | 'whiteouts'> {
+  /** 'overlay' (default) or 'fuse-overlayfs' (the same marks); no 'record': the worker cannot write next to the layer. */
+  readonly whiteouts?: 'overlay' | 'fuse-overlayfs';
   /** Host facts (default: probeHost()). */
   readonly host?: HostFacts;
   /** The image id map (default: planImageIdMap(host)); must map a subordinate range. */
