@@ -9,7 +9,8 @@ import { findImage, normaliseImageName } from '../image/find-image.js';
 import { isLoadable, loadImage, loadImageFile } from '../image/load/load-image.js';
 import { pullIntoStore } from '../image/pull-into-store.js';
 import { parseDockerReference, parseImageReference } from '../image/registry/parse-reference.js';
-import { openStore, type ImageStore, type StoredImage } from '../image/store/image-store.js';
+import { type ImageStore, type StoredImage } from '../image/store/image-store.js';
+import { openImageStore } from '../image/store/open-image-store.js';
 import { formatAge, formatBytes } from './format-size.js';
 import { layerProgress } from './layer-progress.js';
 import { reportError } from './report-error.js';
@@ -39,7 +40,8 @@ function storeOption(cmd: Command): Command {
   return cmd.option('--store <dir>', 'the image store (default $SANDBOX_STORE, else $XDG_DATA_HOME/rootless-sandbox/store; for root /var/lib/rootless-sandbox/store)');
 }
 
-const open = (flags: StoreFlag): Promise<ImageStore> => openStore(flags.store);
+// layers unpacked with owners are removed (prune) inside the user namespace
+const open = (flags: StoreFlag): Promise<ImageStore> => openImageStore(flags.store);
 
 export const imageId = (i: StoredImage) => i.configDigest.slice(7);
 const imageSize = (i: StoredImage) => i.layers.reduce((n, l) => n + l.size, 0);

@@ -13,12 +13,13 @@ import { pullIntoStore } from './pull-into-store.js';
 import { parseImageReference, type ImageReference } from './registry/parse-reference.js';
 import type { PullProgress } from './registry/pull-image.js';
 import { formatPlatform, parsePlatform } from './registry/registry-client.js';
-import { openStore, type ImageStore, type StoredImage } from './store/image-store.js';
+import { type ImageStore, type StoredImage } from './store/image-store.js';
+import { openImageStore } from './store/open-image-store.js';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
 
 export interface ResolveImageOptions {
-  /** Default: openStore() at storeRoot() ($SANDBOX_STORE, $XDG_DATA_HOME/...). */
+  /** Default: openImageStore() at storeRoot() ($SANDBOX_STORE, $XDG_DATA_HOME/...). */
   readonly store?: ImageStore;
   /** Registry references: 'missing' (default) pulls only when the name is not stored. */
   readonly pull?: PullPolicy;
@@ -39,7 +40,7 @@ export async function resolveImage(ref: string, opts: ResolveImageOptions = {}):
   if (!['missing', 'always', 'never'].includes(policy)) {
     throw new SandboxError('usage', `unknown pull policy "${String(policy)}"`, 'use missing, always or never');
   }
-  const store = opts.store ?? await openStore();
+  const store = opts.store ?? await openImageStore();
   opts.signal?.throwIfAborted();
   let image: StoredImage | null = null;
   // an image ID or digest of a stored image is no reference to parse

@@ -15,7 +15,7 @@ function mapArgs(map: readonly IdMapLine[]): string[] {
   return map.flatMap((l) => [String(l.inside), String(l.outside), String(l.count)]);
 }
 
-function planIdMaps(idmap: IdMapPlan, tools: { newuidmap: string | null; newgidmap: string | null }): StageOp[] {
+export function planIdMaps(idmap: IdMapPlan, tools: { newuidmap: string | null; newgidmap: string | null }): StageOp[] {
   if (idmap.method === 'newidmap') {
     if (!tools.newuidmap || !tools.newgidmap) throw new Error('idmap plan needs newuidmap/newgidmap');
     return [ops.mapExec(tools.newuidmap, mapArgs(idmap.uidMap)), ops.mapExec(tools.newgidmap, mapArgs(idmap.gidMap))];
