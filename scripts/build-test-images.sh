@@ -121,7 +121,8 @@ build_layout() { # name key
 }
 build_layout busybox "$busybox_key"
 build_layout layered "$busybox_key"
-build_layout debian "$builder_key $(cat "$OUT/.keys/debian-rootfs")"
+# the tarball's size and mtime: a re-debootstrapped tarball rebuilds the layout
+build_layout debian "$builder_key $(cat "$OUT/.keys/debian-rootfs") $(stat -c '%s %Y' "$rootfs_tar")"
 
 # ---------------------------------------------------------------- podman save
 # The real `podman save` archives, made with a private storage (vfs, in a
