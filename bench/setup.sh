@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the tools the benchmarks compare against (Debian packages).
+# Installs the tools the benchmarks compare against (Debian packages) and
+# builds the test images bench/unpack.mjs unpacks (cached: instant when built).
 set -euo pipefail
 need=()
-for p in bubblewrap hyperfine; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p"); done
+for p in bubblewrap hyperfine podman debootstrap busybox-static; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p"); done
 if ((${#need[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-echo "bench tools: $(bwrap --version), $(hyperfine --version)"
+bash "$(dirname "$0")/../scripts/build-test-images.sh"
+echo "bench tools: $(bwrap --version), $(hyperfine --version), $(podman --version)"

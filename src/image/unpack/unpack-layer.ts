@@ -180,6 +180,7 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
     if (st === null) return 'clear';
     if (st.isDirectory()) {
       if (newIsDir) return 'keep';
+      layer.forget(rel); // its parent walks are no longer valid
       removeTree(path); // never follows symlinks
       dirs.delete(rel);
       return 'clear';
