@@ -98,7 +98,10 @@ function tar() {
 // An oci-archive of the debian layout (not timed); each run loads it into a
 // new private storage. vfs: a single-layer image unpacks the same way under
 // overlay, and vfs needs no mounts to clean up.
-const havePodman = spawnSync('podman', ['--version']).status === 0;
+// root only: rootless podman needs its own set-up (a shared /, a writable
+// image_copy_tmp_dir), and its numbers would be another comparison
+const isRoot = process.getuid() === 0;
+const havePodman = isRoot && spawnSync('podman', ['--version']).status === 0;
 let archive = null;
 let podmanRun = null;
 if (havePodman) {
@@ -131,7 +134,9 @@ const tools = [
   { key: 'tar', label: 'GNU `tar -xzf`', fn: tar },
   ...(havePodman ? [{ key: 'podman', label: '`podman load` (oci-archive, vfs, private storage)', fn: podman }] : []),
 ].filter((t) => !only || t.key === only);
-if (!havePodman && (!only || only === 'podman')) console.error('bench/unpack: podman not found: its row is left out (bash bench/setup.sh installs it)');
+if (!havePodman && (!only || only === 'podman')) {
+  console.error(`bench/unpack: ${isRoot ? 'podman not found (bash bench/setup.sh installs it)' : 'not root'}: the podman row is left out`);
+}
 
 const times = new Map(tools.map((t) => [t.key, []]));
 for (let r = 0; r < runs; r++) {
