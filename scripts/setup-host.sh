@@ -25,7 +25,8 @@ OPTIONAL_PACKAGES=(passt)
 # With --test-users: what the test suite runs against (podman's seccomp.json,
 # script(1) for terminals, compilers for programs run under the strict policy,
 # docker-registry and openssl for the registry client tests, zstd to make zstd layers,
-# debootstrap and podman to build the test images: scripts/build-test-images.sh).
+# debootstrap and podman to build the test images (scripts/build-test-images.sh) and
+# to write real `podman save` archives for the image loaders).
 TEST_PACKAGES=(golang-github-containers-common bsdutils g++ python3 golang-go docker-registry openssl zstd
   debootstrap podman)
 

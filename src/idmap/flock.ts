@@ -13,7 +13,7 @@ import { constants } from 'node:os';
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 
-interface KoffiLike {
+export interface KoffiLike {
   readonly version: string;
   load(path: string | null): { func(signature: string): (...args: unknown[]) => unknown };
   errno(): number;
@@ -32,7 +32,7 @@ let bound: Bound | undefined;
  * ~1.5 ms. Its own file layout, for the builds it ships, with the same
  * version check it makes, else the package as usual.
  */
-function loadKoffi(): KoffiLike {
+export function loadKoffi(): KoffiLike {
   const require = createRequire(import.meta.url);
   if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')) {
     try {

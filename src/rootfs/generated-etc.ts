@@ -1,5 +1,6 @@
 // The /etc files every sandbox gets written fresh (never the host's): the
-// users and groups that exist inside, the hostname and the hosts file.
+// hostname and the hosts file, and for the `host` image the users and groups
+// that exist inside (an OCI image keeps its own /etc/passwd and /etc/group).
 import type { RunSpec } from '../resolve/run-spec.js';
 
 export function generatedEtcFiles(spec: RunSpec): { path: string; content: string }[] {
@@ -10,9 +11,11 @@ export function generatedEtcFiles(spec: RunSpec): { path: string; content: strin
   if (gid !== 0 && gid !== 5 && gid !== 65534) group.push(`sandbox:x:${gid}:`);
   passwd.push('nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin');
   group.push('nogroup:x:65534:');
+  const users = spec.image.kind === 'host'
+    ? [{ path: '/etc/passwd', content: passwd.join('\n') + '\n' }, { path: '/etc/group', content: group.join('\n') + '\n' }]
+    : [];
   return [
-    { path: '/etc/passwd', content: passwd.join('\n') + '\n' },
-    { path: '/etc/group', content: group.join('\n') + '\n' },
+    ...users,
     { path: '/etc/hostname', content: `${spec.hostname}\n` },
     {
       path: '/etc/hosts',

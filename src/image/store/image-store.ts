@@ -24,7 +24,7 @@ import { isSandboxError, SandboxError } from '../../errors.js';
 import type { ImageConfig } from '../registry/pull-image.js';
 import { removeTree } from '../unpack/remove-tree.js';
 import { acquireLock, tryLock, type HeldLock } from './store-lock.js';
-import { digestHex, escapeName, isDigest, storePaths, storeRoot, unescapeName, type StorePaths } from './store-paths.js';
+import { digestHex, escapeName, isDigest, storeDirMode, storePaths, storeRoot, unescapeName, type StorePaths } from './store-paths.js';
 
 export interface StoredLayer {
   /** Digest of the (compressed) layer blob, as the manifest lists it. */
@@ -102,6 +102,8 @@ export interface ImageStore {
   listImages(): Promise<StoredImage[]>;
   /** Removes the image's record and every name pointing at it (not its blobs or layers: prune). Returns the manifest digest. */
   removeImage(nameOrDigest: string): Promise<string>;
+  /** Removes one name (the image stays, also when it has no name left). Returns the manifest digest it pointed at. */
+  removeName(name: string): Promise<string>;
   prune(options?: PruneOptions): Promise<PruneReport>;
 }
 
@@ -186,7 +188,7 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
   const remove = options.removeTree ?? removeTree;
   try {
     for (const d of [paths.blobsShaDir, paths.layersShaDir, paths.imagesDir, paths.namesDir]) {
-      await fsp.mkdir(d, { recursive: true, mode: 0o700 });
+      await fsp.mkdir(d, { recursive: true, mode: storeDirMode() });
     }
   } catch (e) {
     throw hostError(`cannot create the image store at ${paths.root}`, e);
@@ -433,6 +435,17 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
     });
   }
 
+  async function removeName(name: string): Promise<string> {
+    return withStoreLock(async () => {
+      const digest = isDigest(name) ? null : await resolveDigest(name);
+      if (!digest) {
+        throw new SandboxError('config', `no image named '${name}' in the store ${paths.root}`, 'list the stored images by name and digest, and name one of them');
+      }
+      await fsp.rm(paths.name(name), { force: true }).catch((e) => { throw hostError(`cannot remove ${paths.name(name)}`, e); });
+      return digest;
+    });
+  }
+
   async function prune(opts: PruneOptions = {}): Promise<PruneReport> {
     const graceMs = opts.graceMs ?? 3600_000;
     const now = Date.now();
@@ -556,6 +569,7 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
     getImage,
     listImages,
     removeImage,
+    removeName,
     prune,
   };
 }

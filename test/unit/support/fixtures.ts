@@ -84,6 +84,7 @@ export function input(
     callerEnv: rest.callerEnv ?? {},
     envFiles: rest.envFiles ?? [],
     inspectPath: rest.inspectPath ?? inspectStub,
+    ...(rest.image && { image: rest.image }),
   };
 }
 
