@@ -35,6 +35,7 @@ try {
   die(`cannot read the debian test image at ${layout}: ${e.message}`, 'sudo bash scripts/build-test-images.sh');
 }
 const layerDigest = manifest.layers[0].digest;
+const diffId = JSON.parse(readFileSync(join(layout, 'blobs', ...manifest.config.digest.split(':')), 'utf8')).rootfs.diff_ids[0];
 const blob = join(layout, 'blobs', ...layerDigest.split(':'));
 const compressedBytes = statSync(blob).size;
 // uncompressed size (and a warm page cache for the blob, the same for every tool)
@@ -77,7 +78,8 @@ let oursReport = null;
 async function ours() {
   const dir = freshDir();
   const t0 = process.hrtime.bigint();
-  oursReport = await unpackLayer(createReadStream(blob, { highWaterMark: 1 << 20 }), dir, { chown });
+  // expectDiffId: the store's path, which hashes the tar while it unpacks
+  oursReport = await unpackLayer(createReadStream(blob, { highWaterMark: 1 << 20 }), dir, { chown, expectDiffId: diffId });
   const t = seconds(t0);
   settle(dir);
   rmSync(`${dir}.whiteouts.json`, { force: true });
@@ -130,7 +132,7 @@ function podman() {
 
 // ---------------------------------------------------------------- runs
 const tools = [
-  { key: 'ours', label: '`unpackLayer` (ours, in-process)', fn: ours },
+  { key: 'ours', label: '`unpackLayer` (ours, in-process, diff ID checked)', fn: ours },
   { key: 'tar', label: 'GNU `tar -xzf`', fn: tar },
   ...(havePodman ? [{ key: 'podman', label: '`podman load` (oci-archive, vfs, private storage)', fn: podman }] : []),
 ].filter((t) => !only || t.key === only);
