@@ -35,6 +35,7 @@ try {
   die(`cannot read the debian test image at ${layout}: ${e.message}`, 'sudo bash scripts/build-test-images.sh');
 }
 const layerDigest = manifest.layers[0].digest;
+const diffId = JSON.parse(readFileSync(join(layout, 'blobs', ...manifest.config.digest.split(':')), 'utf8')).rootfs.diff_ids[0];
 const blob = join(layout, 'blobs', ...layerDigest.split(':'));
 const compressedBytes = statSync(blob).size;
 // uncompressed size (and a warm page cache for the blob, the same for every tool)
@@ -77,7 +78,8 @@ let oursReport = null;
 async function ours() {
   const dir = freshDir();
   const t0 = process.hrtime.bigint();
-  oursReport = await unpackLayer(createReadStream(blob, { highWaterMark: 1 << 20 }), dir, { chown });
+  // expectDiffId: the store's path, which hashes the tar while it unpacks
+  oursReport = await unpackLayer(createReadStream(blob, { highWaterMark: 1 << 20 }), dir, { chown, expectDiffId: diffId });
   const t = seconds(t0);
   settle(dir);
   rmSync(`${dir}.whiteouts.json`, { force: true });
@@ -98,7 +100,10 @@ function tar() {
 // An oci-archive of the debian layout (not timed); each run loads it into a
 // new private storage. vfs: a single-layer image unpacks the same way under
 // overlay, and vfs needs no mounts to clean up.
-const havePodman = spawnSync('podman', ['--version']).status === 0;
+// root only: rootless podman needs its own set-up (a shared /, a writable
+// image_copy_tmp_dir), and its numbers would be another comparison
+const isRoot = process.getuid() === 0;
+const havePodman = isRoot && spawnSync('podman', ['--version']).status === 0;
 let archive = null;
 let podmanRun = null;
 if (havePodman) {
@@ -127,11 +132,13 @@ function podman() {
 
 // ---------------------------------------------------------------- runs
 const tools = [
-  { key: 'ours', label: '`unpackLayer` (ours, in-process)', fn: ours },
+  { key: 'ours', label: '`unpackLayer` (ours, in-process, diff ID checked)', fn: ours },
   { key: 'tar', label: 'GNU `tar -xzf`', fn: tar },
   ...(havePodman ? [{ key: 'podman', label: '`podman load` (oci-archive, vfs, private storage)', fn: podman }] : []),
 ].filter((t) => !only || t.key === only);
-if (!havePodman && (!only || only === 'podman')) console.error('bench/unpack: podman not found: its row is left out (bash bench/setup.sh installs it)');
+if (!havePodman && (!only || only === 'podman')) {
+  console.error(`bench/unpack: ${isRoot ? 'podman not found (bash bench/setup.sh installs it)' : 'not root'}: the podman row is left out`);
+}
 
 const times = new Map(tools.map((t) => [t.key, []]));
 for (let r = 0; r < runs; r++) {

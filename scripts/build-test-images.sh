@@ -50,7 +50,10 @@ done
 
 umask 022
 mkdir -p "$OUT/cache" "$OUT/.keys"
-chmod 0755 "$OUT" "$(dirname "$OUT")" 2>/dev/null || true
+chmod a+rx "$OUT" # adds, never removes: $OUT may be a directory someone else made
+# One build at a time (setup-host.sh and bench/setup.sh both call this).
+exec 9>"$OUT/.lock"
+flock 9
 
 hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 # An output is up to date when it exists and the key it was built with matches.

@@ -240,7 +240,7 @@ describe.skipIf(!haveTestImages())('test images (scripts/build-test-images.sh)',
         temps.push(blobDir);
         const pulled = await pullImage(pushed.ref, { blobDir, tlsVerify: false });
         expect(pulled.manifestDigest).toBe(layout.manifestDescriptor.digest);
-        expect(pulled.config.rootfs.diff_ids).toEqual(layout.config.rootfs.diff_ids);
+        expect(pulled.config.rootfs?.diff_ids).toEqual(layout.config.rootfs.diff_ids);
       }
     });
   });
