@@ -56,7 +56,7 @@ export async function resolveImage(ref: string, opts: ResolveImageOptions = {}):
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
     } else if (parsed.transport === 'docker') {
-      if (policy !== 'always') image = await store.getImage(parsed.canonical);
+      if (policy !== 'always') image = await store.getImage(parsed.canonical, { names: false });
       // a stored image for another platform is not the one asked for
       if (image && opts.platform && image.platform !== formatPlatform(parsePlatform(opts.platform))) image = null;
       if (!image && policy === 'never') {

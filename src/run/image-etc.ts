@@ -40,10 +40,12 @@ export function readImageFile(layers: readonly string[], path: string): string |
       return null; // e.g. 0600 and owned by an id inside
     }
     try {
-      if (!fstatSync(fd).isFile()) return null;
-      const buf = Buffer.alloc(MAX_BYTES);
+      const st = fstatSync(fd);
+      if (!st.isFile()) return null;
+      const cap = Math.min(st.size, MAX_BYTES);
+      const buf = Buffer.allocUnsafe(cap);
       let n = 0;
-      for (let r; n < MAX_BYTES && (r = readSync(fd, buf, n, MAX_BYTES - n, null)) > 0;) n += r;
+      for (let r; n < cap && (r = readSync(fd, buf, n, cap - n, null)) > 0;) n += r;
       return buf.subarray(0, n).toString('utf8');
     } finally {
       closeSync(fd);

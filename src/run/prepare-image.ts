@@ -12,7 +12,6 @@ import { openImageStore } from '../image/store/open-image-store.js';
 import { parseImageReference } from '../image/registry/parse-reference.js';
 import type { PullProgress } from '../image/registry/pull-image.js';
 import { resolveImage, type PullPolicy } from '../image/resolve-image.js';
-import { ensureImageLayers } from '../image/ensure-layers.js';
 import type { ResolvedImage } from '../resolve/image-defaults.js';
 import { readImageFile } from './image-etc.js';
 
@@ -71,6 +70,7 @@ export async function prepareImage(ref: string, options: PrepareImageOptions = {
     ...(options.progress && { progress: options.progress }),
     ...(options.signal && { signal: options.signal }),
   });
-  const layers = await ensureImageLayers(store, image, options.signal ? { signal: options.signal } : {});
+  // resolveImage made sure of every layer
+  const layers = image.layers.map((l) => store.layerPath(l.diffId));
   return withUsers({ ref, digest: image.manifestDigest, layers, overlay, config: image.config.config ?? {} });
 }

@@ -1019,7 +1019,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
   int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sigfd < 0) { kill(reaper, SIGKILL); fail(UINT32_MAX, errno, "signalfd"); }
 
-  int master = -1, started = 0, failed = 0, have_status = 0, stdin_open = tty_stdin;
+  int master = -1, started = 0, failed = 0, have_status = 0, stdin_open = tty_stdin, report_eof = 0;
   int out_rd = out_pipe[0], err_rd = err_pipe[0];
   int wall_fd = -1, cpu_fd = -1;
   int32_t wstatus = 0;
@@ -1035,7 +1035,9 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
     int n = 0, i_ctl, i_exec = -1, i_rep, i_sig, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_wall = -1, i_cpu = -1;
     i_ctl = n; p[n++] = (struct pollfd){.fd = CTL_FD, .events = POLLIN};
     if (exec_rd >= 0) { i_exec = n; p[n++] = (struct pollfd){.fd = exec_rd, .events = POLLIN}; }
-    i_rep = n; p[n++] = (struct pollfd){.fd = report_fd, .events = POLLIN};
+    /* after pid 1's last word (EOF) the socket stays readable: stop polling it, or the stage spins until SIGCHLD */
+    i_rep = -1;
+    if (!report_eof) { i_rep = n; p[n++] = (struct pollfd){.fd = report_fd, .events = POLLIN}; }
     i_sig = n; p[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
     if (master >= 0) { i_master = n; p[n++] = (struct pollfd){.fd = master, .events = POLLIN}; }
     if (master >= 0 && stdin_open) { i_in = n; p[n++] = (struct pollfd){.fd = 0, .events = POLLIN}; }
@@ -1078,7 +1080,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
         }
       }
     }
-    if (p[i_rep].revents) {
+    if (i_rep >= 0 && p[i_rep].revents) {
       char tag[4];
       union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctrl;
       struct iovec iov = {.iov_base = tag, .iov_len = sizeof tag};
@@ -1092,6 +1094,8 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
         memcpy(&wstatus, tag, sizeof wstatus);
         have_status = 1;
         t_exit = now_ns();
+      } else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+        report_eof = 1;
       }
     }
     if (i_master >= 0 && p[i_master].revents && relay(master, 1, reaper) == RELAY_EOF) { close(master); master = -1; }

@@ -16,7 +16,7 @@
 // decide how a layer is unpacked (the caller's callback: unpackLayer, in
 // the stage for chown), or follow symlinks while removing (removeTree).
 import { randomBytes, createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fsp, type Stats } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, promises as fsp, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -97,8 +97,8 @@ export interface ImageStore {
   layerPath(diffId: string): string;
   /** Writes the record and points every name at it (a name that pointed at another image moves). */
   putImage(record: ImageRecord, names: readonly string[]): Promise<StoredImage>;
-  /** By name, "sha256:<hex>" or the bare 64-hex manifest digest; null if not there. */
-  getImage(nameOrDigest: string): Promise<StoredImage | null>;
+  /** By name, "sha256:<hex>" or the bare 64-hex manifest digest; null if not there. `names: false` leaves `names` empty (cheaper). */
+  getImage(nameOrDigest: string, opts?: { names?: boolean }): Promise<StoredImage | null>;
   listImages(): Promise<StoredImage[]>;
   /** Removes the image's record and every name pointing at it (not its blobs or layers: prune). Returns the manifest digest. */
   removeImage(nameOrDigest: string): Promise<string>;
@@ -187,8 +187,9 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
   const layerLockTimeoutMs = options.layerLockTimeoutMs ?? 30 * 60_000;
   const remove = options.removeTree ?? removeTree;
   try {
+    // every run opens the store: one stat each when it is there, mkdir only when not
     for (const d of [paths.blobsShaDir, paths.layersShaDir, paths.imagesDir, paths.namesDir]) {
-      await fsp.mkdir(d, { recursive: true, mode: storeDirMode() });
+      if (!existsSync(d)) await fsp.mkdir(d, { recursive: true, mode: storeDirMode() });
     }
   } catch (e) {
     throw hostError(`cannot create the image store at ${paths.root}`, e);
@@ -368,12 +369,13 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
     }
   }
 
-  async function getImage(nameOrDigest: string): Promise<StoredImage | null> {
+  async function getImage(nameOrDigest: string, opts: { names?: boolean } = {}): Promise<StoredImage | null> {
     const digest = await resolveDigest(nameOrDigest);
     if (!digest) return null;
     const record = await readRecord(digest);
     if (!record) return null;
-    return { ...record, names: namesOf(await readNames(), digest) };
+    // the names are found by reading every name file: a run does not need them
+    return { ...record, names: opts.names === false ? [] : namesOf(await readNames(), digest) };
   }
 
   async function listImages(): Promise<StoredImage[]> {
