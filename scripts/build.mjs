@@ -1,5 +1,5 @@
-// The whole build: schema validators, type declarations, the two bundles
-// (library dist/index.js, CLI dist/cli.cjs) and the C stage.
+// The whole build: schema validators, type declarations, the bundles
+// (library dist/index.js, CLI dist/cli.cjs, unpack worker dist/unpack-worker.cjs) and the C stage.
 // One bundle per entry keeps start-up to a single module load.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -26,6 +26,16 @@ await build({
 await build({
   ...common,
   entryPoints: { cli: 'src/cli/main.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  define: { 'import.meta.url': '__sandboxModuleUrl' },
+  banner: { js: "const __sandboxModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+// the unpack worker: the stage executes it inside the user namespace (src/image/unpack/userns-worker.ts)
+await build({
+  ...common,
+  entryPoints: { 'unpack-worker': 'src/image/unpack/unpack-worker.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   format: 'cjs',

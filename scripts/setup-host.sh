@@ -13,7 +13,9 @@
 #                 user namespaces (kernel.apparmor_restrict_unprivileged_userns)
 #   --test-users  create the test users sbtest (subuid/subgid 200000:65536) and
 #                 sbtest-norange (no ranges), give root 1000000:65536, and
-#                 install what the tests run against (TEST_PACKAGES)
+#                 install what the tests run against (TEST_PACKAGES), and
+#                 build the test images (scripts/build-test-images.sh: cached,
+#                 into $SANDBOX_TEST_IMAGES or /var/cache/rootless-sandbox/test-images)
 set -euo pipefail
 
 PACKAGES=(uidmap passt slirp4netns fuse-overlayfs fuse3 libseccomp2 libseccomp-dev
@@ -22,8 +24,11 @@ PACKAGES=(uidmap passt slirp4netns fuse-overlayfs fuse3 libseccomp2 libseccomp-d
 OPTIONAL_PACKAGES=(passt)
 # With --test-users: what the test suite runs against (podman's seccomp.json,
 # script(1) for terminals, compilers for programs run under the strict policy,
-# docker-registry and openssl for the registry client tests, zstd to make zstd layers).
-TEST_PACKAGES=(golang-github-containers-common bsdutils g++ python3 golang-go docker-registry openssl zstd)
+# docker-registry and openssl for the registry client tests, zstd to make zstd layers,
+# debootstrap and podman to build the test images (scripts/build-test-images.sh) and
+# to write real `podman save` archives for the image loaders).
+TEST_PACKAGES=(golang-github-containers-common bsdutils g++ python3 golang-go docker-registry openssl zstd
+  debootstrap podman)
 
 TEST_USER=sbtest
 TEST_USER_RANGE=200000:65536
@@ -47,7 +52,7 @@ die() {
 }
 changed() { say "$*"; changes=$((changes + 1)); }
 
-usage() { sed -n '2,16s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
 
 for arg in "$@"; do
   case "$arg" in
@@ -342,6 +347,15 @@ if [ "$test_users" = 1 ]; then
     warn "self-check: $TEST_USER cannot create a user namespace with its subordinate ids:"
     printf '%s\n' "$out" | sed 's/^/setup-host:     /' >&2
     hint "see the warnings above (user namespaces, newuidmap/newgidmap, /etc/subuid)"
+  fi
+
+  # The OCI test images (debootstrap, busybox, podman save). Cached: a re-run
+  # only checks. A failure fails the set-up: the image tests must not skip in CI.
+  if bash "$(dirname "$0")/build-test-images.sh"; then
+    say "test images: ok"
+  else
+    fail "building the test images failed (see above)"
+    hint "run it alone for the details: sudo bash scripts/build-test-images.sh"
   fi
 fi
 

@@ -7,6 +7,8 @@ import { spawnSandbox, type SandboxProcess, type StdioChoice } from '../run/spaw
 import type { ExecOptions } from '../resolve/exec-options.js';
 import { SandboxError } from '../errors.js';
 import { printError, reportError } from './report-error.js';
+import { parseBool } from './image-command.js';
+import { layerProgress } from './layer-progress.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -40,6 +42,12 @@ interface ExecFlags {
   stderrToStdout?: boolean;
   result?: string;
   meta?: string;
+  store?: string;
+  entrypoint?: string;
+  pull?: string;
+  platform?: string;
+  tlsVerify?: boolean;
+  overlay?: string;
 }
 
 const number = (flag: string) => (value: string) => {
@@ -69,6 +77,26 @@ function parseSecurityOpts(opts: string[]): { seccomp?: string } {
   return out;
 }
 
+function parsePull(value: string): 'missing' | 'always' | 'never' {
+  if (value === 'missing' || value === 'always' || value === 'never') return value;
+  throw new SandboxError('usage', `invalid --pull ${value}`, 'use missing, always or never');
+}
+
+/** --entrypoint as podman takes it: a JSON array of strings, else one program. */
+function parseEntrypoint(value: string): string[] {
+  if (!value.trimStart().startsWith('[')) return value === '' ? [] : [value];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = null;
+  }
+  if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) {
+    throw new SandboxError('usage', `invalid --entrypoint ${value}`, 'give a program, or a JSON array of strings such as \'["/bin/sh","-c"]\'');
+  }
+  return parsed as string[];
+}
+
 export function toExecOptions(image: string, command: string[], f: ExecFlags): ExecOptions {
   return {
     image,
@@ -80,6 +108,7 @@ export function toExecOptions(image: string, command: string[], f: ExecFlags): E
     ...(f.readOnly !== undefined && { readOnly: f.readOnly }),
     ...(f.network !== undefined && { network: f.network }),
     ...(f.publish !== undefined && { publish: f.publish }),
+    ...(f.entrypoint !== undefined && { entrypoint: parseEntrypoint(f.entrypoint) }),
     volumes: f.volume ?? [],
     tmpfs: f.tmpfs ?? [],
     env: f.env ?? [],
@@ -114,12 +143,23 @@ async function runExec(image: string, command: string[], flags: ExecFlags): Prom
     return fd;
   };
   let sandbox: SandboxProcess;
+  // a pull or load before the run shows its progress on a terminal
+  const progress = layerProgress({ quiet: false });
   try {
     const stdio: [StdioChoice?, StdioChoice?, StdioChoice?] = [
       open('--stdin', flags.stdin, 'r'), open('--stdout', flags.stdout, 'w'), open('--stderr', flags.stderr, 'w'),
     ];
-    sandbox = await spawnSandbox({ ...options, stdio });
+    sandbox = await spawnSandbox({
+      ...options, stdio,
+      ...(flags.store !== undefined && { store: flags.store }),
+      ...(flags.pull !== undefined && { pull: parsePull(flags.pull) }),
+      ...(flags.platform !== undefined && { platform: flags.platform }),
+      ...(flags.tlsVerify !== undefined && { tlsVerify: flags.tlsVerify }),
+      ...(flags.overlay !== undefined && { overlay: flags.overlay }),
+      ...(progress.onProgress && { pullProgress: progress.onProgress }),
+    });
   } finally {
+    progress.stop();
     for (const fd of files) closeSync(fd); // the stage holds its own copies
   }
   const forward = (sig: NodeJS.Signals) => sandbox.kill(sig);
@@ -153,8 +193,8 @@ export function registerExecCommand(program: Command): void {
   program
     .command('exec')
     .description('run a command in a fresh sandbox')
-    .argument('<image>', 'image to run: "host" (read-only binds of the host\'s /usr, /bin, /lib*)')
-    .argument('[command...]', 'program and arguments (after "--" if they start with "-")')
+    .argument('<image>', 'image to run: "host" (read-only binds of the host\'s /usr, /bin, /lib*), an image name from the store, or a root directory')
+    .argument('[command...]', 'program and arguments (after "--" if they start with "-"); default: the image\'s Entrypoint and Cmd')
     .option('--profile <name|path>', 'profile: a name from `sandbox profile ls` or a .json file', 'default')
     .option('-u, --user <uid[:gid]>', 'user and group ids inside the sandbox')
     .option('-w, --workdir <dir>', 'working directory inside the sandbox')
@@ -182,6 +222,12 @@ export function registerExecCommand(program: Command): void {
     .option('--stderr-to-stdout', 'the workload\'s stderr goes where its stdout goes')
     .option('--result <file>', 'write the result (verdict, times, memory, output) as JSON')
     .option('--meta <file>', 'write the result in isolate\'s meta format (key:value lines)')
+    .option('--entrypoint <cmd|json>', 'replace the image\'s Entrypoint (a program, or a JSON array); its Cmd is then not used')
+    .option('--pull <policy>', 'when to pull a registry image: missing (default), always, never')
+    .option('--platform <os/arch>', 'platform of a registry image to pull (default: this host\'s)')
+    .option('--tls-verify [bool]', 'verify the registry\'s certificate when pulling (--tls-verify=false also allows plain HTTP)', parseBool('--tls-verify'))
+    .option('--overlay <driver>', 'how image layers are merged: auto (default; $SANDBOX_OVERLAY), native (the kernel\'s overlayfs) or fuse (fuse-overlayfs)')
+    .option('--store <dir>', 'image store directory (default: $SANDBOX_STORE, else $XDG_DATA_HOME/rootless-sandbox/store; for root /var/lib/rootless-sandbox/store)')
     .option('-i, --interactive', 'keep stdin open')
     .option('-t, --tty', 'give the workload a pseudo-terminal')
     .passThroughOptions()

@@ -3,6 +3,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerExecCommand } from './exec-command.js';
+import { registerImageCommand } from './image-command.js';
+import { registerLoginCommand } from './login-command.js';
 import { registerPolicyCommand } from './policy-command.js';
 import { registerProfileCommand } from './profile-command.js';
 import { EXIT_SANDBOX_FAILED, printError } from './report-error.js';
@@ -24,7 +26,14 @@ registerExecCommand(program);
 registerProfileCommand(program);
 registerPolicyCommand(program);
 registerDoctorCommand(program);
-for (const cmd of program.commands) cmd.exitOverride().configureOutput({ outputError: () => {} });
+registerImageCommand(program);
+registerLoginCommand(program);
+// subcommands of subcommands (image ls, ...) report usage errors the same way
+const quiet = (cmd: Command): void => {
+  cmd.exitOverride().configureOutput({ outputError: () => {} });
+  cmd.commands.forEach(quiet);
+};
+program.commands.forEach(quiet);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (!(e instanceof CommanderError)) throw e;

@@ -4,6 +4,7 @@
 import { formatIdMap, type IdMapLine, type IdMapPlan } from '../idmap/plan-idmap.js';
 import type { RunSpec } from '../resolve/run-spec.js';
 import { planRootfs } from '../rootfs/plan-rootfs.js';
+import { planWritableLayerFds, type WritableLayer } from '../rootfs/overlay-root.js';
 import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { CLONE, ops, type StageOp } from '../stage/plan.js';
 import { CpuUsageFormat, ForkFlag, LimitFlag } from '../stage/protocol.js';
@@ -30,7 +31,7 @@ function mapArgs(map: readonly IdMapLine[]): string[] {
   return map.flatMap((l) => [String(l.inside), String(l.outside), String(l.count)]);
 }
 
-function planIdMaps(idmap: IdMapPlan, tools: { newuidmap: string | null; newgidmap: string | null }): StageOp[] {
+export function planIdMaps(idmap: IdMapPlan, tools: { newuidmap: string | null; newgidmap: string | null }): StageOp[] {
   if (idmap.method === 'newidmap') {
     if (!tools.newuidmap || !tools.newgidmap) throw new Error('idmap plan needs newuidmap/newgidmap');
     return [ops.mapExec(tools.newuidmap, mapArgs(idmap.uidMap)), ops.mapExec(tools.newgidmap, mapArgs(idmap.gidMap))];
@@ -40,6 +41,11 @@ function planIdMaps(idmap: IdMapPlan, tools: { newuidmap: string | null; newgidm
     ops.mapWrite('uid_map', formatIdMap(idmap.uidMap)),
     ops.mapWrite('gid_map', formatIdMap(idmap.gidMap)),
   ];
+}
+
+/** The stage enters a new user namespace with the run's maps and takes its set-up identity there. */
+export function planUserns(idmap: IdMapPlan, tools: { newuidmap: string | null; newgidmap: string | null }): StageOp[] {
+  return [ops.userns(), ...planIdMaps(idmap, tools), ops.setupIds(idmap.setupUid, idmap.setupGid)];
 }
 
 /** BPF programs to load last, before exec (none: unconfined). */
@@ -91,20 +97,21 @@ export function planRun(
   tools: { newuidmap: string | null; newgidmap: string | null },
   seccomp: SeccompPrograms = { programs: [], flags: 0 },
   cgroup: CgroupChoice = { backend: 'none', reason: 'not asked for' },
+  writable?: WritableLayer,
 ): StageOp[] {
-  const { idmap, user } = spec;
+  const { idmap, user, image } = spec;
+  if (image.kind === 'oci' && !writable) throw new Error('an OCI image run needs its writable layer');
   const ttyFlags = spec.tty ? ForkFlag.TTY | (spec.interactive ? ForkFlag.TTY_STDIN : 0) : 0;
   return [
     // the stage
     ...planCgroup(cgroup),
-    ops.userns(),
-    ...planIdMaps(idmap, tools),
-    ops.setupIds(idmap.setupUid, idmap.setupGid),
+    ...(image.kind === 'oci' ? planWritableLayerFds(image, writable!) : []),
+    ...planUserns(idmap, tools),
     ...planNamespaces(spec),
     ...planLimits(spec, cgroup),
     ops.forkInit(ttyFlags),
     // pid 1
-    ...planRootfs(spec),
+    ...planRootfs(spec, writable),
     ops.sethostname(spec.hostname),
     ...(spec.network.mode === 'host' ? [] : [ops.loopbackUp()]),
     ...(spec.tty ? [ops.pty('/dev/pts/ptmx')] : []),

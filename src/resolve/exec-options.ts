@@ -16,10 +16,12 @@ export interface LimitOptions {
 }
 
 export interface ExecOptions {
-  /** Image reference; only "host" for now. Default "host". */
+  /** Image reference: "host", a name in the image store, oci:DIR, a root directory... Default "host". */
   readonly image?: string;
-  /** Program and arguments. */
+  /** Program and arguments; with an image, empty means its Cmd. */
   readonly command: readonly string[];
+  /** Replaces the image's Entrypoint (and then its Cmd is not used), as podman's --entrypoint. */
+  readonly entrypoint?: readonly string[];
   /** Profile name (profiles/NAME.json) or path. Default "default". */
   readonly profile?: string;
   /** "UID[:GID]" or ids. */

@@ -13,6 +13,7 @@ import { resolveNetwork } from '../network/resolve-network.js';
 import { resolveLimits } from './resolve-limits.js';
 import { parseEnvArg, parseEnvFile, parseOctal, parseSize, parseTmpfs, parseUser, parseVolume } from './parse-options.js';
 import type { RunSpec, TmpfsSpec, VolumeSpec } from './run-spec.js';
+import { imageArgv, imageEnv, resolveImageUser, type ImageUser, type ResolvedImage } from './image-defaults.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_HOSTNAME = 'sandbox';
@@ -37,6 +38,8 @@ export interface ResolveInput {
   readonly inspectPath: InspectPath;
   /** The host's /etc/resolv.conf (for the network modes), read by the caller; absent: none. */
   readonly hostResolvConf?: string | null;
+  /** The image when it is not `host`, resolved to unpacked layers by the caller. */
+  readonly image?: ResolvedImage;
 }
 
 function normalizeTarget(path: string, where: string): string {
@@ -115,17 +118,20 @@ function resolveEnv(input: ResolveInput, base: Record<string, string>): string[]
 export function resolveRunSpec(input: ResolveInput): RunSpec {
   const { options, profile: loaded, host, layout } = input;
   const profile = loaded.profile;
-  const image = options.image ?? 'host';
-  if (image !== 'host') {
-    throw new SandboxError('usage', `unknown image "${image}"`, 'only the `host` image (read-only binds of the host\'s /usr) is available in this version');
+  const ref = options.image ?? 'host';
+  const oci = ref === 'host' ? null : input.image;
+  if (ref !== 'host' && !oci) {
+    throw new SandboxError('internal', `image "${ref}" was not resolved before the run was planned`, 'resolve it with prepareImage() first');
   }
-  if (!options.command.length || options.command[0] === '') {
-    throw new SandboxError('usage', 'missing command', 'give the program to run after the image, e.g. `sandbox exec host -- /bin/echo hi`');
+  // --entrypoint replaces the image's Entrypoint and drops its Cmd, as in podman
+  const config = oci && options.entrypoint ? { ...oci.config, Entrypoint: options.entrypoint, Cmd: [] } : oci?.config;
+  const argv = config ? imageArgv(config, options.command) : [...options.command];
+  if (!argv.length || argv[0] === '') {
+    throw new SandboxError('usage', oci ? `image ${ref} has no default command (Entrypoint and Cmd are empty)` : 'missing command',
+      `give the program to run after the image, e.g. \`sandbox exec ${oci ? ref : 'host'} -- /bin/echo hi\``);
   }
 
-  const user = typeof options.user === 'string' ? parseUser(options.user) : options.user ?? profile.user ?? { uid: 0, gid: 0 };
-  const name = user.uid === 0 ? 'root' : 'sandbox';
-  const home = user.uid === 0 ? '/root' : '/home/sandbox';
+  const { user, name, home } = resolveUser(input, oci);
 
   const hostname = options.hostname ?? profile.hostname ?? DEFAULT_HOSTNAME;
   if (!HOSTNAME_RE.test(hostname)) {
@@ -152,14 +158,15 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
   const tmpfs = mounts.flatMap((m) => (m.kind === 'tmpfs' ? [m.spec] : []));
   const volumes = mounts.flatMap((m) => (m.kind === 'volume' ? [m.spec] : []));
 
-  const cwd = options.workdir ?? profile.workdir ?? home;
+  const cwd = options.workdir ?? (oci?.config.WorkingDir || undefined) ?? profile.workdir ?? (oci ? '/' : home);
   if (!cwd.startsWith('/')) throw new SandboxError('usage', `working directory "${cwd}" is not absolute (-w)`, 'write it from /, e.g. -w /tmp');
 
   const tty = options.tty ?? false;
-  const base: Record<string, string> = { PATH: DEFAULT_PATH, HOME: home, HOSTNAME: hostname };
+  // the image's Env comes before the profile's and the flags' (it may set PATH and HOME)
+  const base: Record<string, string> = { PATH: DEFAULT_PATH, HOME: home, HOSTNAME: hostname, ...(oci ? imageEnv(oci.config) : {}) };
   if (tty) base.TERM = input.callerEnv.TERM || 'xterm';
   const env = resolveEnv(input, base);
-  options.command.forEach((arg, i) => rejectNul(arg, `argument ${i} of the command`));
+  argv.forEach((arg, i) => rejectNul(arg, `argument ${i} of the command`));
   env.forEach((e) => rejectNul(e, `environment variable ${e.split('=')[0]}`));
   const searchPath = env.findLast((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
 
@@ -171,9 +178,11 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
   }
 
   const spec: RunSpec = {
-    image: { kind: 'host', layout: structuredClone(layout) },
+    image: oci
+      ? { kind: 'oci', ref: oci.ref, digest: oci.digest, layers: [...oci.layers], overlay: { ...oci.overlay }, proc: structuredClone(layout.proc) }
+      : { kind: 'host', layout: structuredClone(layout) },
     profile: { name: loaded.name, file: loaded.file },
-    argv: [...options.command],
+    argv,
     env,
     searchPath,
     cwd: posix.normalize(cwd),
@@ -195,6 +204,28 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
     },
   };
   return deepFreeze(spec);
+}
+
+/**
+ * Who the workload is: -u, else (for an image) the image's User, else the
+ * profile's user, else root. Names exist only in images (their /etc/passwd);
+ * the host image has fixed ones.
+ */
+function resolveUser(input: ResolveInput, oci: ResolvedImage | null | undefined): { user: { uid: number; gid: number }; name: string; home: string } {
+  const { options, profile: loaded } = input;
+  if (oci) {
+    let found: ImageUser;
+    if (typeof options.user === 'string') found = resolveImageUser(options.user, oci, '-u');
+    else if (options.user) found = resolveImageUser(`${options.user.uid}:${options.user.gid}`, oci, 'user');
+    else if (oci.config.User) found = resolveImageUser(oci.config.User, oci, `the image config's User (${oci.ref})`);
+    else {
+      const p = loaded.profile.user ?? { uid: 0, gid: 0 };
+      found = resolveImageUser(`${p.uid}:${p.gid}`, oci, `${loaded.file}#/user`);
+    }
+    return { user: { uid: found.uid, gid: found.gid }, name: found.name, home: found.home };
+  }
+  const user = typeof options.user === 'string' ? parseUser(options.user) : options.user ?? loaded.profile.user ?? { uid: 0, gid: 0 };
+  return { user, name: user.uid === 0 ? 'root' : 'sandbox', home: user.uid === 0 ? '/root' : '/home/sandbox' };
 }
 
 function deepFreeze<T>(o: T, seen = new WeakSet<object>()): T {

@@ -1,7 +1,8 @@
 // RunSpec: the contract between resolving and running. Fully resolved (no
 // defaults left to apply), JSON-serializable, frozen.
 import type { IdMapPlan } from '../idmap/plan-idmap.js';
-import type { HostImageLayout } from '../rootfs/host-image.js';
+import type { HostImageLayout, ProcLayout } from '../rootfs/host-image.js';
+import type { OverlayDriver } from '../rootfs/choose-overlay.js';
 import type { NetworkSpec } from '../network/resolve-network.js';
 
 export interface TmpfsSpec {
@@ -31,8 +32,27 @@ export interface LimitsSpec {
   readonly outputBytes: number | null;
 }
 
+/** The `host` image: read-only binds of the host's toolchains. */
+export interface HostImageSpec {
+  readonly kind: 'host';
+  readonly layout: HostImageLayout;
+}
+
+/** An OCI image (or a plain root directory): layers under a per-run overlay. */
+export interface OciImageSpec {
+  readonly kind: 'oci';
+  /** What the caller named, and the manifest digest it resolved to ("" for a directory). */
+  readonly ref: string;
+  readonly digest: string;
+  /** Unpacked layer directories on the host, bottom layer first. */
+  readonly layers: readonly string[];
+  /** The kernel's overlayfs, or fuse-overlayfs. */
+  readonly overlay: OverlayDriver;
+  readonly proc: ProcLayout;
+}
+
 export interface RunSpec {
-  readonly image: { readonly kind: 'host'; readonly layout: HostImageLayout };
+  readonly image: HostImageSpec | OciImageSpec;
   readonly profile: { readonly name: string; readonly file: string };
   /** argv of the workload; argv[0] is searched in PATH unless it has a '/'. */
   readonly argv: readonly string[];

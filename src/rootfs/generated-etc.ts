@@ -1,6 +1,7 @@
 // The /etc files every sandbox gets written fresh (never the host's): the
-// users and groups that exist inside, the hostname, the hosts file, and
-// resolv.conf when the sandbox has a network.
+// hostname, the hosts file, resolv.conf when the sandbox has a network, and
+// for the `host` image the users and groups that exist inside (an OCI image
+// keeps its own /etc/passwd and /etc/group).
 import type { RunSpec } from '../resolve/run-spec.js';
 
 export function generatedEtcFiles(spec: RunSpec): { path: string; content: string }[] {
@@ -12,10 +13,12 @@ export function generatedEtcFiles(spec: RunSpec): { path: string; content: strin
   passwd.push('nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin');
   group.push('nogroup:x:65534:');
   const resolv = 'resolvConf' in spec.network ? [{ path: '/etc/resolv.conf', content: spec.network.resolvConf }] : [];
+  const users = spec.image.kind === 'host'
+    ? [{ path: '/etc/passwd', content: passwd.join('\n') + '\n' }, { path: '/etc/group', content: group.join('\n') + '\n' }]
+    : [];
   return [
+    ...users,
     ...resolv,
-    { path: '/etc/passwd', content: passwd.join('\n') + '\n' },
-    { path: '/etc/group', content: group.join('\n') + '\n' },
     { path: '/etc/hostname', content: `${spec.hostname}\n` },
     {
       path: '/etc/hosts',

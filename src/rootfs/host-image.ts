@@ -13,8 +13,14 @@ export interface HostImageLayout {
   readonly rootEntries: readonly HostEntry[];
   /** The /etc entries toolchains need that exist on this host. */
   readonly etcEntries: readonly HostEntry[];
-  /** Paths under /proc that exist on this kernel: masked files and directories, and read-only ones. */
-  readonly proc: { readonly maskFiles: readonly string[]; readonly maskDirs: readonly string[]; readonly readOnly: readonly string[] };
+  readonly proc: ProcLayout;
+}
+
+/** Paths under /proc that exist on this kernel: masked files and directories, and read-only ones. */
+export interface ProcLayout {
+  readonly maskFiles: readonly string[];
+  readonly maskDirs: readonly string[];
+  readonly readOnly: readonly string[];
 }
 
 const ROOT_ENTRIES = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];

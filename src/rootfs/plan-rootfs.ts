@@ -1,20 +1,26 @@
 // rootfs/: turns a RunSpec into the mount ops pid 1 runs, in order:
 //   1. a scratch tmpfs becomes / with the host root kept at /oldroot,
-//   2. a fresh tmpfs at /newroot gets the image (read-only binds of the
-//      host's /usr, /bin, /lib*, selected /etc files), generated /etc files,
-//      /proc with masks, a minimal /dev, tmpfs mounts and volumes,
+//   2. /newroot gets the image: for `host` a fresh tmpfs with read-only binds
+//      of the host's /usr, /bin, /lib*, selected /etc files; for an OCI image
+//      an overlay of its layers with the run's own writable layer. Then, with
+//      every path resolved inside /newroot (image content may hold hostile
+//      symlinks): generated /etc files, /proc with masks, a minimal /dev,
+//      tmpfs mounts and volumes,
 //   3. /newroot becomes / and the old root is detached: no path leads back.
 // Must not: run anything, or expose a host path the spec does not name.
 import { isMapped } from '../idmap/plan-idmap.js';
-import type { RunSpec, TmpfsSpec, VolumeSpec } from '../resolve/run-spec.js';
-import { MNT_DETACH, MOUNT_ATTR, MS, ops, type StageOp } from '../stage/plan.js';
+import type { HostImageSpec, OciImageSpec, RunSpec, TmpfsSpec, VolumeSpec } from '../resolve/run-spec.js';
+import { CLONE, MNT_DETACH, MOUNT_ATTR, MS, ops, type StageOp } from '../stage/plan.js';
+import { planFuseOverlayMount, planOverlayMount, type WritableLayer } from './overlay-root.js';
 import { generatedEtcFiles } from './generated-etc.js';
 import type { HostEntry } from './host-image.js';
 
-/** Host directory the scratch tmpfs is mounted on (in the private mount namespace only). */
+/** Host directory the scratch tmpfs of a `host` image run is mounted on (in the private mount namespace only); an image run has its own. */
 const SCRATCH = '/tmp';
 const NEW = '/newroot';
 const OLD = '/oldroot';
+/** Where mounts into the confined new root are made before they are moved into place. */
+const STAGING = '/staging';
 
 const RO_BIND = MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV;
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
@@ -27,19 +33,29 @@ function bindHostEntry(e: HostEntry): StageOp[] {
   return [create, ops.bind(OLD + e.path, NEW + e.path, recursive), ops.setattr(NEW + e.path, RO_BIND, 0, recursive)];
 }
 
-function planImage(spec: RunSpec): StageOp[] {
-  const { layout } = spec.image;
+/** The host image: a fresh tmpfs with read-only binds of the host's toolchain directories. */
+function planHostImage(spec: RunSpec, image: HostImageSpec): StageOp[] {
+  const { layout } = image;
   return [
+    ops.mount('tmpfs', NEW, 'tmpfs', MS.NOSUID | MS.NODEV, `mode=0755,size=${spec.rootSizeBytes}`),
+    // from here every path under /newroot is resolved inside it
+    ops.confine(NEW, STAGING),
     ...bindHostEntry({ path: '/usr', kind: 'dir' }),
     ...layout.rootEntries.flatMap(bindHostEntry),
     ops.mkdir(NEW + '/etc'),
     ...layout.etcEntries.flatMap(bindHostEntry),
-    ...generatedEtcFiles(spec).map((f) => ops.writeFile(NEW + f.path, f.content, 0o644)),
   ];
 }
 
+/** An OCI image: its layers and the run's writable layer as an overlay. */
+function planOciImage(image: OciImageSpec, writable: WritableLayer): StageOp[] {
+  // fuse-overlayfs mounted it before the pivot
+  const mount = image.overlay.kind === 'native' ? planOverlayMount(image, writable, NEW, OLD) : [];
+  return [...mount, ops.confine(NEW, STAGING), ops.mkdir(NEW + '/etc')];
+}
+
 function planProc(spec: RunSpec): StageOp[] {
-  const { proc } = spec.image.layout;
+  const proc = spec.image.kind === 'host' ? spec.image.layout.proc : spec.image.proc;
   const hidden = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC;
   return [
     ops.mkdir(NEW + '/proc'),
@@ -113,21 +129,32 @@ function planHome(spec: RunSpec): StageOp[] {
   return [ops.mkdir(NEW + home, uid === 0 ? 0o700 : 0o755, owned ? uid : -1, owned ? gid : -1)];
 }
 
-export function planRootfs(spec: RunSpec): StageOp[] {
+export function planRootfs(spec: RunSpec, writable?: WritableLayer): StageOp[] {
+  const { image } = spec;
+  if (image.kind === 'oci' && !writable) throw new Error('an OCI image run needs its writable layer');
+  // an image run's scratch root hides nothing of the host while host paths are still used (fuse-overlayfs)
+  const scratch = image.kind === 'oci' ? writable!.scratch : SCRATCH;
   return [
     // nothing mounted here propagates back to the host
     ops.mount('', '/', '', MS.REC | MS.SLAVE),
-    ops.mount('tmpfs', SCRATCH, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=0755,size=16k'),
-    ops.mkdir(SCRATCH + NEW),
-    ops.mkdir(SCRATCH + OLD),
-    ops.pivotRoot(SCRATCH, SCRATCH + OLD),
+    ops.mount('tmpfs', scratch, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=0755,size=16k'),
+    ops.mkdir(scratch + NEW),
+    ops.mkdir(scratch + OLD),
+    ops.mkdir(scratch + STAGING),
+    ...(image.kind === 'oci' && image.overlay.kind === 'fuse' ? planFuseOverlayMount(image, writable!, image.overlay.program, scratch + NEW) : []),
+    // pid 1 of an image run pivots in a mount namespace of its own: the stage (and fuse-overlayfs, which
+    // keeps using host paths) stay in the host's view, and a native overlay goes away with pid 1,
+    // before the stage clears the writable layer
+    ...(image.kind === 'oci' ? [ops.unshare(CLONE.NEWNS, 'a mount namespace for pid 1')] : []),
+    ops.pivotRoot(scratch, scratch + OLD),
     ops.chdir('/'),
-    ops.mount('tmpfs', NEW, 'tmpfs', MS.NOSUID | MS.NODEV, `mode=0755,size=${spec.rootSizeBytes}`),
-    ...planImage(spec),
+    ...(image.kind === 'host' ? planHostImage(spec, image) : planOciImage(image, writable!)),
+    ...generatedEtcFiles(spec).map((f) => ops.writeFile(NEW + f.path, f.content, 0o644)),
     ...planProc(spec),
     ...planDev(spec),
     ...planMounts(spec),
-    ...planHome(spec),
+    // an image brings its own home directories (podman does not make them either)
+    ...(image.kind === 'host' ? planHome(spec) : []),
     // like docker, a missing working directory is made, but never in a host volume
     ...(spec.volumes.some((v) => within(spec.cwd, v.target)) ? [] : [ops.mkdir(NEW + spec.cwd)]),
     // /newroot becomes /; the scratch root and the host root under it are detached

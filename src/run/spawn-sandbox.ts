@@ -15,6 +15,11 @@ import { filterContext, prepareSeccomp } from '../seccomp/prepare-seccomp.js';
 import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { acquireIdMap } from '../idmap/uid-slots.js';
 import { chooseCgroup, fallbackNote } from './choose-cgroup.js';
+import type { ResolvedImage } from '../resolve/image-defaults.js';
+import { prepareImage, type PrepareImageOptions } from './prepare-image.js';
+import { cleanStaleLayers, clearInside } from './clean-stale-layers.js';
+import { createWritableLayer, removeWritableLayer, type RunLayerDir } from './writable-layer.js';
+import { storeRoot } from '../image/store/store-paths.js';
 import { toRunResult, type RunResult } from './run-result.js';
 import type { StageOp } from '../stage/plan.js';
 import { SYNC_WHAT } from '../launch/plan-run.js';
@@ -30,6 +35,15 @@ export interface SpawnOptions extends ExecOptions {
   readonly stdio?: readonly [StdioChoice?, StdioChoice?, StdioChoice?];
   /** Aborting kills the sandbox; the result then says SG with SIGKILL. */
   readonly signal?: AbortSignal;
+  /** Image store directory (default: $SANDBOX_STORE, else $XDG_DATA_HOME/rootless-sandbox/store; root: /var/lib/rootless-sandbox/store). */
+  readonly store?: string;
+  /** How an image that is not stored is found, and a progress callback for pulls and loads. */
+  readonly pull?: PrepareImageOptions['pull'];
+  readonly platform?: string;
+  readonly tlsVerify?: boolean;
+  readonly pullProgress?: PrepareImageOptions['progress'];
+  /** auto (default: $SANDBOX_OVERLAY, else native where the kernel allows it), native or fuse (fuse-overlayfs). */
+  readonly overlay?: string;
 }
 
 export interface SandboxProcess {
@@ -75,7 +89,7 @@ function readHostResolvConf(): string | null {
 }
 
 /** Resolves everything a run needs without starting it. */
-export function prepareRun(options: ExecOptions, host: HostFacts = probeHost()): RunSpec {
+export function prepareRun(options: ExecOptions, host: HostFacts = probeHost(), image?: ResolvedImage | null): RunSpec {
   const profile = loadProfile(options.profile ?? 'default');
   return resolveRunSpec({
     options,
@@ -86,6 +100,7 @@ export function prepareRun(options: ExecOptions, host: HostFacts = probeHost()):
     envFiles: readEnvFiles(options.envFiles ?? []),
     inspectPath,
     hostResolvConf: readHostResolvConf(),
+    ...(image && { image }),
   });
 }
 
@@ -105,21 +120,49 @@ function stageStdio(spec: RunSpec, stdio: SpawnOptions['stdio'] = []): ('inherit
 
 export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProcess> {
   const host = probeHost();
-  const resolved = prepareRun(options, host);
+  const image = await prepareImage(options.image ?? 'host', {
+    ...(options.store && { store: options.store }),
+    ...(options.pull && { pull: options.pull }),
+    ...(options.platform && { platform: options.platform }),
+    ...(options.tlsVerify !== undefined && { tlsVerify: options.tlsVerify }),
+    ...(options.pullProgress && { progress: options.pullProgress }),
+    ...(options.overlay && { overlay: options.overlay }),
+    ...(options.signal && { signal: options.signal }),
+  });
+  const resolved = prepareRun(options, host, image);
   const seccomp = prepareSeccomp(resolved.seccomp, filterContext(resolved.network.mode !== 'none'));
-  // a part of the subordinate range of its own: concurrent runs never share host ids
-  const lease = await acquireIdMap(host, resolved.user, { signal: options.signal });
-  const spec: RunSpec = Object.freeze({ ...resolved, idmap: lease.plan });
+  let spec: RunSpec;
+  let releaseIds: () => void;
+  let writable: RunLayerDir | undefined;
+  if (resolved.image.kind === 'oci') {
+    // layers keep the ids they were unpacked with, so every image run maps the whole range, as podman's do
+    const root = storeRoot(options.store);
+    await cleanStaleLayers(root, resolved.idmap, host);
+    writable = createWritableLayer(root, resolved.idmap);
+    spec = resolved;
+    releaseIds = () => {};
+  } else {
+    // a part of the subordinate range of its own: concurrent runs never share host ids
+    const lease = await acquireIdMap(host, resolved.user, { signal: options.signal });
+    spec = Object.freeze({ ...resolved, idmap: lease.plan });
+    releaseIds = () => lease.release();
+  }
   let cgroup: CgroupChoice;
   try {
     cgroup = await chooseCgroup(spec.limits, newRunId());
   } catch (e) {
-    lease.release();
+    releaseIds();
+    if (writable) removeWritableLayer(writable);
     throw e;
   }
   const release = () => {
     if (cgroup.backend !== 'none') cgroup.remove();
-    lease.release();
+    releaseIds();
+    if (writable) removeWritableLayer(writable);
+  };
+  // the stage empties the writable layer before it reports; a stage that was killed could not
+  const clearLeftovers = async () => {
+    if (writable && !removeWritableLayer(writable) && await clearInside(writable, spec.idmap, host)) removeWritableLayer(writable);
   };
   let handle: ReturnType<typeof launchStage>;
   let plan: StageOp[];
@@ -140,24 +183,28 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     throw new Error(`no one waits for the stage at "${op.what}"`);
   };
   try {
-    plan = planRun(spec, host, seccomp, cgroup);
+    plan = planRun(spec, host, seccomp, cgroup, writable);
     const syncs = (cgroup.backend !== 'none' && cgroup.attach) || needsHelper(spec.network);
     handle = launchStage(plan, stageStdio(spec, options.stdio), syncs ? onSync : undefined);
   } catch (e) {
     release();
     throw e;
   }
+  // the stage empties the writable layer after it has reported a failed set-up too
+  const stageGone = new Promise<void>((r) => handle.child.once('close', () => r()));
   let aborted = false;
   const onAbort = () => { aborted = true; handle.kill('SIGKILL'); };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
-  const result = handle.outcome.then((outcome) => {
+  const result = handle.outcome.then(async (outcome) => {
     options.signal?.removeEventListener('abort', onAbort);
     // signalled now, not waited for: its exit is the kernel removing the tap
     // device (~20-30 ms); it has nothing left to do, and dies with this process
     void helper?.stop();
     const usage = cgroup.backend !== 'none' ? cgroup.collect() : undefined;
+    if (writable) await stageGone;
     release();
+    if (outcome.kind !== 'exited') await clearLeftovers();
     const network = {
       mode: spec.network.mode,
       ...(helper ? { helper: { binary: helper.binary, pid: helper.pid } } : {}),

@@ -51,6 +51,10 @@ export const ops = {
   writeFile: (path: string, content: string | Uint8Array, mode = 0o644, uid = -1, gid = -1) =>
     op(Op.WRITE_FILE, `write ${path}`, [mode, uid, gid], [path, content]),
   symlink: (target: string, path: string) => op(Op.SYMLINK, `symlink ${path} -> ${target}`, [], [target, path]),
+  openDir: (path: string, fd: number) => op(Op.OPEN_DIR, `open ${path} as fd ${fd}`, [fd], [path]),
+  closeFd: (fd: number) => op(Op.CLOSE_FD, `close fd ${fd}`, [fd]),
+  clearDir: (fd: number, afterRun: boolean) => op(Op.CLEAR_DIR, `clear the directory of fd ${fd}${afterRun ? ' after the run' : ''}`, [fd, afterRun ? 1 : 0]),
+  confine: (root: string, staging: string) => op(Op.CONFINE, `resolve paths under ${root} inside it`, [], [root, staging]),
   pivotRoot: (newRoot: string, putOld: string) => op(Op.PIVOT_ROOT, `pivot_root to ${newRoot}`, [], [newRoot, putOld]),
   sethostname: (name: string) => op(Op.SETHOSTNAME, `set hostname ${name}`, [], [name]),
   loopbackUp: () => op(Op.LOOPBACK_UP, 'bring up lo'),
@@ -65,6 +69,8 @@ export const ops = {
   dropCaps: () => op(Op.DROP_CAPS, 'drop all capabilities'),
   noNewPrivs: () => op(Op.NO_NEW_PRIVS, 'set no_new_privs'),
   seccomp: (bpf: Uint8Array, flags = 0) => op(Op.SECCOMP, 'load the seccomp filter', [flags], [bpf]),
+  run: (file: string, argv: string[], envp: string[] = []) =>
+    op(Op.RUN, `run ${file}`, [argv.length], [file, '', ...argv, ...envp]),
   exec: (file: string, searchPath: string, argv: string[], envp: string[]) =>
     op(Op.EXEC, `execute ${file}`, [argv.length], [file, searchPath, ...argv, ...envp]),
 };

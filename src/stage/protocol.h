@@ -12,6 +12,11 @@
 #define OP_JOIN_CGROUP 8
 #define OP_LIMITS 9
 #define OP_FORK_INIT 7
+#define OP_OPEN_DIR 22
+#define OP_CLOSE_FD 23
+#define OP_CONFINE 24
+#define OP_CLEAR_DIR 25
+#define OP_RUN 26
 #define OP_MOUNT 10
 #define OP_BIND 11
 #define OP_SETATTR 12

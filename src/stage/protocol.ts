@@ -38,6 +38,27 @@ export const Op = {
   /** i: [flags]. Forks pid 1 of the new pid namespace; later ops run there. */
   FORK_INIT: 7,
   // -- pid 1 (the reaper), setting up the root filesystem --
+  /**
+   * s: [path], i: [fd]. Opens a directory (close-on-exec) as fd number i. Made before USERNS, with the
+   * caller's own rights: the stage clears a run's writable layer through it (CLEAR_DIR).
+   */
+  OPEN_DIR: 22,
+  /** i: [fd]. Closes an fd of OPEN_DIR once it is no longer needed. */
+  CLOSE_FD: 23,
+  /**
+   * s: [root, staging dir]. Until PIVOT_ROOT, every path of MKDIR, WRITE_FILE, SYMLINK, MOUNT, BIND and
+   * SETATTR under root is resolved inside root (openat2 RESOLVE_IN_ROOT), so symlinks in image content
+   * cannot lead outside; WRITE_FILE there replaces what is at the path; MOUNT there is made on the
+   * staging dir (outside root, trusted) and moved into place.
+   */
+  CONFINE: 24,
+  /**
+   * i: [fd, after the run (0|1)]. Empties the directory of an OPEN_DIR fd (removing files that belong to
+   * ids inside, which only the stage may); with 1, when the sandbox has ended, before EXIT is sent.
+   */
+  CLEAR_DIR: 25,
+  /** s: [file (absolute), "", argv..., "", envp...] as EXEC. Runs a helper to its end (a daemon: until it is ready); non-zero fails. */
+  RUN: 26,
   /** s: [source, target, fstype, data], i: [mount flags]. mount(2); "" means NULL. */
   MOUNT: 10,
   /** s: [source, target], i: [recursive(0|1)]. Bind mount. */

@@ -25,6 +25,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -181,9 +182,9 @@ __attribute__((noreturn)) static void bad_plan(const char *why) {
 }
 
 static void prepare_exec(struct op *o) {
-  if (o->nint < 1 || o->nstr < 2) bad_plan("EXEC needs file, search path, argc");
+  if (o->nint < 1 || o->nstr < 2) bad_plan("EXEC and RUN need file, search path, argc");
   int64_t argc = o->ints[0];
-  if (argc < 1 || (uint64_t)argc > o->nstr - 2) bad_plan("EXEC argc out of range");
+  if (argc < 1 || (uint64_t)argc > o->nstr - 2) bad_plan("EXEC or RUN argc out of range");
   uint32_t nenv = o->nstr - 2 - (uint32_t)argc;
   o->argv = calloc((size_t)argc + 1, sizeof(char *));
   o->envp = calloc((size_t)nenv + 1, sizeof(char *));
@@ -236,7 +237,7 @@ static void read_plan(void) {
       if (!o->aligned) bad_plan("out of memory");
       memcpy(o->aligned, o->strs[0], o->lens[0]);
     }
-    if (o->code == OP_EXEC) prepare_exec(o);
+    if (o->code == OP_EXEC || o->code == OP_RUN) prepare_exec(o);
   }
   if (off != size) bad_plan("trailing bytes");
 }
@@ -405,7 +406,231 @@ static void drop_caps(uint32_t step) {
   if (syscall(SYS_capset, &h, d) < 0) fail(step, errno, "capset");
 }
 
+
+/* ------------------------------------------------------------ clearing
+ * Empties a directory whose files belong to ids of the user namespace (a
+ * run's writable layer): only the stage, inside with its capabilities, may
+ * remove them. Subdirectories are renamed up to the top level before they are
+ * emptied, so a tree of any depth is cleared with two fds and no recursion;
+ * symlinks are removed, never followed. */
+
+#define MAX_CLEAR 8
+static int clear_after_run[MAX_CLEAR], n_clear_after_run;
+
+/* Removes every entry of `dir`, moving subdirectories to `top`. Returns how many entries it removed or moved. */
+static long clear_level(int top, int dir, unsigned long *serial, int *err) {
+  int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d) { *err = errno; if (fd >= 0) close(fd); return 0; }
+  long progress = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    if (unlinkat(dir, e->d_name, 0) == 0) { progress++; continue; }
+    if (errno != EISDIR) { *err = errno; continue; }
+    if (unlinkat(dir, e->d_name, AT_REMOVEDIR) == 0) { progress++; continue; }
+    if (dir == top) continue; /* a full directory at the top: emptied by the next pass */
+    char name[32];
+    for (;;) {
+      snprintf(name, sizeof name, ".clear-%lu", (*serial)++);
+      if (syscall(SYS_renameat2, dir, e->d_name, top, name, RENAME_NOREPLACE) == 0) { progress++; break; }
+      if (errno != EEXIST) { *err = errno; break; }
+    }
+  }
+  closedir(d);
+  return progress;
+}
+
+/* Empties the directory `top` (which stays). 0, or an errno. */
+static int clear_dir(int top) {
+  unsigned long serial = 0;
+  for (;;) {
+    int err = 0;
+    long progress = clear_level(top, top, &serial, &err);
+    int fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) return errno;
+    int left = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+      left = 1;
+      int sub = openat(top, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) { err = errno; continue; }
+      progress += clear_level(top, sub, &serial, &err);
+      close(sub);
+    }
+    closedir(d);
+    if (!left) return 0;
+    if (progress == 0) return err ? err : ENOTEMPTY;
+  }
+}
+
+static void do_clear_dir(uint32_t step, const struct op *o) {
+  int fd = (int)arg_i(o, 0, step);
+  if (arg_i(o, 1, step)) {
+    if (n_clear_after_run == MAX_CLEAR) fail(step, E2BIG, "more than %d directories to clear", MAX_CLEAR);
+    clear_after_run[n_clear_after_run++] = fd;
+    return;
+  }
+  int err = clear_dir(fd);
+  if (err) fail(step, err, "clear the directory of fd %d", fd);
+  close(fd);
+}
+
 /* ------------------------------------------------------------ filesystem ops */
+
+/* ------------------------------------------------------- confined paths
+ * Image content is untrusted: a layer may hold /etc -> /oldroot/home/alice.
+ * After CONFINE, a path under the root is never resolved by the kernel's
+ * ordinary walk (which would follow that link out of the new root) but with
+ * openat2(RESOLVE_IN_ROOT) from an fd of the root, so every symlink and ".."
+ * stays inside; the syscalls then act on fds (mkdirat, openat, symlinkat,
+ * open_tree + move_mount, mount_setattr AT_EMPTY_PATH). */
+
+static int confine_fd = -1;
+static const char *confine_root, *confine_staging;
+
+/* The part of `path` below the confinement root ("." for the root itself), or NULL. */
+static const char *confined_rel(const char *path) {
+  if (confine_fd < 0) return NULL;
+  size_t n = strlen(confine_root);
+  if (strncmp(path, confine_root, n) != 0 || (path[n] != 0 && path[n] != '/')) return NULL;
+  const char *rest = path + n;
+  while (*rest == '/') rest++;
+  return *rest ? rest : ".";
+}
+
+static int open_in_root(const char *rel, int flags) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return (int)syscall(SYS_openat2, confine_fd, rel, &how, sizeof how);
+}
+
+/* An O_PATH fd of `path`: resolved inside the root when confined, as usual otherwise. */
+static int path_fd(const char *path, int flags) {
+  const char *rel = confined_rel(path);
+  if (rel) return open_in_root(rel, O_PATH | flags);
+  return open(path, O_PATH | O_CLOEXEC | flags);
+}
+
+/* Splits rel into its parent (resolved inside the root, as an fd) and its last name. */
+static int parent_in_root(const char *rel, char *base, size_t cap) {
+  char dir[4096];
+  if (strlen(rel) >= sizeof dir) { errno = ENAMETOOLONG; return -1; }
+  strcpy(dir, rel);
+  char *slash = strrchr(dir, '/');
+  const char *name = slash ? slash + 1 : dir;
+  if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strlen(name) >= cap) { errno = EINVAL; return -1; }
+  strcpy(base, name);
+  if (slash) *slash = 0;
+  return open_in_root(slash ? dir : ".", O_PATH | O_DIRECTORY);
+}
+
+/* mkdir -p inside the root: each prefix is resolved from the root again, so a
+ * symlinked component is followed the way the workload would see it. */
+static int mkdir_in_root(const char *rel, mode_t mode) {
+  char buf[4096];
+  if (strlen(rel) >= sizeof buf) { errno = ENAMETOOLONG; return -1; }
+  strcpy(buf, rel);
+  for (char *p = buf;; p++) {
+    if (*p != '/' && *p != 0) continue;
+    char saved = *p;
+    *p = 0;
+    if (*buf) {
+      int fd = open_in_root(buf, O_PATH | O_DIRECTORY);
+      if (fd >= 0) close(fd);
+      else if (errno != ENOENT) return -1;
+      else {
+        char name[256];
+        int dfd = parent_in_root(buf, name, sizeof name);
+        if (dfd < 0) return -1;
+        int r = mkdirat(dfd, name, saved ? 0755 : mode);
+        int e = errno;
+        close(dfd);
+        if (r < 0 && e != EEXIST) { errno = e; return -1; }
+      }
+    }
+    if (!saved) break;
+    *p = saved;
+  }
+  return 0;
+}
+
+static void confined_mkdir(uint32_t step, const char *path, const char *rel, mode_t mode, int64_t uid, int64_t gid) {
+  if (mkdir_in_root(rel, mode) < 0) fail(step, errno, "mkdir %s", path);
+  if (uid < 0 && gid < 0) return;
+  int fd = open_in_root(rel, O_PATH | O_DIRECTORY);
+  if (fd < 0) fail(step, errno, "open %s", path);
+  if (fchownat(fd, "", (uid_t)uid, (gid_t)gid, AT_EMPTY_PATH) < 0) fail(step, errno, "chown %s", path);
+  close(fd);
+}
+
+/* What is at the path is replaced (a symlink, fifo or file of the image), never written through. */
+static int confined_create(uint32_t step, const char *path, const char *rel, mode_t mode) {
+  char name[256];
+  int dfd = parent_in_root(rel, name, sizeof name);
+  if (dfd < 0) fail(step, errno, "open the directory of %s", path);
+  if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) fail(step, errno, "replace %s", path);
+  int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) fail(step, errno, "create %s", path);
+  close(dfd);
+  return fd;
+}
+
+static void confined_symlink(uint32_t step, const char *target, const char *path, const char *rel) {
+  char name[256];
+  int dfd = parent_in_root(rel, name, sizeof name);
+  if (dfd < 0) fail(step, errno, "open the directory of %s", path);
+  if (symlinkat(target, dfd, name) < 0) fail(step, errno, "symlink %s -> %s", path, target);
+  close(dfd);
+}
+
+/* Bind: a detached copy of the source tree, attached at the target's fd. */
+static void confined_bind(uint32_t step, const char *src, const char *dst, int recursive) {
+  int sfd = path_fd(src, 0);
+  if (sfd < 0) fail(step, errno, "open %s", src);
+  int tree = (int)syscall(SYS_open_tree, sfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+  if (tree < 0) fail(step, errno, "bind %s on %s: open_tree", src, dst);
+  int tfd = path_fd(dst, 0);
+  if (tfd < 0) fail(step, errno, "open %s", dst);
+  if (syscall(SYS_move_mount, tree, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    fail(step, errno, "bind %s on %s", src, dst);
+  close(tree); close(tfd); close(sfd);
+}
+
+/* A new mount is made on the trusted staging dir, then moved onto the target's fd. */
+static void confined_mount(uint32_t step, const char *src, const char *dst, const char *fs, unsigned long flags, const char *data) {
+  if (mount(or_null(src), confine_staging, or_null(fs), flags, or_null(data)) < 0)
+    fail(step, errno, "mount %s on %s (%s)", src, dst, fs);
+  int tfd = path_fd(dst, O_DIRECTORY);
+  if (tfd < 0) fail(step, errno, "open %s", dst);
+  if (syscall(SYS_move_mount, AT_FDCWD, confine_staging, tfd, "", MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    fail(step, errno, "move the mount of %s to %s", fs, dst);
+  close(tfd);
+}
+
+static void do_confine(uint32_t step, const struct op *o) {
+  confine_root = arg_s(o, 0, step);
+  confine_staging = arg_s(o, 1, step);
+  if (confine_fd >= 0) close(confine_fd);
+  confine_fd = open(confine_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (confine_fd < 0) fail(step, errno, "open %s", confine_root);
+}
+
+static void do_open_dir(uint32_t step, const struct op *o) {
+  const char *path = arg_s(o, 0, step);
+  int want = (int)arg_i(o, 0, step);
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail(step, errno, "open %s", path);
+  if (fd != want) {
+    if (dup3(fd, want, O_CLOEXEC) < 0) fail(step, errno, "dup3 %s to fd %d", path, want);
+    close(fd);
+  }
+}
+
 
 static int mkdir_p(char *path, mode_t mode) {
   for (char *p = path + 1; *p; p++) {
@@ -431,6 +656,8 @@ static void do_mkdir(uint32_t step, const struct op *o) {
   if (strlen(s) >= sizeof path) fail(step, ENAMETOOLONG, "mkdir %s", s);
   strcpy(path, s);
   mode_t mode = (mode_t)arg_i(o, 0, step);
+  const char *rel = confined_rel(s);
+  if (rel) { confined_mkdir(step, s, rel, mode, arg_i(o, 1, step), arg_i(o, 2, step)); return; }
   int r = mkdir_p(path, mode);
   if (r < 0) fail(step, errno, "mkdir %s", s);
   uid_t uid = (uid_t)arg_i(o, 1, step);
@@ -441,7 +668,8 @@ static void do_mkdir(uint32_t step, const struct op *o) {
 static void do_write_file(uint32_t step, const struct op *o) {
   const char *path = arg_s(o, 0, step);
   mode_t mode = (mode_t)arg_i(o, 0, step);
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  const char *rel = confined_rel(path);
+  int fd = rel ? confined_create(step, path, rel, mode) : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) fail(step, errno, "create %s", path);
   if (o->nstr > 1 && o->lens[1] > 0 && write_all(fd, o->strs[1], o->lens[1]) < 0) fail(step, errno, "write %s", path);
   if ((o->ints[1] >= 0 || o->ints[2] >= 0) && fchown(fd, (uid_t)o->ints[1], (gid_t)o->ints[2]) < 0)
@@ -456,6 +684,14 @@ static void do_setattr(uint32_t step, const struct op *o) {
   attr.attr_set = (uint64_t)arg_i(o, 0, step);
   attr.attr_clr = (uint64_t)arg_i(o, 1, step);
   unsigned flags = arg_i(o, 2, step) ? AT_RECURSIVE : 0;
+  if (confined_rel(path)) {
+    int fd = path_fd(path, 0);
+    if (fd < 0) fail(step, errno, "open %s", path);
+    if (syscall(SYS_mount_setattr, fd, "", flags | AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+      fail(step, errno, "mount_setattr %s", path);
+    close(fd);
+    return;
+  }
   if (syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &attr, sizeof attr) < 0)
     fail(step, errno, "mount_setattr %s", path);
 }
@@ -463,6 +699,8 @@ static void do_setattr(uint32_t step, const struct op *o) {
 static void do_pivot_root(uint32_t step, const struct op *o) {
   const char *root = arg_s(o, 0, step), *put_old = arg_s(o, 1, step);
   if (syscall(SYS_pivot_root, root, put_old) < 0) fail(step, errno, "pivot_root %s %s", root, put_old);
+  /* the confinement root's path means something else from here on */
+  if (confine_fd >= 0) { close(confine_fd); confine_fd = -1; }
 }
 
 static void do_loopback_up(uint32_t step) {
@@ -531,6 +769,42 @@ static void do_exec(uint32_t step, const struct op *o) {
     p = end + 1;
   }
   fail(step, err, "exec %s", file);
+}
+
+/* A helper pid 1 needs while it sets up (fuse-overlayfs): runs it to its end,
+ * which for a daemon means until it has forked into the background ready.
+ * Its output is kept for the error message, not shown on success. */
+static void do_run(uint32_t step, const struct op *o) {
+  const char *file = o->strs[0];
+  if (!strchr(file, '/')) fail(step, EINVAL, "RUN needs an absolute path: %s", file);
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) < 0) fail(step, errno, "pipe");
+  pid_t pid = fork();
+  if (pid < 0) fail(step, errno, "fork %s", file);
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0) _exit(126);
+    execve(file, o->argv, o->envp);
+    _exit(127);
+  }
+  close(out[1]);
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) fail(step, errno, "wait for %s", file);
+  /* a daemon may still hold the pipe: take what is there, do not wait for EOF */
+  char said[256] = "";
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  ssize_t n = read(out[0], said, sizeof said - 1);
+  said[n > 0 ? n : 0] = 0;
+  for (char *c = said; *c; c++) if (*c == '\n') *c = ' ';
+  close(out[0]);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 127) fail(step, ENOENT, "exec %s", file);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    fail(step, ECHILD, "%s %s %d: %s", file, WIFEXITED(st) ? "exited with" : "was killed by signal",
+         WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), said);
 }
 
 /* ------------------------------------------------------------ processes */
@@ -745,7 +1019,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
   int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sigfd < 0) { kill(reaper, SIGKILL); fail(UINT32_MAX, errno, "signalfd"); }
 
-  int master = -1, started = 0, failed = 0, have_status = 0, stdin_open = tty_stdin;
+  int master = -1, started = 0, failed = 0, have_status = 0, stdin_open = tty_stdin, report_eof = 0;
   int out_rd = out_pipe[0], err_rd = err_pipe[0];
   int wall_fd = -1, cpu_fd = -1;
   int32_t wstatus = 0;
@@ -761,7 +1035,9 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
     int n = 0, i_ctl, i_exec = -1, i_rep, i_sig, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_wall = -1, i_cpu = -1;
     i_ctl = n; p[n++] = (struct pollfd){.fd = CTL_FD, .events = POLLIN};
     if (exec_rd >= 0) { i_exec = n; p[n++] = (struct pollfd){.fd = exec_rd, .events = POLLIN}; }
-    i_rep = n; p[n++] = (struct pollfd){.fd = report_fd, .events = POLLIN};
+    /* after pid 1's last word (EOF) the socket stays readable: stop polling it, or the stage spins until SIGCHLD */
+    i_rep = -1;
+    if (!report_eof) { i_rep = n; p[n++] = (struct pollfd){.fd = report_fd, .events = POLLIN}; }
     i_sig = n; p[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
     if (master >= 0) { i_master = n; p[n++] = (struct pollfd){.fd = master, .events = POLLIN}; }
     if (master >= 0 && stdin_open) { i_in = n; p[n++] = (struct pollfd){.fd = 0, .events = POLLIN}; }
@@ -804,7 +1080,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
         }
       }
     }
-    if (p[i_rep].revents) {
+    if (i_rep >= 0 && p[i_rep].revents) {
       char tag[4];
       union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctrl;
       struct iovec iov = {.iov_base = tag, .iov_len = sizeof tag};
@@ -818,6 +1094,8 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
         memcpy(&wstatus, tag, sizeof wstatus);
         have_status = 1;
         t_exit = now_ns();
+      } else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+        report_eof = 1;
       }
     }
     if (i_master >= 0 && p[i_master].revents && relay(master, 1, reaper) == RELAY_EOF) { close(master); master = -1; }
@@ -889,6 +1167,8 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
     if (r > 0) { (void)write_all(CTL_FD, buf, (size_t)r); failed = 1; }
     else if (r == 0 && !failed) started = 1;
   }
+  /* the run's writable layer: nothing of the sandbox can use it any more */
+  for (int k = 0; k < n_clear_after_run; k++) { (void)clear_dir(clear_after_run[k]); close(clear_after_run[k]); }
   if (started && !failed && have_status) {
     send_exit(wstatus, t_exit - t0, &ru);
   } else if (!failed) {
@@ -1014,6 +1294,7 @@ static uint32_t run_ops(uint32_t from) {
     case OP_FORK_INIT: do_fork_init(i, o); break; /* the stage never returns */
     case OP_MOUNT: {
       const char *src = arg_s(o, 0, i), *dst = arg_s(o, 1, i), *fs = arg_s(o, 2, i), *data = arg_s(o, 3, i);
+      if (confined_rel(dst)) { confined_mount(i, src, dst, fs, (unsigned long)o->ints[0], data); break; }
       if (mount(or_null(src), dst, or_null(fs), (unsigned long)arg_i(o, 0, i), or_null(data)) < 0)
         fail(i, errno, "mount %s on %s (%s)", src, dst, fs);
       break;
@@ -1021,6 +1302,7 @@ static uint32_t run_ops(uint32_t from) {
     case OP_BIND: {
       const char *src = arg_s(o, 0, i), *dst = arg_s(o, 1, i);
       unsigned long fl = MS_BIND | (arg_i(o, 0, i) ? MS_REC : 0);
+      if (confined_rel(src) || confined_rel(dst)) { confined_bind(i, src, dst, (int)o->ints[0]); break; }
       if (mount(src, dst, NULL, fl, NULL) < 0) fail(i, errno, "bind %s on %s", src, dst);
       break;
     }
@@ -1031,9 +1313,17 @@ static uint32_t run_ops(uint32_t from) {
     case OP_MKDIR: do_mkdir(i, o); break;
     case OP_WRITE_FILE: do_write_file(i, o); break;
     case OP_SYMLINK:
+      if (confined_rel(arg_s(o, 1, i))) { confined_symlink(i, arg_s(o, 0, i), o->strs[1], confined_rel(o->strs[1])); break; }
       if (symlink(arg_s(o, 0, i), arg_s(o, 1, i)) < 0) fail(i, errno, "symlink %s -> %s", o->strs[1], o->strs[0]);
       break;
     case OP_PIVOT_ROOT: do_pivot_root(i, o); break;
+    case OP_OPEN_DIR: do_open_dir(i, o); break;
+    case OP_CLOSE_FD:
+      if (close((int)arg_i(o, 0, i)) < 0) fail(i, errno, "close fd %lld", (long long)o->ints[0]);
+      break;
+    case OP_CONFINE: do_confine(i, o); break;
+    case OP_CLEAR_DIR: do_clear_dir(i, o); break;
+    case OP_RUN: do_run(i, o); break;
     case OP_SETHOSTNAME: {
       const char *h = arg_s(o, 0, i);
       if (sethostname(h, strlen(h)) < 0) fail(i, errno, "sethostname %s", h);

@@ -273,11 +273,16 @@ describe('bad input gives exit 125 and names the problem', () => {
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/unknown option '--no-such-flag'/);
   });
-  it('unknown image', async () => {
-    const r = await runCli(['exec', 'alpine:3.20', '/bin/true'], { as });
-    expect(r.code).toBe(125);
-    expect(r.stderr).toMatch(/unknown image "alpine:3.20"/);
-    expect(r.stderr).toMatch(/hint:/);
+  it('an image that is not stored (pull never) or whose registry cannot be reached', async () => {
+    const store = `/tmp/exec-test-store-${as.name}-${process.pid}`;
+    const never = await runCli(['exec', '--store', store, '--pull', 'never', 'alpine:3.20', '/bin/true'], { as });
+    expect(never.code).toBe(125);
+    expect(never.stderr).toMatch(/image docker.io\/library\/alpine:3.20 is not in the store .* \(pull policy: never\)/);
+    expect(never.stderr).toMatch(/hint: pull it first: sandbox image pull alpine:3.20/);
+    const unreachable = await runCli(['exec', '--store', store, '127.0.0.1:1/x', '/bin/true'], { as });
+    expect(unreachable.code).toBe(125);
+    expect(unreachable.stderr).toMatch(/manifest 127.0.0.1:1\/x:latest: cannot reach 127.0.0.1:1/);
+    rmSync(store, { recursive: true, force: true });
   });
   it('missing command', async () => {
     const r = await runCli(['exec', 'host'], { as });

@@ -163,6 +163,41 @@ describe('symlinks are never written through', () => {
   });
 });
 
+describe('a directory replaced after entries were written below it', () => {
+  // The parent walk remembers directories it has checked: replacing one must
+  // make the next walk look again.
+  it('refuses a write through a symlink that replaced a directory already walked', async () => {
+    const s = scene();
+    await expectRefused(
+      [
+        { name: 'd/', type: 'directory' },
+        { name: 'd/sub/', type: 'directory' },
+        { name: 'd/sub/f', body: 'walked' },
+        { name: 'd/sub', type: 'symlink', linkname: s.canary },
+        { name: 'd/sub/keep', body: 'overwritten?' },
+      ],
+      /parent 'd\/sub' is a symlink/,
+    );
+    await expectRefused(
+      [
+        { name: 'd/sub/f', body: 'walked' },
+        { name: 'd', type: 'symlink', linkname: s.canary },
+        { name: 'd/keep', body: 'overwritten?' },
+      ],
+      /parent 'd' is a symlink/,
+    );
+    await expectRefused(
+      [
+        { name: 'd/f', body: 'walked' },
+        { name: 'd', body: 'now a file' },
+        { name: 'd/g', body: 'below a file?' },
+      ],
+      /parent 'd' is not a directory/,
+    );
+    expect(readdirSync(s.canary)).toEqual(['keep']);
+  });
+});
+
 describe('hardlinks only to regular files of this layer', () => {
   it('refuses a hardlink to /etc/passwd and to ../x', async () => {
     const nlink = statSync('/etc/passwd').nlink;

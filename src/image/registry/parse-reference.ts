@@ -38,6 +38,8 @@ export interface OciArchiveReference {
 export interface DockerArchiveReference {
   readonly transport: 'docker-archive';
   readonly path: string;
+  /** NAME[:TAG] picking one image of a multi-image archive (by its RepoTags), or null. */
+  readonly name?: string | null;
 }
 
 export interface DirectoryReference {
@@ -66,7 +68,7 @@ const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a
 
 function refuse(input: string, what: string, hint?: string): never {
   throw new SandboxError('usage', `invalid image reference "${input}": ${what}`, hint
-    ?? 'use docker://[REGISTRY/]NAME[:TAG|@sha256:DIGEST], NAME[:TAG], oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE, a directory path, or host');
+    ?? 'use docker://[REGISTRY/]NAME[:TAG|@sha256:DIGEST], NAME[:TAG], oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME], a directory path, or host');
 }
 
 /**
@@ -157,10 +159,15 @@ export function parseImageReference(input: string): ImageReference {
   if (input.startsWith('docker-archive:')) {
     const path = input.slice('docker-archive:'.length);
     if (path === '') refuse(input, 'docker-archive: needs a file path');
-    // docker-archive:FILE:NAME[:TAG] selects an image; only the file is kept
-    // in this form (one image per archive).
-    if (path.includes(':') && !isPathLike(path)) refuse(input, 'docker-archive: takes a file path only');
-    return { transport: 'docker-archive', path: path.split(':')[0]! };
+    // docker-archive:FILE:NAME[:TAG] selects an image by its RepoTags
+    const colon = path.indexOf(':');
+    if (colon < 0) return { transport: 'docker-archive', path };
+    const file = path.slice(0, colon);
+    const name = path.slice(colon + 1);
+    if (file === '') refuse(input, 'docker-archive: needs a file path before \':\'');
+    if (name === '') refuse(input, `the image name after "docker-archive:${file}:" is empty`);
+    parseDockerReference(name, input);
+    return { transport: 'docker-archive', path: file, name };
   }
   if (input.startsWith('dir:')) {
     const path = input.slice(4);
@@ -183,7 +190,7 @@ export function formatImageReference(ref: ImageReference): string {
     case 'docker': return `docker://${ref.canonical}`;
     case 'oci': return `oci:${ref.path}${ref.ref !== null ? `:${ref.ref}` : ''}`;
     case 'oci-archive': return `oci-archive:${ref.path}${ref.ref !== null ? `:${ref.ref}` : ''}`;
-    case 'docker-archive': return `docker-archive:${ref.path}`;
+    case 'docker-archive': return `docker-archive:${ref.path}${ref.name ? `:${ref.name}` : ''}`;
     case 'dir': return ref.path;
     case 'host': return 'host';
   }

@@ -16,7 +16,7 @@
 // decide how a layer is unpacked (the caller's callback: unpackLayer, in
 // the stage for chown), or follow symlinks while removing (removeTree).
 import { randomBytes, createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fsp, type Stats } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, promises as fsp, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -24,7 +24,7 @@ import { isSandboxError, SandboxError } from '../../errors.js';
 import type { ImageConfig } from '../registry/pull-image.js';
 import { removeTree } from '../unpack/remove-tree.js';
 import { acquireLock, tryLock, type HeldLock } from './store-lock.js';
-import { digestHex, escapeName, isDigest, storePaths, storeRoot, unescapeName, type StorePaths } from './store-paths.js';
+import { digestHex, escapeName, isDigest, storeDirMode, storePaths, storeRoot, unescapeName, type StorePaths } from './store-paths.js';
 
 export interface StoredLayer {
   /** Digest of the (compressed) layer blob, as the manifest lists it. */
@@ -97,11 +97,13 @@ export interface ImageStore {
   layerPath(diffId: string): string;
   /** Writes the record and points every name at it (a name that pointed at another image moves). */
   putImage(record: ImageRecord, names: readonly string[]): Promise<StoredImage>;
-  /** By name, "sha256:<hex>" or the bare 64-hex manifest digest; null if not there. */
-  getImage(nameOrDigest: string): Promise<StoredImage | null>;
+  /** By name, "sha256:<hex>" or the bare 64-hex manifest digest; null if not there. `names: false` leaves `names` empty (cheaper). */
+  getImage(nameOrDigest: string, opts?: { names?: boolean }): Promise<StoredImage | null>;
   listImages(): Promise<StoredImage[]>;
   /** Removes the image's record and every name pointing at it (not its blobs or layers: prune). Returns the manifest digest. */
   removeImage(nameOrDigest: string): Promise<string>;
+  /** Removes one name (the image stays, also when it has no name left). Returns the manifest digest it pointed at. */
+  removeName(name: string): Promise<string>;
   prune(options?: PruneOptions): Promise<PruneReport>;
 }
 
@@ -185,8 +187,9 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
   const layerLockTimeoutMs = options.layerLockTimeoutMs ?? 30 * 60_000;
   const remove = options.removeTree ?? removeTree;
   try {
+    // every run opens the store: one stat each when it is there, mkdir only when not
     for (const d of [paths.blobsShaDir, paths.layersShaDir, paths.imagesDir, paths.namesDir]) {
-      await fsp.mkdir(d, { recursive: true, mode: 0o700 });
+      if (!existsSync(d)) await fsp.mkdir(d, { recursive: true, mode: storeDirMode() });
     }
   } catch (e) {
     throw hostError(`cannot create the image store at ${paths.root}`, e);
@@ -366,12 +369,13 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
     }
   }
 
-  async function getImage(nameOrDigest: string): Promise<StoredImage | null> {
+  async function getImage(nameOrDigest: string, opts: { names?: boolean } = {}): Promise<StoredImage | null> {
     const digest = await resolveDigest(nameOrDigest);
     if (!digest) return null;
     const record = await readRecord(digest);
     if (!record) return null;
-    return { ...record, names: namesOf(await readNames(), digest) };
+    // the names are found by reading every name file: a run does not need them
+    return { ...record, names: opts.names === false ? [] : namesOf(await readNames(), digest) };
   }
 
   async function listImages(): Promise<StoredImage[]> {
@@ -429,6 +433,17 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
         await fsp.rm(paths.name(n), { force: true }).catch((e) => { throw hostError(`cannot remove ${paths.name(n)}`, e); });
       }
       await fsp.rm(paths.image(digest), { force: true }).catch((e) => { throw hostError(`cannot remove ${paths.image(digest)}`, e); });
+      return digest;
+    });
+  }
+
+  async function removeName(name: string): Promise<string> {
+    return withStoreLock(async () => {
+      const digest = isDigest(name) ? null : await resolveDigest(name);
+      if (!digest) {
+        throw new SandboxError('config', `no image named '${name}' in the store ${paths.root}`, 'list the stored images by name and digest, and name one of them');
+      }
+      await fsp.rm(paths.name(name), { force: true }).catch((e) => { throw hostError(`cannot remove ${paths.name(name)}`, e); });
       return digest;
     });
   }
@@ -556,6 +571,7 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
     getImage,
     listImages,
     removeImage,
+    removeName,
     prune,
   };
 }

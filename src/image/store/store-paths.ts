@@ -3,6 +3,8 @@
 // ~/.local/share/rootless-sandbox/store), every path inside it, digest
 // parsing and the escaping of image names into file names.
 // Must not: create, read or lock anything (image-store.ts does).
+// Directories are 0700, except a root caller's (0711): the sandbox's root is
+// one of root's subordinate ids and must walk to the layers to mount them.
 //
 // Layout under the root:
 //   store.lock                              flock: held while names or records change, and by prune
@@ -20,11 +22,18 @@ import { SandboxError } from '../../errors.js';
 
 export const STORE_ENV = 'SANDBOX_STORE';
 
-/** The store root: `option`, else $SANDBOX_STORE, else $XDG_DATA_HOME/rootless-sandbox/store, else ~/.local/share/rootless-sandbox/store. */
-export function storeRoot(option?: string, env: NodeJS.ProcessEnv = process.env): string {
+/** Where root's store is by default (as podman's /var/lib/containers): root's home is 0700, and inside root must walk to the layers. */
+export const ROOT_STORE = '/var/lib/rootless-sandbox/store';
+
+/**
+ * The store root: `option`, else $SANDBOX_STORE, else (root) /var/lib/rootless-sandbox/store,
+ * else $XDG_DATA_HOME/rootless-sandbox/store, else ~/.local/share/rootless-sandbox/store.
+ */
+export function storeRoot(option?: string, env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.()): string {
   if (option) return resolve(option);
   const fromEnv = env[STORE_ENV];
   if (fromEnv) return resolve(fromEnv);
+  if (uid === 0) return ROOT_STORE;
   const xdg = env.XDG_DATA_HOME;
   // the XDG spec: a relative $XDG_DATA_HOME is invalid and must be ignored
   if (xdg && isAbsolute(xdg)) return join(xdg, 'rootless-sandbox', 'store');
@@ -34,6 +43,11 @@ export function storeRoot(option?: string, env: NodeJS.ProcessEnv = process.env)
       `set ${STORE_ENV} (or pass the store flag) to a directory the sandbox may write`);
   }
   return join(home, '.local', 'share', 'rootless-sandbox', 'store');
+}
+
+/** Mode of the store's directories for this caller (see above). */
+export function storeDirMode(uid = process.getuid?.()): number {
+  return uid === 0 ? 0o711 : 0o700;
 }
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;

@@ -5,7 +5,7 @@
 // on entries and bytes, and the report.
 // Must not: verify the digest (verify-digest.ts runs first, on the blob:
 // verify, then unpack), write anything outside `targetDir` (except the
-// whiteout sidecar next to it), follow a symlink while extracting, or
+// whiteout sidecar next to it in 'record' mode), follow a symlink while extracting, or
 // clean up after a failure: on any error the CALLER removes targetDir with
 // removeTree (and never uses a partly unpacked layer).
 //
@@ -14,8 +14,15 @@
 // there) uid/gid from the archive are applied and setuid/setgid bits kept.
 // Without it everything belongs to the caller and setuid/setgid are
 // stripped. Other mode bits (including sticky) and mtimes are always kept.
-import { closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readdirSync, realpathSync, symlinkSync, unlinkSync, constants as fsc, writeSync, lstatSync } from 'node:fs';
-import { pipeline, type Duplex, type Readable } from 'node:stream';
+//
+// Whiteouts: 'record' writes the sidecar only; 'overlay' and 'fuse-overlayfs'
+// (the same marks: both overlays read them) turn them into whiteout devices
+// and opaque xattrs (overlay-marks.ts) once every entry is in place, so an
+// entry of this layer always wins over a whiteout of the same path (a
+// whiteout only hides lower layers, OCI image-spec layer.md).
+import { closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readdirSync, realpathSync, symlinkSync, unlinkSync, constants as fsc, writeSync, lstatSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { pipeline, Transform, type Duplex, type Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { isSandboxError, SandboxError } from '../../errors.js';
 import { byteCap, decompressor, type LayerCompression } from './decompress.js';
@@ -24,6 +31,7 @@ import { layerError, layerRefusal, printableEntryName } from './layer-refusal.js
 import { removeTree } from './remove-tree.js';
 import { LayerRoot, lstatOrNull } from './safe-path.js';
 import { classifyWhiteout, containerPath, throwIfUnsupported, writeWhiteoutSidecar, type WhiteoutMode } from './whiteouts.js';
+import { makeWhiteout, markOpaque } from './overlay-marks.js';
 
 export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 export const DEFAULT_MAX_ENTRIES = 1_000_000;
@@ -38,8 +46,26 @@ export interface UnpackOptions {
   maxBytes?: number;
   /** Number of entries (default 1,000,000); exceeding it stops with an error. */
   maxEntries?: number;
-  /** Only 'record' is implemented: whiteouts go to the report and to `<targetDir>.whiteouts.json`. */
+  /**
+   * 'record' (default): whiteouts go to the report and to `<targetDir>.whiteouts.json`.
+   * 'overlay' / 'fuse-overlayfs': to the report and into the layer as char 0/0
+   * devices and user.overlay.opaque / user.fuseoverlayfs.opaque xattrs (no sidecar).
+   */
   whiteouts?: WhiteoutMode;
+  /**
+   * `targetDir` is already a path to the directory that nobody can swap
+   * (the unpack worker's /proc/self/cwd, which the stage set while it could
+   * still reach the directory): used as it is, without realpath, whose walk
+   * from / may cross directories the namespace cannot search.
+   */
+  targetIsResolved?: boolean;
+  /**
+   * The layer's diff ID ("sha256:<hex>" of the uncompressed tar) as the
+   * image config lists it: hashed while unpacking, a mismatch rejects the
+   * layer (the store keys shared layers by diff ID: a forged one must not
+   * take the place of another image's layer).
+   */
+  expectDiffId?: string;
   /** Apply uid/gid from the archive and keep setuid/setgid: only as uid 0 in a user namespace (the caller decides). */
   chown?: boolean;
   /**
@@ -73,6 +99,8 @@ export interface UnpackReport {
   refused: { name: string; rule: string }[];
   /** The whiteout sidecar written next to targetDir ('record'). */
   whiteoutFile: string | null;
+  /** Whiteout devices and opaque marks made in the layer ('overlay', 'fuse-overlayfs'). */
+  marks: { whiteouts: number; opaque: number };
 }
 
 interface DeferredDir {
@@ -94,8 +122,8 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
   const strict = options.strict ?? true;
   throwIfUnsupported(whiteoutMode);
 
-  const root = realpathSync(targetDir);
-  if (!lstatSync(root).isDirectory()) throw layerError(`target ${targetDir} is not a directory`);
+  const root = options.targetIsResolved ? targetDir : realpathSync(targetDir);
+  if (!(options.targetIsResolved ? statSync(root) : lstatSync(root)).isDirectory()) throw layerError(`target ${targetDir} is not a directory`);
   if (readdirSync(root).length > 0) throw layerError(`target directory ${targetDir} is not empty`, 'unpack into a fresh, empty directory');
 
   const dirs = new Map<string, DeferredDir>();
@@ -113,15 +141,21 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
     opaqueDirs: [],
     refused: [],
     whiteoutFile: null,
+    marks: { whiteouts: 0, opaque: 0 },
   };
   let dataBytes = 0; // all entry data, written or drained
 
   const { kind, input, decoder } = await decompressor(source, options.compression ?? 'auto');
   report.compression = kind;
   const cap = byteCap(maxBytes + FRAMING_PER_ENTRY * (maxEntries + 1) + FRAMING_SLACK, 'uncompressed tar stream');
-  const stages: (Readable | Duplex)[] = [input, ...(decoder ? [decoder] : []), cap];
+  // the diff ID is the sha256 of every tar byte, end-of-archive padding included
+  const diffHash = options.expectDiffId ? createHash('sha256') : null;
+  const hashing = diffHash ? [new Transform({ transform(chunk: Buffer, _enc, cb) { diffHash.update(chunk); cb(null, chunk); } })] : [];
+  const stages: (Readable | Duplex)[] = [input, ...(decoder ? [decoder] : []), cap, ...hashing];
   const extract = tar.extract();
-  const tarStream: Readable = stages.length > 1 ? (pipeline(stages as [Readable, Duplex], () => {}) as unknown as Readable) : input;
+  let markStreamed!: () => void;
+  const streamed = new Promise<void>((r) => (markStreamed = r)); // every byte went through, or the stream failed (the loop throws then)
+  const tarStream = pipeline(stages as [Readable, Duplex], () => markStreamed()) as unknown as Readable;
   tarStream.on('error', (e) => extract.destroy(e));
   tarStream.pipe(extract as unknown as NodeJS.WritableStream);
 
@@ -146,6 +180,7 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
     if (st === null) return 'clear';
     if (st.isDirectory()) {
       if (newIsDir) return 'keep';
+      layer.forget(rel); // its parent walks are no longer valid
       removeTree(path); // never follows symlinks
       dirs.delete(rel);
       return 'clear';
@@ -306,16 +341,66 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
     throw layerError(`cannot unpack: ${(e as Error).message}`, 'the archive is truncated or not a tar (or the target file system failed); remove the target directory (removeTree)');
   }
 
-  applyDirectories(layer, dirs, chown);
+  if (diffHash) {
+    // bytes after the end-of-archive blocks count too: drain them through the hash
+    tarStream.unpipe(extract as unknown as NodeJS.WritableStream);
+    tarStream.resume();
+    await streamed;
+    const actual = `sha256:${diffHash.digest('hex')}`;
+    if (actual !== options.expectDiffId) {
+      throw layerError(`diff ID mismatch: the image says ${options.expectDiffId}, the layer's tar is ${actual}`,
+        'the image config does not describe this layer (corrupt or forged image): nothing of it may be used; remove the target directory');
+    }
+  }
   report.whiteouts = [...whiteouts].sort();
   report.opaqueDirs = [...opaqueDirs].sort();
-  report.whiteoutFile = writeWhiteoutSidecar(root, report.whiteouts, report.opaqueDirs);
+  // marks before directory modes: a 0555 directory would refuse the device, and it changes mtimes
+  if (whiteoutMode !== 'record') report.marks = applyOverlayMarks(layer, report.whiteouts, report.opaqueDirs);
+  applyDirectories(layer, dirs, chown);
+  if (whiteoutMode === 'record') report.whiteoutFile = writeWhiteoutSidecar(root, report.whiteouts, report.opaqueDirs);
   return report;
 }
 
 /** Refusals (rule violations) can be skipped with strict: false; limits and I/O errors cannot. */
 function isRefusal(e: unknown): boolean {
   return isSandboxError(e) && e.message.startsWith('layer entry ');
+}
+
+/**
+ * Whiteout devices and opaque marks, after every entry: a path an entry of
+ * this layer holds keeps that entry (no device), a whiteout or opaque
+ * directory whose parent a later entry replaced (by a symlink, a file) is
+ * moot and skipped. The parent walk is done again: nothing is followed.
+ */
+function applyOverlayMarks(layer: LayerRoot, whiteouts: readonly string[], opaqueDirs: readonly string[]): { whiteouts: number; opaque: number } {
+  const marks = { whiteouts: 0, opaque: 0 };
+  const componentsOf = (p: string) => p.split('/').filter(Boolean);
+  for (const p of whiteouts) {
+    let path: string;
+    try {
+      path = layer.checkParents(componentsOf(p), p, 'whiteout parent');
+    } catch {
+      continue;
+    }
+    if (lstatOrNull(path) !== null) continue;
+    makeWhiteout(path);
+    marks.whiteouts++;
+  }
+  for (const p of opaqueDirs) {
+    const c = componentsOf(p);
+    let path: string;
+    try {
+      // "<root>/.": the directory itself even when the root is a link like /proc/self/cwd
+      path = c.length === 0 ? `${layer.root}/.` : layer.checkParents(c, p, 'opaque directory parent');
+    } catch {
+      continue;
+    }
+    const st = lstatOrNull(path);
+    if (!st || !st.isDirectory()) continue;
+    markOpaque(path);
+    marks.opaque++;
+  }
+  return marks;
 }
 
 /**

@@ -2,7 +2,7 @@
 // and `.wh..wh..opq` (the directory holding it is opaque: lower layers'
 // contents of it are hidden), and records them in a deterministic sidecar
 // file next to the layer directory. Conversion to what an overlay
-// understands is NOT done here (Node has neither mknod nor setxattr):
+// understands is overlay-marks.ts's (unpack-layer.ts applies it); the facts:
 //
 // - kernel overlayfs (Documentation/filesystems/overlayfs.rst, "whiteouts
 //   and opaque directories", "Nesting overlayfs mounts", "User xattr"):
@@ -12,8 +12,8 @@
 //   directory has "trusted.overlay.opaque" = "y". With the `userxattr`
 //   mount option (unprivileged mounts in a user namespace) the namespace
 //   is "user.overlay." instead of "trusted.overlay.". mknod of 0/0 needs
-//   CAP_MKNOD over the file system (the stage, inside the namespace, where
-//   the kernel allows whiteout creation), xattrs need setxattr.
+//   no capability since Linux 5.8 (fs/namei.c vfs_mknod: `!is_whiteout &&
+//   !capable(CAP_MKNOD)`), xattrs need setxattr.
 // - fuse-overlayfs (containers/fuse-overlayfs main.c): also treats a char
 //   0/0 device as a whiteout; when it cannot mknod (probes mknodat 0/0 in
 //   the workdir, EPERM, or FUSE_OVERLAYFS_DISABLE_OVL_WHITEOUT is set) it
@@ -21,7 +21,7 @@
 //   one of the xattrs user.fuseoverlayfs.opaque, user.overlay.opaque,
 //   trusted.overlay.opaque.
 //
-// Must not: create whiteout files or devices, or delete anything (a
+// Must not: create whiteout files or devices (overlay-marks.ts), or delete anything (a
 // whiteout never applies to entries of its own layer, OCI image-spec layer.md).
 import { renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -52,16 +52,10 @@ export function containerPath(components: readonly string[]): string {
   return '/' + components.join('/');
 }
 
+/** Every mode is implemented ('overlay' and 'fuse-overlayfs' make the same marks); kept so callers fail early on a bad value. */
 export function throwIfUnsupported(mode: WhiteoutMode): void {
-  if (mode === 'record') return;
-  const need =
-    mode === 'overlay'
-      ? 'kernel overlayfs needs a char 0/0 device per whiteout (mknod in the stage) or a zero-size file with user.overlay.whiteout plus user.overlay.opaque=x on its directory (userxattr), and user.overlay.opaque=y on opaque directories'
-      : 'fuse-overlayfs needs a char 0/0 device per whiteout, or keeps `.wh.NAME` / `.wh..wh..opq` files';
-  throw layerRefusal(
-    '(options)',
-    `whiteouts: '${mode}' is not implemented yet: use 'record' and convert the sidecar file in the stage (${need})`,
-  );
+  if (mode === 'record' || mode === 'overlay' || mode === 'fuse-overlayfs') return;
+  throw layerRefusal('(options)', `whiteouts: unknown mode '${String(mode)}' (expected 'record', 'overlay' or 'fuse-overlayfs')`);
 }
 
 /** `<parent of targetDir>/<basename of targetDir>.whiteouts.json` */

@@ -297,8 +297,8 @@ describe('seccomp', () => {
 });
 
 describe('refusals', () => {
-  it('an unknown image, naming it', () => {
-    expect(usage(() => resolve({ image: 'alpine:3' })).message).toBe('unknown image "alpine:3"');
+  it('an image that was not resolved first (an internal error, naming it)', () => {
+    expect(refused(() => resolve({ image: 'alpine:3' }), 'internal').message).toBe('image "alpine:3" was not resolved before the run was planned');
   });
 
   it('a missing command', () => {

@@ -27,16 +27,19 @@ describe('planRootfs order', () => {
   const plan = planRootfs(spec);
 
   it('makes / a slave first, then pivots into a scratch tmpfs keeping the host at /oldroot', () => {
-    expect(plan.slice(0, 7)).toEqual([
+    expect(plan.slice(0, 9)).toEqual([
       { code: Op.MOUNT, ints: [MS.REC | MS.SLAVE], strs: ['', '/', '', ''], what: 'mount (flags) on /' },
       expect.objectContaining({ code: Op.MOUNT, ints: [MS.NOSUID | MS.NODEV], strs: ['tmpfs', '/tmp', 'tmpfs', 'mode=0755,size=16k'] }),
       expect.objectContaining({ code: Op.MKDIR, strs: ['/tmp/newroot'] }),
       expect.objectContaining({ code: Op.MKDIR, strs: ['/tmp/oldroot'] }),
+      expect.objectContaining({ code: Op.MKDIR, strs: ['/tmp/staging'] }),
       expect.objectContaining({ code: Op.PIVOT_ROOT, strs: ['/tmp', '/tmp/oldroot'] }),
       expect.objectContaining({ code: Op.CHDIR, strs: ['/'] }),
       expect.objectContaining({
         code: Op.MOUNT, ints: [MS.NOSUID | MS.NODEV], strs: ['tmpfs', '/newroot', 'tmpfs', `mode=0755,size=${64 * 1024 * 1024}`],
       }),
+      // image content may hold symlinks: from here paths under /newroot resolve inside it
+      expect.objectContaining({ code: Op.CONFINE, strs: ['/newroot', '/staging'] }),
     ]);
   });
 
@@ -65,9 +68,10 @@ describe('planRootfs order', () => {
   it('builds everything between the two pivots under /newroot', () => {
     const first = find(plan, Op.PIVOT_ROOT, '/tmp');
     const last = find(plan, Op.PIVOT_ROOT, '.', '.');
-    expect(first).toBe(4);
+    expect(first).toBe(5);
     expect(last).toBe(plan.length - 3);
     const middle = plan.slice(first + 2, last - 1);
+    expect(middle[1]!.code).toBe(Op.CONFINE);
     for (const o of middle) {
       const where = o.code === Op.MOUNT || o.code === Op.BIND || o.code === Op.SYMLINK ? 1 : 0;
       const target = String(o.strs[where]);

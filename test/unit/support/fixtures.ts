@@ -85,6 +85,7 @@ export function input(
     envFiles: rest.envFiles ?? [],
     inspectPath: rest.inspectPath ?? inspectStub,
     hostResolvConf: rest.hostResolvConf ?? null,
+    ...(rest.image && { image: rest.image }),
   };
 }
 

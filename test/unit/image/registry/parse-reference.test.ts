@@ -84,6 +84,11 @@ describe('parseImageReference: local transports and host', () => {
   it('reads docker-archive:FILE, directories and host', () => {
     expect(parseImageReference('docker-archive:/tmp/img.tar')).toEqual({ transport: 'docker-archive', path: '/tmp/img.tar' });
     expect(refusal('docker-archive:').message).toMatch(/needs a file path/);
+    // docker-archive:FILE:NAME[:TAG] picks one image of the archive by its RepoTags
+    expect(parseImageReference('docker-archive:/tmp/img.tar:alpine:3')).toEqual({ transport: 'docker-archive', path: '/tmp/img.tar', name: 'alpine:3' });
+    expect(formatImageReference(parseImageReference('docker-archive:/tmp/img.tar:localhost/x'))).toBe('docker-archive:/tmp/img.tar:localhost/x');
+    expect(refusal('docker-archive:/tmp/img.tar:').message).toMatch(/name after .* is empty/);
+    expect(refusal('docker-archive:/tmp/img.tar:Bad Name').message).toMatch(/white space/);
     expect(parseImageReference('/srv/rootfs')).toEqual({ transport: 'dir', path: '/srv/rootfs' });
     expect(parseImageReference('./rootfs')).toEqual({ transport: 'dir', path: './rootfs' });
     expect(parseImageReference('../r')).toEqual({ transport: 'dir', path: '../r' });

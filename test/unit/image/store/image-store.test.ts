@@ -73,11 +73,17 @@ function caught(fn: () => unknown): SandboxError {
 describe('store root', () => {
   it('is the option, then $SANDBOX_STORE, then $XDG_DATA_HOME, then ~/.local/share', () => {
     const env = { SANDBOX_STORE: '/s', XDG_DATA_HOME: '/x', HOME: '/h' };
-    expect(storeRoot('/opt', env)).toBe('/opt');
-    expect(storeRoot(undefined, env)).toBe('/s');
-    expect(storeRoot(undefined, { XDG_DATA_HOME: '/x', HOME: '/h' })).toBe('/x/rootless-sandbox/store');
-    expect(storeRoot(undefined, { XDG_DATA_HOME: 'relative', HOME: '/h' })).toBe('/h/.local/share/rootless-sandbox/store');
-    expect(storeRoot(undefined, { HOME: '/h' })).toBe('/h/.local/share/rootless-sandbox/store');
+    expect(storeRoot('/opt', env, 1000)).toBe('/opt');
+    expect(storeRoot(undefined, env, 1000)).toBe('/s');
+    expect(storeRoot(undefined, { XDG_DATA_HOME: '/x', HOME: '/h' }, 1000)).toBe('/x/rootless-sandbox/store');
+    expect(storeRoot(undefined, { XDG_DATA_HOME: 'relative', HOME: '/h' }, 1000)).toBe('/h/.local/share/rootless-sandbox/store');
+    expect(storeRoot(undefined, { HOME: '/h' }, 1000)).toBe('/h/.local/share/rootless-sandbox/store');
+  });
+
+  it('for root, is /var/lib/rootless-sandbox/store unless the option or $SANDBOX_STORE says otherwise (root\'s home is 0700)', () => {
+    expect(storeRoot(undefined, { XDG_DATA_HOME: '/x', HOME: '/root' }, 0)).toBe('/var/lib/rootless-sandbox/store');
+    expect(storeRoot(undefined, { SANDBOX_STORE: '/s' }, 0)).toBe('/s');
+    expect(storeRoot('/opt', {}, 0)).toBe('/opt');
   });
 
   it('escapes names into single file names, reversibly', () => {

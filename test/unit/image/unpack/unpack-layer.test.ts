@@ -1,12 +1,15 @@
 // unpackLayer on well-formed layers: files, directories, modes, mtimes,
 // symlinks (absolute targets included), hardlinks, compression, whiteouts
 // recorded in the sidecar, devices skipped, and the report.
-import { lstatSync, readFileSync, readlinkSync, statSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { unpackLayer } from '../../../../src/image/unpack/unpack-layer.js';
 import { removeTree } from '../../../../src/image/unpack/remove-tree.js';
 import { whiteoutSidecarPath } from '../../../../src/image/unpack/whiteouts.js';
+import { OPAQUE_XATTRS, readXattr } from '../../../../src/image/unpack/overlay-marks.js';
 import { gzip, HAVE_ZSTD, streamOf, tarOf, tempLayer, zstd, type TestEntry } from './layer-archive.js';
 
 const parents: string[] = [];
@@ -176,11 +179,9 @@ describe('unpackLayer: whiteouts (record)', () => {
     });
   });
 
-  it("throws 'not implemented yet' for overlay and fuse-overlayfs before reading anything", async () => {
-    for (const whiteouts of ['overlay', 'fuse-overlayfs'] as const) {
-      const { target } = layer();
-      await expect(unpackLayer(streamOf(Buffer.alloc(0)), target, { whiteouts })).rejects.toThrow(/not implemented yet/);
-    }
+  it('refuses an unknown whiteout mode before reading anything', async () => {
+    const { target } = layer();
+    await expect(unpackLayer(streamOf(Buffer.alloc(0)), target, { whiteouts: 'aufs' as never })).rejects.toThrow(/unknown mode 'aufs'/);
   });
 });
 
@@ -213,5 +214,67 @@ describe('unpackLayer: target directory', () => {
     const { target } = layer();
     await unpackLayer(streamOf(await tarOf([{ name: 'a', body: '' }])), target);
     await expect(unpackLayer(streamOf(await tarOf([{ name: 'b', body: '' }])), target)).rejects.toThrow(/not empty/);
+  });
+});
+
+describe('unpackLayer: whiteouts (overlay)', () => {
+  it('makes char 0/0 devices and opaque xattrs, no sidecar; entries of the same layer win', async () => {
+    const { target } = layer();
+    const report = await unpackLayer(
+      streamOf(
+        await tarOf([
+          { name: 'etc/', type: 'directory', mode: 0o555 },
+          { name: 'etc/.wh.passwd', body: '' },
+          { name: 'var/cache/.wh..wh..opq', body: '' },
+          { name: '.wh.opt', body: '' },
+          { name: '.wh.kept', body: '' },
+          { name: 'kept', body: 'mine' },
+          { name: 'old', type: 'character-device', devmajor: 0, devminor: 0 },
+          { name: '.wh..wh..opq', body: '' },
+        ]),
+      ),
+      target,
+      { whiteouts: 'overlay' },
+    );
+    expect(report.whiteouts).toEqual(['/etc/passwd', '/kept', '/old', '/opt']);
+    expect(report.marks).toEqual({ whiteouts: 3, opaque: 2 });
+    expect(report.whiteoutFile).toBeNull();
+    expect(existsSync(whiteoutSidecarPath(target))).toBe(false);
+    for (const p of ['etc/passwd', 'opt', 'old']) {
+      const st = lstatSync(join(target, p));
+      expect([st.isCharacterDevice(), st.rdev]).toEqual([true, 0]);
+    }
+    expect(readFileSync(join(target, 'kept'), 'utf8')).toBe('mine');
+    expect(existsSync(join(target, 'etc/.wh.passwd'))).toBe(false);
+    expect(lstatSync(join(target, 'etc')).mode & 0o7777).toBe(0o555);
+    for (const d of ['var/cache', '.']) {
+      for (const name of OPAQUE_XATTRS) expect(readXattr(join(target, d), name)).toBe('y');
+    }
+    expect(readXattr(join(target, 'var'), OPAQUE_XATTRS[0])).toBeNull();
+  });
+});
+
+describe('unpackLayer: diff ID', () => {
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+  it('accepts the sha256 of every tar byte (GNU tar padding included), gzip or plain', async () => {
+    const { parent } = layer();
+    const src = join(parent, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a'), 'a'.repeat(5000));
+    const tarBytes = execFileSync('tar', ['-C', src, '-cf', '-', '.']);
+    for (const blob of [tarBytes, gzip(tarBytes)]) {
+      const { target } = layer();
+      const r = await unpackLayer(streamOf(blob), target, { expectDiffId: sha(tarBytes) });
+      expect(r.counts.file).toBe(1);
+    }
+  });
+
+  it('rejects a layer whose tar is not the diff ID the image claims', async () => {
+    const { target } = layer();
+    const tarBytes = await tarOf([{ name: 'a', body: 'x' }]);
+    const forged = `sha256:${'0'.repeat(64)}`;
+    await expect(unpackLayer(streamOf(gzip(tarBytes)), target, { expectDiffId: forged }))
+      .rejects.toMatchObject({ name: 'SandboxError', message: expect.stringMatching(/diff ID mismatch: the image says sha256:0{64}, the layer's tar is sha256:/) });
   });
 });

@@ -1,0 +1,41 @@
+// Clears the writable layers of image runs whose process died before its
+// stage could (kill -9 of `sandbox`): a stage plan that only enters the
+// user namespace with the same maps and empties each directory, then the
+// emptied directories are removed. Runs at the start of every image run;
+// costs one readdir when nothing is stale.
+import { existsSync } from 'node:fs';
+import type { HostFacts } from '../host/probe-host.js';
+import type { IdMapPlan } from '../idmap/plan-idmap.js';
+import { launchStage } from '../launch/launch-stage.js';
+import { planUserns } from '../launch/plan-run.js';
+import { ops } from '../stage/plan.js';
+import { removeWritableLayer, staleWritableLayers, type RunLayerDir } from './writable-layer.js';
+
+const UPPER_FD = 64;
+const WORK_FD = 65;
+
+/** Empties a writable layer from inside the user namespace it was written in; true when that worked. */
+export async function clearInside(layer: RunLayerDir, idmap: IdMapPlan, host: HostFacts): Promise<boolean> {
+  // a run killed while it was being made may lack either directory
+  const dirs = [{ path: layer.upper, fd: UPPER_FD }, { path: layer.work, fd: WORK_FD }].filter((d) => existsSync(d.path));
+  const plan = [
+    ...dirs.map((d) => ops.openDir(d.path, d.fd)),
+    ...planUserns(idmap, host),
+    ...dirs.map((d) => ops.clearDir(d.fd, false)),
+  ];
+  const stage = launchStage(plan, ['ignore', 'ignore', 'ignore']);
+  const [outcome, code] = await Promise.all([stage.outcome, new Promise<number | null>((r) => stage.child.once('close', r))]);
+  return outcome.kind === 'lost' && code === 0; // a plan without FORK_INIT ends with exit 0 and no frame
+}
+
+/** Clears and removes stale writable layers under the store; returns the directories removed. */
+export async function cleanStaleLayers(storeRoot: string, idmap: IdMapPlan, host: HostFacts): Promise<string[]> {
+  const removed: string[] = [];
+  for (const layer of staleWritableLayers(storeRoot)) {
+    // a layer the run left already empty needs no stage
+    if (removeWritableLayer(layer) || ((await clearInside(layer, idmap, host)) && removeWritableLayer(layer))) {
+      removed.push(layer.dir);
+    }
+  }
+  return removed;
+}

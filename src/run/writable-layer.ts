@@ -1,0 +1,107 @@
+// The writable layer of an image run: <store>/runs/<pid>-<start>-<random>/
+// with the overlay's upper/ and work/, and scratch/ (an empty mount point for
+// pid 1's scratch root). The stage empties both when the
+// sandbox ends (their files belong to ids inside, which only it may
+// remove); this module makes the directories and removes what is left.
+// A run whose process died (kill -9) leaves its directory behind: its name
+// says which process made it, so the next run finds it stale and clears it
+// (clean-stale-layers.ts) — no lock files to leak.
+// Must not: follow a symlink or remove anything outside <store>/runs.
+import { chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { SandboxError } from '../errors.js';
+import type { IdMapPlan } from '../idmap/plan-idmap.js';
+import type { WritableLayer } from '../rootfs/overlay-root.js';
+import { storeDirMode } from '../image/store/store-paths.js';
+
+/** A writable layer under <store>/runs. */
+export type RunLayerDir = WritableLayer;
+
+export function runsDir(storeRoot: string): string {
+  return join(storeRoot, 'runs');
+}
+
+/** Field 22 of /proc/PID/stat: when the process started (clock ticks since boot); null if it is gone. */
+export function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) may hold spaces and parentheses: count from the last ')'
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+let ownStart: string | null | undefined;
+
+function layerDir(dir: string): RunLayerDir {
+  return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), scratch: join(dir, 'scratch') };
+}
+
+/**
+ * Makes a fresh writable layer. Its directories belong to inside root (the
+ * overlay's root directory is upper/'s, and the kernel creates work/work as
+ * the mounter), which for a root caller is the first id of its range.
+ */
+export function createWritableLayer(storeRoot: string, idmap: IdMapPlan): RunLayerDir {
+  ownStart ??= processStart(process.pid);
+  const runs = runsDir(storeRoot);
+  const layer = layerDir(join(runs, `${process.pid}-${ownStart ?? 0}-${randomBytes(4).toString('hex')}`));
+  const uid = idmap.uidMap.find((l) => l.inside === 0)?.outside;
+  const gid = idmap.gidMap.find((l) => l.inside === 0)?.outside;
+  try {
+    mkdirSync(runs, { recursive: true, mode: storeDirMode() });
+    mkdirSync(layer.dir, { mode: storeDirMode() });
+    mkdirSync(layer.scratch, { mode: 0o755 });
+    for (const d of [layer.upper, layer.work]) {
+      mkdirSync(d, { mode: 0o755 });
+      if (uid !== undefined && gid !== undefined && (uid !== process.getuid?.() || gid !== process.getgid?.())) chownSync(d, uid, gid);
+    }
+  } catch (e) {
+    removeWritableLayer(layer);
+    throw new SandboxError('host', `cannot make the run's writable layer in ${runs}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      'check that the image store is writable by you; set SANDBOX_STORE to move it');
+  }
+  return layer;
+}
+
+/**
+ * Removes the (emptied) directories of a writable layer. False when
+ * something is left (the stage did not get to clear it): the directory then
+ * stays for the next run's stale clean-up.
+ */
+export function removeWritableLayer(layer: RunLayerDir): boolean {
+  for (const d of [layer.upper, layer.work, layer.scratch, layer.dir]) {
+    try {
+      rmdirSync(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') return false;
+    }
+  }
+  return true;
+}
+
+/** Writable layers under <store>/runs whose process is gone. */
+export function staleWritableLayers(storeRoot: string): RunLayerDir[] {
+  const runs = runsDir(storeRoot);
+  let names: string[];
+  try {
+    names = readdirSync(runs);
+  } catch {
+    return [];
+  }
+  return names.flatMap((name) => {
+    const m = /^(\d+)-(\d+)-[0-9a-f]+$/.exec(name);
+    if (!m) return [];
+    if (processStart(Number(m[1])) === m[2]) return []; // still running
+    const dir = join(runs, name);
+    try {
+      if (!lstatSync(dir).isDirectory()) return [];
+    } catch {
+      return [];
+    }
+    return [layerDir(dir)];
+  });
+}

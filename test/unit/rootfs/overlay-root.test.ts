@@ -1,0 +1,105 @@
+// The plan of an image run's root: native overlay (layers bound at short
+// names, the writable layer's directories cleared by the stage), or
+// fuse-overlayfs (started before pid 1 pivots in its own mount namespace),
+// and the choice between them.
+import { describe, expect, it } from 'vitest';
+import { planRun } from '../../../src/launch/plan-run.js';
+import { chooseOverlay, kernelHasUserOverlay, parseOverlayChoice } from '../../../src/rootfs/choose-overlay.js';
+import { planRootfs } from '../../../src/rootfs/plan-rootfs.js';
+import type { ResolvedImage } from '../../../src/resolve/image-defaults.js';
+import { Op } from '../../../src/stage/protocol.js';
+import { aliceSubid, refused, resolve } from '../support/fixtures.js';
+
+const writable = { dir: '/store/runs/1-2-ab', upper: '/store/runs/1-2-ab/upper', work: '/store/runs/1-2-ab/work', scratch: '/store/runs/1-2-ab/scratch' };
+
+function spec(overlay: ResolvedImage['overlay'], layers = ['/store/layers/sha256/aa', '/store/layers/sha256/bb']) {
+  const image: ResolvedImage = { ref: 'img', digest: '', layers, overlay, config: { Cmd: ['/bin/sh'] }, passwd: null, group: null };
+  return resolve({ image: 'img', command: [] }, { image });
+}
+
+const codes = (plan: { code: number }[]) => plan.map((o) => o.code);
+
+describe('native overlay', () => {
+  const plan = planRootfs(spec({ kind: 'native' }), writable);
+
+  it('binds each layer and the writable layer at short names, then mounts overlay with userxattr, top layer first', () => {
+    const binds = plan.filter((o) => o.code === Op.BIND).slice(0, 3).map((o) => o.strs);
+    expect(binds).toEqual([
+      ['/oldroot/store/layers/sha256/aa', '/layers/0'],
+      ['/oldroot/store/layers/sha256/bb', '/layers/1'],
+      ['/oldroot/store/runs/1-2-ab', '/writable'],
+    ]);
+    const mount = plan.find((o) => o.code === Op.MOUNT && o.strs[2] === 'overlay')!;
+    expect(mount.strs).toEqual(['overlay', '/newroot', 'overlay', 'lowerdir=/layers/1:/layers/0,upperdir=/writable/upper,workdir=/writable/work,userxattr']);
+  });
+
+  it('uses the run directory as scratch root, unshares a mount namespace before the pivot, and confines after the mount', () => {
+    expect(plan[1]!.strs.slice(0, 3)).toEqual(['tmpfs', '/store/runs/1-2-ab/scratch', 'tmpfs']);
+    const unshare = plan.findIndex((o) => o.code === Op.UNSHARE);
+    const pivot = plan.findIndex((o) => o.code === Op.PIVOT_ROOT);
+    expect(unshare).toBe(pivot - 1);
+    const mount = plan.findIndex((o) => o.code === Op.MOUNT && o.strs[2] === 'overlay');
+    expect(plan.findIndex((o) => o.code === Op.CONFINE)).toBeGreaterThan(mount);
+  });
+
+  it('writes /etc/hosts and /etc/hostname but not passwd or group (the image has its own)', () => {
+    const written = plan.filter((o) => o.code === Op.WRITE_FILE).map((o) => o.strs[0]);
+    expect(written).toEqual(expect.arrayContaining(['/newroot/etc/hosts', '/newroot/etc/hostname']));
+    expect(written).not.toContain('/newroot/etc/passwd');
+    expect(written).not.toContain('/newroot/etc/group');
+  });
+
+  it('the stage opens the writable layer before USERNS and clears it after the run', () => {
+    const run = planRun(spec({ kind: 'native' }), aliceSubid, undefined, undefined, writable);
+    const userns = run.findIndex((o) => o.code === Op.USERNS);
+    expect(run.slice(0, userns).map((o) => [o.code, o.strs, o.ints])).toEqual([
+      [Op.OPEN_DIR, ['/store/runs/1-2-ab/work'], [64]],
+      [Op.OPEN_DIR, ['/store/runs/1-2-ab/upper'], [65]],
+      [Op.CLEAR_DIR, [], [64, 1]],
+      [Op.CLEAR_DIR, [], [65, 1]],
+    ]);
+  });
+
+  it('refuses more layers than it can stack', () => {
+    const many = Array.from({ length: 129 }, (_, i) => `/store/layers/sha256/${i}`);
+    expect(refused(() => planRun(spec({ kind: 'native' }, many), aliceSubid, undefined, undefined, writable), 'usage').message).toBe('image img has 129 layers');
+  });
+});
+
+describe('fuse-overlayfs', () => {
+  const plan = planRootfs(spec({ kind: 'fuse', program: '/usr/bin/fuse-overlayfs' }), writable);
+
+  it('runs the daemon on the scratch root before pid 1 unshares and pivots, with host paths, and mounts no kernel overlay', () => {
+    const run = plan.findIndex((o) => o.code === Op.RUN);
+    expect(plan[run]!.strs).toEqual(['/usr/bin/fuse-overlayfs', '', 'fuse-overlayfs', '-o',
+      'lowerdir=/store/layers/sha256/bb:/store/layers/sha256/aa,upperdir=/store/runs/1-2-ab/upper,workdir=/store/runs/1-2-ab/work,allow_other,nosuid,nodev',
+      '/store/runs/1-2-ab/scratch/newroot']);
+    expect(codes(plan).indexOf(Op.UNSHARE)).toBeGreaterThan(run);
+    expect(plan.some((o) => o.code === Op.MOUNT && o.strs[2] === 'overlay')).toBe(false);
+  });
+
+  it('refuses a path fuse-overlayfs would split', () => {
+    const odd = { ...writable, upper: '/s,x/upper' };
+    expect(refused(() => planRootfs(spec({ kind: 'fuse', program: '/f' }), odd), 'usage').message).toContain('fuse-overlayfs cannot take the path /s,x/upper');
+  });
+});
+
+describe('chooseOverlay', () => {
+  const facts = { kernel: '6.1.0-18-amd64', fuseOverlayfs: '/usr/bin/fuse-overlayfs', devFuse: true };
+
+  it('auto is native from 5.11 on, fuse-overlayfs before', () => {
+    expect(kernelHasUserOverlay('5.10.0-28-amd64')).toBe(false);
+    expect(kernelHasUserOverlay('5.11.0')).toBe(true);
+    expect(chooseOverlay('auto', facts)).toEqual({ kind: 'native' });
+    expect(chooseOverlay('auto', { ...facts, kernel: '5.4.0' })).toEqual({ kind: 'fuse', program: '/usr/bin/fuse-overlayfs' });
+    expect(chooseOverlay('fuse', facts)).toEqual({ kind: 'fuse', program: '/usr/bin/fuse-overlayfs' });
+  });
+
+  it('fails closed with the install hint, never runs without an overlay', () => {
+    expect(refused(() => chooseOverlay('fuse', { ...facts, fuseOverlayfs: null }), 'host').hint).toContain('apt-get install fuse-overlayfs');
+    expect(refused(() => chooseOverlay('auto', { ...facts, kernel: '5.4.0', fuseOverlayfs: null }), 'host').message).toContain('fuse-overlayfs is not installed');
+    expect(refused(() => chooseOverlay('fuse', { ...facts, devFuse: false }), 'host').hint).toContain('chmod 0666 /dev/fuse');
+    expect(refused(() => chooseOverlay('native', { ...facts, kernel: '5.4.0' }), 'host').hint).toContain('--overlay fuse');
+    expect(refused(() => parseOverlayChoice('zfs', '--overlay'), 'usage').message).toBe('unknown overlay "zfs" (--overlay)');
+  });
+});
