@@ -21,6 +21,8 @@ const NEW = '/newroot';
 const OLD = '/oldroot';
 /** Where mounts into the confined new root are made before they are moved into place. */
 const STAGING = '/staging';
+/** Where an image run's generated /etc files are written, on the scratch root, to be bound into the image. */
+const GENERATED = '/generated';
 
 const RO_BIND = MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV;
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
@@ -52,6 +54,25 @@ function planOciImage(image: OciImageSpec, writable: WritableLayer): StageOp[] {
   // fuse-overlayfs mounted it before the pivot
   const mount = image.overlay.kind === 'native' ? planOverlayMount(image, writable, NEW, OLD) : [];
   return [...mount, ops.confine(NEW, STAGING), ops.mkdir(NEW + '/etc')];
+}
+
+/**
+ * The generated /etc files. The host image's root is a fresh tmpfs: written
+ * in place. An image's are written on the scratch root and bound over the
+ * image's own (made only where the image has none), as podman does: the
+ * image's files stay as they are, and its writable layer gets nothing to
+ * copy up or clear.
+ */
+function planGeneratedEtc(spec: RunSpec, kind: 'host' | 'oci'): StageOp[] {
+  const files = generatedEtcFiles(spec);
+  if (kind === 'host') return files.map((f) => ops.writeFile(NEW + f.path, f.content, 0o644));
+  return [
+    ops.mkdir(GENERATED),
+    ...files.flatMap((f) => {
+      const at = `${GENERATED}/${f.path.slice(f.path.lastIndexOf('/') + 1)}`;
+      return [ops.writeFile(at, f.content, 0o644), ops.mountPointFile(NEW + f.path), ops.bind(at, NEW + f.path, false)];
+    }),
+  ];
 }
 
 function planProc(spec: RunSpec): StageOp[] {
@@ -149,7 +170,7 @@ export function planRootfs(spec: RunSpec, writable?: WritableLayer): StageOp[] {
     ops.pivotRoot(scratch, scratch + OLD),
     ops.chdir('/'),
     ...(image.kind === 'host' ? planHostImage(spec, image) : planOciImage(image, writable!)),
-    ...generatedEtcFiles(spec).map((f) => ops.writeFile(NEW + f.path, f.content, 0o644)),
+    ...planGeneratedEtc(spec, image.kind),
     ...planProc(spec),
     ...planDev(spec),
     ...planMounts(spec),

@@ -33,7 +33,7 @@ export async function cleanStaleLayers(storeRoot: string, idmap: IdMapPlan, host
   const removed: string[] = [];
   for (const layer of staleWritableLayers(storeRoot)) {
     // a layer the run left already empty needs no stage
-    if (removeWritableLayer(layer) || ((await clearInside(layer, idmap, host)) && removeWritableLayer(layer))) {
+    if (await removeWritableLayer(layer) || ((await clearInside(layer, idmap, host)) && await removeWritableLayer(layer))) {
       removed.push(layer.dir);
     }
   }

@@ -13,13 +13,10 @@ import type { RunSpec } from '../resolve/run-spec.js';
 import { probeHostImage } from '../rootfs/host-image.js';
 import { filterContext, prepareSeccomp } from '../seccomp/prepare-seccomp.js';
 import type { CgroupChoice } from '../cgroup/cgroup-run.js';
-import { acquireIdMap } from '../idmap/uid-slots.js';
 import { chooseCgroup, fallbackNote } from './choose-cgroup.js';
 import type { ResolvedImage } from '../resolve/image-defaults.js';
 import { prepareImage, type PrepareImageOptions } from './prepare-image.js';
-import { cleanStaleLayers, clearInside } from './clean-stale-layers.js';
-import { createWritableLayer, removeWritableLayer, type RunLayerDir } from './writable-layer.js';
-import { storeRoot } from '../image/store/store-paths.js';
+import { acquireRunResources } from './run-resources.js';
 import { toRunResult, type RunResult } from './run-result.js';
 import type { StageOp } from '../stage/plan.js';
 import { SYNC_WHAT } from '../launch/plan-run.js';
@@ -130,39 +127,27 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     ...(options.signal && { signal: options.signal }),
   });
   const resolved = prepareRun(options, host, image);
-  const seccomp = prepareSeccomp(resolved.seccomp, filterContext(resolved.network.mode !== 'none'));
-  let spec: RunSpec;
-  let releaseIds: () => void;
-  let writable: RunLayerDir | undefined;
-  if (resolved.image.kind === 'oci') {
-    // layers keep the ids they were unpacked with, so every image run maps the whole range, as podman's do
-    const root = storeRoot(options.store);
-    await cleanStaleLayers(root, resolved.idmap, host);
-    writable = createWritableLayer(root, resolved.idmap);
-    spec = resolved;
-    releaseIds = () => {};
-  } else {
-    // a part of the subordinate range of its own: concurrent runs never share host ids
-    const lease = await acquireIdMap(host, resolved.user, { signal: options.signal });
-    spec = Object.freeze({ ...resolved, idmap: lease.plan });
-    releaseIds = () => lease.release();
+  // the uid slot or writable layer is made on the thread pool while this thread finds the filter
+  const acquiring = acquireRunResources(resolved, host, options);
+  let seccomp: ReturnType<typeof prepareSeccomp>;
+  try {
+    seccomp = prepareSeccomp(resolved.seccomp, filterContext(resolved.network.mode !== 'none'));
+  } catch (e) {
+    await acquiring.then((r) => r.release(), () => {});
+    throw e;
   }
+  const resources = await acquiring;
+  const { spec, writable } = resources;
   let cgroup: CgroupChoice;
   try {
     cgroup = await chooseCgroup(spec.limits, newRunId());
   } catch (e) {
-    releaseIds();
-    if (writable) removeWritableLayer(writable);
+    await resources.release();
     throw e;
   }
-  const release = () => {
+  const release = async () => {
     if (cgroup.backend !== 'none') cgroup.remove();
-    releaseIds();
-    if (writable) removeWritableLayer(writable);
-  };
-  // the stage empties the writable layer before it reports; a stage that was killed could not
-  const clearLeftovers = async () => {
-    if (writable && !removeWritableLayer(writable) && await clearInside(writable, spec.idmap, host)) removeWritableLayer(writable);
+    await resources.release();
   };
   let handle: ReturnType<typeof launchStage>;
   let plan: StageOp[];
@@ -187,7 +172,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     const syncs = (cgroup.backend !== 'none' && cgroup.attach) || needsHelper(spec.network);
     handle = launchStage(plan, stageStdio(spec, options.stdio), syncs ? onSync : undefined);
   } catch (e) {
-    release();
+    await release();
     throw e;
   }
   // the stage empties the writable layer after it has reported a failed set-up too
@@ -203,8 +188,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     void helper?.stop();
     const usage = cgroup.backend !== 'none' ? cgroup.collect() : undefined;
     if (writable) await stageGone;
-    release();
-    if (outcome.kind !== 'exited') await clearLeftovers();
+    await release();
     const network = {
       mode: spec.network.mode,
       ...(helper ? { helper: { binary: helper.binary, pid: helper.pid } } : {}),

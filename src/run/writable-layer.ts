@@ -7,7 +7,7 @@
 // says which process made it, so the next run finds it stale and clears it
 // (clean-stale-layers.ts) — no lock files to leak.
 // Must not: follow a symlink or remove anything outside <store>/runs.
-import { chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, lstatSync, promises as fsp, readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SandboxError } from '../errors.js';
@@ -42,24 +42,28 @@ function layerDir(dir: string): RunLayerDir {
 /**
  * Makes a fresh writable layer. Its directories belong to inside root (the
  * overlay's root directory is upper/'s, and the kernel creates work/work as
- * the mounter), which for a root caller is the first id of its range.
+ * the mounter), which for a root caller is the first id of its range. The
+ * three are made at once (the thread pool overlaps the file system's work).
  */
-export function createWritableLayer(storeRoot: string, idmap: IdMapPlan): RunLayerDir {
+export async function createWritableLayer(storeRoot: string, idmap: IdMapPlan): Promise<RunLayerDir> {
   ownStart ??= processStart(process.pid);
   const runs = runsDir(storeRoot);
   const layer = layerDir(join(runs, `${process.pid}-${ownStart ?? 0}-${randomBytes(4).toString('hex')}`));
   const uid = idmap.uidMap.find((l) => l.inside === 0)?.outside;
   const gid = idmap.gidMap.find((l) => l.inside === 0)?.outside;
+  const chown = uid !== undefined && gid !== undefined && (uid !== process.getuid?.() || gid !== process.getgid?.());
   try {
-    mkdirSync(runs, { recursive: true, mode: storeDirMode() });
-    mkdirSync(layer.dir, { mode: storeDirMode() });
-    mkdirSync(layer.scratch, { mode: 0o755 });
-    for (const d of [layer.upper, layer.work]) {
-      mkdirSync(d, { mode: 0o755 });
-      if (uid !== undefined && gid !== undefined && (uid !== process.getuid?.() || gid !== process.getgid?.())) chownSync(d, uid, gid);
-    }
+    if (!existsSync(runs)) await fsp.mkdir(runs, { recursive: true, mode: storeDirMode() });
+    await fsp.mkdir(layer.dir, { mode: storeDirMode() });
+    await Promise.all([
+      fsp.mkdir(layer.scratch, { mode: 0o755 }),
+      ...[layer.upper, layer.work].map(async (d) => {
+        await fsp.mkdir(d, { mode: 0o755 });
+        if (chown) await fsp.chown(d, uid!, gid!);
+      }),
+    ]);
   } catch (e) {
-    removeWritableLayer(layer);
+    await removeWritableLayer(layer);
     throw new SandboxError('host', `cannot make the run's writable layer in ${runs}: ${(e as NodeJS.ErrnoException).code ?? e}`,
       'check that the image store is writable by you; set SANDBOX_STORE to move it');
   }
@@ -71,16 +75,10 @@ export function createWritableLayer(storeRoot: string, idmap: IdMapPlan): RunLay
  * something is left (the stage did not get to clear it): the directory then
  * stays for the next run's stale clean-up.
  */
-export function removeWritableLayer(layer: RunLayerDir): boolean {
-  for (const d of [layer.upper, layer.work, layer.scratch, layer.dir]) {
-    try {
-      rmdirSync(d);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') return false;
-    }
-  }
-  return true;
+export async function removeWritableLayer(layer: RunLayerDir): Promise<boolean> {
+  const rmdir = (d: string) => fsp.rmdir(d).then(() => true, (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  const inner = await Promise.all([layer.upper, layer.work, layer.scratch].map(rmdir));
+  return inner.every(Boolean) && rmdir(layer.dir);
 }
 
 /** Writable layers under <store>/runs whose process is gone. */

@@ -50,6 +50,8 @@ export const ops = {
   mkdir: (path: string, mode = 0o755, uid = -1, gid = -1) => op(Op.MKDIR, `create directory ${path}`, [mode, uid, gid], [path]),
   writeFile: (path: string, content: string | Uint8Array, mode = 0o644, uid = -1, gid = -1) =>
     op(Op.WRITE_FILE, `write ${path}`, [mode, uid, gid], [path, content]),
+  /** An empty file to mount on, unless something is already there. */
+  mountPointFile: (path: string) => op(Op.WRITE_FILE, `create ${path} unless it exists`, [0o644, -1, -1, 1], [path, '']),
   symlink: (target: string, path: string) => op(Op.SYMLINK, `symlink ${path} -> ${target}`, [], [target, path]),
   openDir: (path: string, fd: number) => op(Op.OPEN_DIR, `open ${path} as fd ${fd}`, [fd], [path]),
   closeFd: (fd: number) => op(Op.CLOSE_FD, `close fd ${fd}`, [fd]),

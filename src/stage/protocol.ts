@@ -69,7 +69,7 @@ export const Op = {
   UMOUNT: 13,
   /** s: [path], i: [mode, uid, gid]. mkdir -p; uid/gid -1 = leave. Existing directories are kept. */
   MKDIR: 14,
-  /** s: [path, content], i: [mode, uid, gid]. Creates (or truncates) a file. */
+  /** s: [path, content], i: [mode, uid, gid, keep existing(0|1)]. Creates (or replaces) a file; with keep, an existing one is left alone (a mount point). */
   WRITE_FILE: 15,
   /** s: [target, path]. symlink(target, path). */
   SYMLINK: 16,

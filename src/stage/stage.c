@@ -568,12 +568,15 @@ static void confined_mkdir(uint32_t step, const char *path, const char *rel, mod
   close(fd);
 }
 
-/* What is at the path is replaced (a symlink, fifo or file of the image), never written through. */
-static int confined_create(uint32_t step, const char *path, const char *rel, mode_t mode) {
+/* What is at the path is replaced (a symlink, fifo or file of the image), never written through;
+ * with `keep`, anything already there is left as it is (-1: nothing to write). */
+static int confined_create(uint32_t step, const char *path, const char *rel, mode_t mode, int keep) {
   char name[256];
   int dfd = parent_in_root(rel, name, sizeof name);
   if (dfd < 0) fail(step, errno, "open the directory of %s", path);
-  if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) fail(step, errno, "replace %s", path);
+  struct stat st;
+  if (keep && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) { close(dfd); return -1; }
+  if (!keep && unlinkat(dfd, name, 0) < 0 && errno != ENOENT) fail(step, errno, "replace %s", path);
   int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) fail(step, errno, "create %s", path);
   close(dfd);
@@ -669,8 +672,15 @@ static void do_write_file(uint32_t step, const struct op *o) {
   const char *path = arg_s(o, 0, step);
   mode_t mode = (mode_t)arg_i(o, 0, step);
   const char *rel = confined_rel(path);
-  int fd = rel ? confined_create(step, path, rel, mode) : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) fail(step, errno, "create %s", path);
+  int keep = o->nint > 3 && o->ints[3];
+  int fd;
+  if (rel) {
+    fd = confined_create(step, path, rel, mode, keep);
+    if (fd < 0) return; /* kept */
+  } else {
+    fd = open(path, O_WRONLY | O_CREAT | (keep ? 0 : O_TRUNC) | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0) fail(step, errno, "create %s", path);
+  }
   if (o->nstr > 1 && o->lens[1] > 0 && write_all(fd, o->strs[1], o->lens[1]) < 0) fail(step, errno, "write %s", path);
   if ((o->ints[1] >= 0 || o->ints[2] >= 0) && fchown(fd, (uid_t)o->ints[1], (gid_t)o->ints[2]) < 0)
     fail(step, errno, "chown %s", path);

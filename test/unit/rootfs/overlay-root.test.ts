@@ -42,11 +42,11 @@ describe('native overlay', () => {
     expect(plan.findIndex((o) => o.code === Op.CONFINE)).toBeGreaterThan(mount);
   });
 
-  it('writes /etc/hosts and /etc/hostname but not passwd or group (the image has its own)', () => {
-    const written = plan.filter((o) => o.code === Op.WRITE_FILE).map((o) => o.strs[0]);
-    expect(written).toEqual(expect.arrayContaining(['/newroot/etc/hosts', '/newroot/etc/hostname']));
-    expect(written).not.toContain('/newroot/etc/passwd');
-    expect(written).not.toContain('/newroot/etc/group');
+  it('binds /etc/hosts and /etc/hostname from the scratch root over the image\'s (made only where missing); passwd and group stay the image\'s', () => {
+    const written = plan.filter((o) => o.code === Op.WRITE_FILE).map((o) => [o.strs[0], o.ints[3] ?? 0]);
+    expect(written).toEqual([['/generated/hostname', 0], ['/newroot/etc/hostname', 1], ['/generated/hosts', 0], ['/newroot/etc/hosts', 1]]);
+    const binds = plan.filter((o) => o.code === Op.BIND && String(o.strs[0]).startsWith('/generated/')).map((o) => o.strs);
+    expect(binds).toEqual([['/generated/hostname', '/newroot/etc/hostname'], ['/generated/hosts', '/newroot/etc/hosts']]);
   });
 
   it('the stage opens the writable layer before USERNS and clears it after the run', () => {

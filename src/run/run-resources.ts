@@ -1,0 +1,40 @@
+// What a run holds on the host besides its processes, and gives back after:
+// for a `host` image run, a uid slot of the caller's range (so concurrent
+// runs never share host ids); for an image run, its writable layer (image
+// runs map the whole range: the layers' owners are fixed in it, as in
+// podman). Stale writable layers of killed runs are cleared first.
+import type { HostFacts } from '../host/probe-host.js';
+import { acquireIdMap } from '../idmap/uid-slots.js';
+import { storeRoot } from '../image/store/store-paths.js';
+import type { RunSpec } from '../resolve/run-spec.js';
+import { cleanStaleLayers, clearInside } from './clean-stale-layers.js';
+import { createWritableLayer, removeWritableLayer, type RunLayerDir } from './writable-layer.js';
+
+export interface RunResources {
+  /** The spec with the id map this run holds. */
+  readonly spec: RunSpec;
+  readonly writable?: RunLayerDir;
+  /** Gives everything back (once the stage has ended). */
+  release(): Promise<void>;
+}
+
+export async function acquireRunResources(
+  resolved: RunSpec, host: HostFacts, options: { store?: string; signal?: AbortSignal },
+): Promise<RunResources> {
+  if (resolved.image.kind !== 'oci') {
+    const lease = await acquireIdMap(host, resolved.user, { signal: options.signal });
+    return { spec: Object.freeze({ ...resolved, idmap: lease.plan }), release: async () => lease.release() };
+  }
+  const root = storeRoot(options.store);
+  await cleanStaleLayers(root, resolved.idmap, host);
+  const writable = await createWritableLayer(root, resolved.idmap);
+  return {
+    spec: resolved,
+    writable,
+    async release() {
+      // the stage empties the layer when the sandbox ends; one that was killed could not
+      if (await removeWritableLayer(writable)) return;
+      if (await clearInside(writable, resolved.idmap, host)) await removeWritableLayer(writable);
+    },
+  };
+}
