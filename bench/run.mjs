@@ -9,6 +9,6 @@ console.log(`## ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC â
 // the run count given here is for the start-up benchmarks; unpack.mjs takes
 // seconds per run and uses its own default (5)
 const args = process.argv.slice(2);
-for (const [bench, benchArgs] of [['start-up.mjs', args], ['seccomp.mjs', args], ['throughput.mjs', args], ['network.mjs', args], ['unpack.mjs', []]]) {
+for (const [bench, benchArgs] of [['start-up.mjs', args], ['seccomp.mjs', args], ['throughput.mjs', args], ['network.mjs', args], ['image-run.mjs', []], ['unpack.mjs', []]]) {
   execFileSync(process.execPath, [join(here, bench), ...benchArgs], { stdio: 'inherit' });
 }
