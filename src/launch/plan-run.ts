@@ -20,11 +20,11 @@ export const SYNC_WHAT = {
 /** --network host keeps the host's network namespace; every other mode gets a new one. */
 function planNamespaces(spec: RunSpec): StageOp[] {
   const host = spec.network.mode === 'host';
-  const ops_ = [ops.unshare(NAMESPACES | (host ? 0 : CLONE.NEWNET),
-    host ? 'mount, pid, uts, ipc and cgroup namespaces' : 'mount, pid, net, uts, ipc and cgroup namespaces')];
+  const unshare = ops.unshare(NAMESPACES | (host ? 0 : CLONE.NEWNET),
+    host ? 'mount, pid, uts, ipc and cgroup namespaces' : 'mount, pid, net, uts, ipc and cgroup namespaces');
   // the helper joins the new network namespace before the workload exists
-  if (spec.network.mode === 'pasta' || spec.network.mode === 'slirp4netns') ops_.push(ops.sync(SYNC_WHAT.network));
-  return ops_;
+  const helper = spec.network.mode === 'pasta' || spec.network.mode === 'slirp4netns';
+  return helper ? [unshare, ops.sync(SYNC_WHAT.network)] : [unshare];
 }
 
 function mapArgs(map: readonly IdMapLine[]): string[] {
