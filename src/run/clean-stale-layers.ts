@@ -9,13 +9,14 @@ import type { IdMapPlan } from '../idmap/plan-idmap.js';
 import { launchStage } from '../launch/launch-stage.js';
 import { planUserns } from '../launch/plan-run.js';
 import { ops } from '../stage/plan.js';
-import { removeWritableLayer, staleWritableLayers, type RunLayerDir } from './writable-layer.js';
+import type { WritableLayer } from '../rootfs/overlay-root.js';
+import { removeWritableLayer, staleWritableLayers } from './writable-layer.js';
 
 const UPPER_FD = 64;
 const WORK_FD = 65;
 
 /** Empties a writable layer from inside the user namespace it was written in; true when that worked. */
-export async function clearInside(layer: RunLayerDir, idmap: IdMapPlan, host: HostFacts): Promise<boolean> {
+export async function clearInside(layer: WritableLayer, idmap: IdMapPlan, host: HostFacts): Promise<boolean> {
   // a run killed while it was being made may lack either directory
   const dirs = [{ path: layer.upper, fd: UPPER_FD }, { path: layer.work, fd: WORK_FD }].filter((d) => existsSync(d.path));
   const plan = [

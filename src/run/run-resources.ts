@@ -8,12 +8,13 @@ import { acquireIdMap } from '../idmap/uid-slots.js';
 import { storeRoot } from '../image/store/store-paths.js';
 import type { RunSpec } from '../resolve/run-spec.js';
 import { cleanStaleLayers, clearInside } from './clean-stale-layers.js';
-import { createWritableLayer, removeWritableLayer, type RunLayerDir } from './writable-layer.js';
+import type { WritableLayer } from '../rootfs/overlay-root.js';
+import { createWritableLayer, removeWritableLayer } from './writable-layer.js';
 
 export interface RunResources {
   /** The spec with the id map this run holds. */
   readonly spec: RunSpec;
-  readonly writable?: RunLayerDir;
+  readonly writable?: WritableLayer;
   /** Gives everything back (once the stage has ended). */
   release(): Promise<void>;
 }

@@ -15,9 +15,6 @@ import type { IdMapPlan } from '../idmap/plan-idmap.js';
 import type { WritableLayer } from '../rootfs/overlay-root.js';
 import { storeDirMode } from '../image/store/store-paths.js';
 
-/** A writable layer under <store>/runs. */
-export type RunLayerDir = WritableLayer;
-
 export function runsDir(storeRoot: string): string {
   return join(storeRoot, 'runs');
 }
@@ -35,7 +32,7 @@ export function processStart(pid: number): string | null {
 
 let ownStart: string | null | undefined;
 
-function layerDir(dir: string): RunLayerDir {
+function layerDir(dir: string): WritableLayer {
   return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), scratch: join(dir, 'scratch') };
 }
 
@@ -45,7 +42,7 @@ function layerDir(dir: string): RunLayerDir {
  * the mounter), which for a root caller is the first id of its range. The
  * three are made at once (the thread pool overlaps the file system's work).
  */
-export async function createWritableLayer(storeRoot: string, idmap: IdMapPlan): Promise<RunLayerDir> {
+export async function createWritableLayer(storeRoot: string, idmap: IdMapPlan): Promise<WritableLayer> {
   ownStart ??= processStart(process.pid);
   const runs = runsDir(storeRoot);
   const layer = layerDir(join(runs, `${process.pid}-${ownStart ?? 0}-${randomBytes(4).toString('hex')}`));
@@ -75,14 +72,14 @@ export async function createWritableLayer(storeRoot: string, idmap: IdMapPlan): 
  * something is left (the stage did not get to clear it): the directory then
  * stays for the next run's stale clean-up.
  */
-export async function removeWritableLayer(layer: RunLayerDir): Promise<boolean> {
+export async function removeWritableLayer(layer: WritableLayer): Promise<boolean> {
   const rmdir = (d: string) => fsp.rmdir(d).then(() => true, (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
   const inner = await Promise.all([layer.upper, layer.work, layer.scratch].map(rmdir));
   return inner.every(Boolean) && rmdir(layer.dir);
 }
 
 /** Writable layers under <store>/runs whose process is gone. */
-export function staleWritableLayers(storeRoot: string): RunLayerDir[] {
+export function staleWritableLayers(storeRoot: string): WritableLayer[] {
   const runs = runsDir(storeRoot);
   let names: string[];
   try {
