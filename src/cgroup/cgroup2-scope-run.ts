@@ -73,6 +73,27 @@ export function createScopeRun(plan: ScopeBackendPlan, limits: CgroupLimits, run
     // systemd stops the now empty scope and removes its cgroup by itself
   };
 
+  /**
+   * Hands the controllers to the scope's children. EBUSY means a process is
+   * still in the scope itself (no internal processes): systemd may move a pid
+   * it was given after we moved it on, when the host is busy. It is the
+   * keeper or one of the run's: it goes back to its leaf, and the write is
+   * tried again.
+   */
+  const enableControllers = async (scope: string, leaf: string, value: string): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        writeControl(`${scope}/cgroup.subtree_control`, value);
+        return;
+      } catch (e) {
+        const stray = (readControl(`${scope}/cgroup.procs`) ?? '').split('\n').filter(Boolean);
+        if (attempt === 5 || stray.length === 0) throw e;
+        for (const pid of stray) writeControl(`${pid === String(keeper?.pid) ? keepDir : leaf}/cgroup.procs`, pid);
+        await new Promise((r) => setTimeout(r, 10 * attempt));
+      }
+    }
+  };
+
   const attach = async (stagePid: number): Promise<void> => {
     if (state !== 'new') throw new SandboxError('internal', `cgroup scope ${unit}: attach called twice or after remove`);
     state = 'attaching';
@@ -101,7 +122,7 @@ export function createScopeRun(plan: ScopeBackendPlan, limits: CgroupLimits, run
           plan.manager === 'user' ? 'delegate them to user sessions: see `sandbox doctor`' : DOCTOR_HINT);
       }
       const wanted = [...V2_REQUIRED, ...(available.includes('cpu') ? ['cpu'] : [])];
-      writeControl(`${scopeDir}/cgroup.subtree_control`, formatSubtreeControl(wanted));
+      await enableControllers(scopeDir, runDir, formatSubtreeControl(wanted));
       applyCgroup2Limits(runDir, limits);
       state = 'attached';
     } catch (e) {
