@@ -23,12 +23,13 @@ PACKAGES=(uidmap passt slirp4netns fuse-overlayfs fuse3 libseccomp2 libseccomp-d
 # Packages that may be missing from older releases; skipped with a warning.
 OPTIONAL_PACKAGES=(passt)
 # With --test-users: what the test suite runs against (podman's seccomp.json,
-# script(1) for terminals, compilers for programs run under the strict policy,
+# script(1) for terminals, compilers for programs run under the strict policy
+# (C, C++, Python, Go, Java),
 # docker-registry and openssl for the registry client tests, zstd to make zstd layers,
 # debootstrap and podman to build the test images (scripts/build-test-images.sh) and
 # to write real `podman save` archives for the image loaders).
-TEST_PACKAGES=(golang-github-containers-common bsdutils g++ python3 golang-go docker-registry openssl zstd
-  debootstrap podman)
+TEST_PACKAGES=(golang-github-containers-common bsdutils g++ python3 golang-go openjdk-17-jdk-headless docker-registry
+  openssl zstd debootstrap podman)
 
 TEST_USER=sbtest
 TEST_USER_RANGE=200000:65536
