@@ -26,6 +26,12 @@ const podmanRoot = ['--root', join(work, 'podman'), '--runroot', join(work, 'pod
   '--cgroup-manager', 'cgroupfs', '--runtime', 'runc'];
 const podmanRun = ['run', '--rm', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
 const podman = process.getuid() === 0 && spawnSync('podman', ['--version']).status === 0;
+// podman's overlay mounts and the stores go away however the benchmark ends
+const cleanUp = () => {
+  if (podman) spawnSync('podman', [...podmanRoot, 'system', 'reset', '-f'], { stdio: 'ignore' });
+  rmSync(work, { recursive: true, force: true });
+};
+process.on('exit', cleanUp);
 if (podman) execFileSync('podman', [...podmanRoot, 'pull', '-q', `oci:${layout}:latest`], { stdio: ['ignore', 'ignore', 'inherit'] });
 const podmanImage = podman ? execFileSync('podman', [...podmanRoot, 'images', '-q'], { encoding: 'utf8' }).trim().split('\n')[0] : null;
 
@@ -81,5 +87,3 @@ const lines = [
   '',
 ];
 console.log(lines.join('\n'));
-if (podman) spawnSync('podman', [...podmanRoot, 'system', 'reset', '-f'], { stdio: 'ignore' });
-rmSync(work, { recursive: true, force: true });

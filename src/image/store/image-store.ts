@@ -16,7 +16,7 @@
 // decide how a layer is unpacked (the caller's callback: unpackLayer, in
 // the stage for chown), or follow symlinks while removing (removeTree).
 import { randomBytes, createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, promises as fsp, type Stats } from 'node:fs';
+import { existsSync, promises as fsp, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -228,15 +228,19 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
     }
     const tmp = join(paths.blobsShaDir, `.tmp-${random()}-${hex.slice(0, 12)}`);
     const hash = createHash('sha256');
+    let input: Readable | undefined = typeof source === 'string' ? undefined : source;
     try {
-      const input = typeof source === 'string' ? createReadStream(source) : source;
+      // both files are opened before the copy starts: a stream that opens
+      // lazily could create tmp after a failure had already removed it
+      input ??= (await fsp.open(source as string, 'r')).createReadStream();
+      const out = await fsp.open(tmp, 'wx', 0o644);
       await pipeline(input, async function* (chunks: AsyncIterable<Buffer | string>) {
         for await (const c of chunks) {
           const b = typeof c === 'string' ? Buffer.from(c) : c;
           hash.update(b);
           yield b;
         }
-      }, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+      }, out.createWriteStream());
       const fh = await fsp.open(tmp, 'r');
       try {
         await fh.sync();
@@ -244,6 +248,7 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
         await fh.close();
       }
     } catch (e) {
+      input?.destroy();
       await fsp.rm(tmp, { force: true }).catch(() => {});
       throw hostError(`cannot store blob ${expectedDigest} from ${from}`, e,
         typeof source === 'string' ? `check that ${source} is readable and the image store is writable` : 'check that the image store is writable; set SANDBOX_STORE to move it');

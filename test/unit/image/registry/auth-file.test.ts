@@ -1,11 +1,16 @@
 // sandbox login's auth file: podman's format, 0600, other entries kept,
 // registry names normalised, logout of one or all.
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { authFileForWriting, registryKey, removeCredentials, storeCredentials } from '../../../../src/image/registry/auth-file.js';
 import { readCredentials } from '../../../../src/image/registry/credentials.js';
+
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 describe('auth file', () => {
   it('picks REGISTRY_AUTH_FILE, then XDG_RUNTIME_DIR, then XDG_CONFIG_HOME', () => {
@@ -25,6 +30,7 @@ describe('auth file', () => {
 
   it('writes podman\'s format with mode 0600, keeps other entries, and removes one or all', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'auth-file-test-'));
+    made.push(dir);
     const file = join(dir, 'containers', 'auth.json');
     await storeCredentials('quay.io', { username: 'a', password: 'x' }, file);
     writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), credHelpers: { 'gcr.io': 'gcloud' } }));
