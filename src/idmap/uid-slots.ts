@@ -29,7 +29,9 @@ import { SandboxError } from '../errors.js';
 import type { HostFacts } from '../host/probe-host.js';
 import { FlockError, FlockUnavailable, sameFile, tryLockExclusive, tryLockPath } from './flock.js';
 
-export { sameFile };
+import { procStartTime, processStartTime } from '../host/process-start.js';
+
+export { sameFile, procStartTime };
 import { planIdMap, usesSubIds, type IdMapPlan, type UidSlotRange } from './plan-idmap.js';
 
 /**
@@ -198,15 +200,6 @@ export function parseOwnerRecord(text: string): OwnerRecord | null {
   return pid > 0 && Number.isSafeInteger(pid) && Number.isSafeInteger(startTime) ? { pid, startTime } : null;
 }
 
-/** Field 22 (starttime) of a /proc/PID/stat line; the command name (field 2) may hold spaces and parentheses. */
-export function procStartTime(stat: string): number | null {
-  const close = stat.lastIndexOf(')');
-  if (close < 0) return null;
-  const fields = stat.slice(close + 2).split(' '); // field 3 onwards
-  const v = Number(fields[22 - 3]);
-  return Number.isSafeInteger(v) && v >= 0 ? v : null;
-}
-
 /**
  * Whether the process a lock file names still runs: `stat` is its
  * /proc/PID/stat now (null: no such process). A flock cannot go stale, so this
@@ -220,13 +213,8 @@ export function ownerState(record: OwnerRecord, stat: string | null): 'running' 
 let self: OwnerRecord | undefined;
 function selfRecord(): OwnerRecord {
   if (self?.pid === process.pid) return self;
-  let startTime = 0;
-  try {
-    startTime = procStartTime(readFileSync('/proc/self/stat', 'utf8')) ?? 0;
-  } catch {
-    /* no /proc: the pid alone */
-  }
-  return (self = { pid: process.pid, startTime });
+  // no /proc: the pid alone
+  return (self = { pid: process.pid, startTime: processStartTime('self') ?? 0 });
 }
 
 /** Whether the path (stat, null: gone) still names the file that was locked (its fstat). */

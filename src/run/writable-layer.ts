@@ -7,7 +7,8 @@
 // says which process made it, so the next run finds it stale and clears it
 // (clean-stale-layers.ts) — no lock files to leak.
 // Must not: follow a symlink or remove anything outside <store>/runs.
-import { existsSync, lstatSync, promises as fsp, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, promises as fsp, readdirSync } from 'node:fs';
+import { processStartTime } from '../host/process-start.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SandboxError } from '../errors.js';
@@ -19,18 +20,7 @@ export function runsDir(storeRoot: string): string {
   return join(storeRoot, 'runs');
 }
 
-/** Field 22 of /proc/PID/stat: when the process started (clock ticks since boot); null if it is gone. */
-export function processStart(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the command name (field 2) may hold spaces and parentheses: count from the last ')'
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-let ownStart: string | null | undefined;
+let ownStart: number | null | undefined;
 
 function layerDir(dir: string): WritableLayer {
   return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), scratch: join(dir, 'scratch') };
@@ -43,7 +33,7 @@ function layerDir(dir: string): WritableLayer {
  * three are made at once (the thread pool overlaps the file system's work).
  */
 export async function createWritableLayer(storeRoot: string, idmap: IdMapPlan): Promise<WritableLayer> {
-  ownStart ??= processStart(process.pid);
+  ownStart ??= processStartTime('self');
   const runs = runsDir(storeRoot);
   const layer = layerDir(join(runs, `${process.pid}-${ownStart ?? 0}-${randomBytes(4).toString('hex')}`));
   const uid = idmap.uidMap.find((l) => l.inside === 0)?.outside;
@@ -90,7 +80,7 @@ export function staleWritableLayers(storeRoot: string): WritableLayer[] {
   return names.flatMap((name) => {
     const m = /^(\d+)-(\d+)-[0-9a-f]+$/.exec(name);
     if (!m) return [];
-    if (processStart(Number(m[1])) === m[2]) return []; // still running
+    if (String(processStartTime(Number(m[1]))) === m[2]) return []; // still running
     const dir = join(runs, name);
     try {
       if (!lstatSync(dir).isDirectory()) return [];
