@@ -3,14 +3,14 @@
 // check* function that gathers the real facts (files, tools, a stage run).
 // Must not: change the host. Fixes are printed for a human to run, never run.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, chmodSync } from 'node:fs';
+import { constants, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeCgroupFacts, type CgroupFacts } from '../cgroup/cgroup-facts.js';
 import { explainOwnCgroup, type BackendChoice } from '../cgroup/choose-cgroup-backend.js';
 import { detectCgroupBackend } from '../cgroup/prepare-cgroup.js';
 import { readManagerVersion } from '../cgroup/systemd-scope.js';
-import { findInPath, findTool, SUBGID_FILE, SUBUID_FILE } from '../host/probe-host.js';
+import { canAccess, findInPath, findTool, SUBGID_FILE, SUBUID_FILE } from '../host/probe-host.js';
 import { readSubIds, type SubIdRange } from '../host/subid.js';
 import { launchStage, type StageOutcome } from '../launch/launch-stage.js';
 import { stagePath } from '../launch/stage-path.js';
@@ -56,15 +56,6 @@ function readTrimmed(path: string): string | null {
     return readFileSync(path, 'utf8').trim();
   } catch {
     return null;
-  }
-}
-
-function canAccess(path: string, mode: number): boolean {
-  try {
-    accessSync(path, mode);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -84,6 +84,16 @@ export function probeHost(): HostFacts {
   };
 }
 
+/** Whether the caller may access a host path with `mode` (constants.R_OK, ...). */
+export function canAccess(path: string, mode: number): boolean {
+  try {
+    accessSync(path, mode);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether a host path exists (following symlinks). */
 export function hostPathExists(path: string): boolean {
   try {

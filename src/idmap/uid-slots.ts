@@ -28,7 +28,6 @@ import { join } from 'node:path';
 import { SandboxError } from '../errors.js';
 import type { HostFacts } from '../host/probe-host.js';
 import { FlockError, FlockUnavailable, sameFile, tryLockExclusive, tryLockPath } from './flock.js';
-
 import { procStartTime, processStartTime } from '../host/process-start.js';
 
 export { sameFile, procStartTime };

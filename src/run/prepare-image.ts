@@ -3,9 +3,9 @@
 // a directory is a one-layer image with no config; anything else comes from
 // the image store.
 // Must not: plan or start the run.
-import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { constants, realpathSync, statSync } from 'node:fs';
 import { release } from 'node:os';
-import { findTool } from '../host/probe-host.js';
+import { canAccess, findTool } from '../host/probe-host.js';
 import { chooseOverlay, OVERLAY_ENV, parseOverlayChoice, type OverlayDriver } from '../rootfs/choose-overlay.js';
 import { SandboxError } from '../errors.js';
 import { openImageStore } from '../image/store/open-image-store.js';
@@ -31,11 +31,7 @@ export interface PrepareImageOptions {
 /** The overlay that will merge the layers: known before anything is pulled or made. */
 function pickOverlay(options: PrepareImageOptions): OverlayDriver {
   const choice = parseOverlayChoice(options.overlay ?? process.env[OVERLAY_ENV], options.overlay ? '--overlay' : `$${OVERLAY_ENV}`);
-  let devFuse = false;
-  try {
-    accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
-    devFuse = true;
-  } catch { /* reported by chooseOverlay when fuse is the choice */ }
+  const devFuse = canAccess('/dev/fuse', constants.R_OK | constants.W_OK);
   return chooseOverlay(choice, { kernel: release(), fuseOverlayfs: findTool('fuse-overlayfs'), devFuse });
 }
 
