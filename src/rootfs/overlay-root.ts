@@ -31,19 +31,29 @@ export const MAX_LAYERS = 128;
 const LAYERS = '/layers';
 const WRITABLE = '/writable';
 
+/**
+ * Emptying a writable layer, in two parts: `open` (before USERNS, with the
+ * caller's rights) and `clear` (now, once inside; or registered to run when
+ * the sandbox has ended). Only the directories `present` says exist: a run
+ * killed while it was being made may lack one.
+ */
+export function planClearWritableLayer(writable: WritableLayer, present: (dir: string) => boolean = () => true) {
+  const dirs = [{ path: writable.work, fd: WORK_FD }, { path: writable.upper, fd: UPPER_FD }].filter((d) => present(d.path));
+  return {
+    open: dirs.map((d) => ops.openDir(d.path, d.fd)),
+    clear: (afterRun: boolean) => dirs.map((d) => ops.clearDir(d.fd, afterRun)),
+  };
+}
+
 /** Stage ops, before USERNS: keep fds of the writable layer, to empty it when the sandbox has ended. */
 export function planWritableLayerFds(image: OciImageSpec, writable: WritableLayer): StageOp[] {
   if (image.layers.length === 0 || image.layers.length > MAX_LAYERS) {
     throw new SandboxError('usage', `image ${image.ref} has ${image.layers.length} layers`,
       `an image needs 1 to ${MAX_LAYERS} layers; squash it (e.g. podman build --squash)`);
   }
-  return [
-    ops.openDir(writable.work, WORK_FD),
-    ops.openDir(writable.upper, UPPER_FD),
-    // the files the workload wrote belong to ids inside: the stage removes them when the sandbox has ended
-    ops.clearDir(WORK_FD, true),
-    ops.clearDir(UPPER_FD, true),
-  ];
+  const { open, clear } = planClearWritableLayer(writable);
+  // the files the workload wrote belong to ids inside: the stage removes them when the sandbox has ended
+  return [...open, ...clear(true)];
 }
 
 /** The kernel's overlay. pid 1, on the scratch root (the host's root at `oldRoot`): the overlay on `target`. */

@@ -8,22 +8,13 @@ import type { HostFacts } from '../host/probe-host.js';
 import type { IdMapPlan } from '../idmap/plan-idmap.js';
 import { launchStage } from '../launch/launch-stage.js';
 import { planUserns } from '../launch/plan-run.js';
-import { ops } from '../stage/plan.js';
-import type { WritableLayer } from '../rootfs/overlay-root.js';
+import { planClearWritableLayer, type WritableLayer } from '../rootfs/overlay-root.js';
 import { removeWritableLayer, staleWritableLayers } from './writable-layer.js';
-
-const UPPER_FD = 64;
-const WORK_FD = 65;
 
 /** Empties a writable layer from inside the user namespace it was written in; true when that worked. */
 export async function clearInside(layer: WritableLayer, idmap: IdMapPlan, host: HostFacts): Promise<boolean> {
-  // a run killed while it was being made may lack either directory
-  const dirs = [{ path: layer.upper, fd: UPPER_FD }, { path: layer.work, fd: WORK_FD }].filter((d) => existsSync(d.path));
-  const plan = [
-    ...dirs.map((d) => ops.openDir(d.path, d.fd)),
-    ...planUserns(idmap, host),
-    ...dirs.map((d) => ops.clearDir(d.fd, false)),
-  ];
+  const { open, clear } = planClearWritableLayer(layer, existsSync);
+  const plan = [...open, ...planUserns(idmap, host), ...clear(false)];
   const stage = launchStage(plan, ['ignore', 'ignore', 'ignore']);
   const [outcome, code] = await Promise.all([stage.outcome, new Promise<number | null>((r) => stage.child.once('close', r))]);
   return outcome.kind === 'lost' && code === 0; // a plan without FORK_INIT ends with exit 0 and no frame
