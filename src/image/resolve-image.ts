@@ -6,6 +6,7 @@
 // Must not: decide how layers are unpacked (ensure-layers.ts) or handle
 // `host` and plain directories (they are no stored images).
 import { SandboxError } from '../errors.js';
+import type { HostFacts } from '../host/probe-host.js';
 import { ensureImageLayers } from './ensure-layers.js';
 import { findImage } from './find-image.js';
 import { isLoadable, loadImage } from './load/load-image.js';
@@ -28,6 +29,8 @@ export interface ResolveImageOptions {
   readonly tlsVerify?: boolean;
   readonly progress?: (e: PullProgress) => void;
   readonly signal?: AbortSignal;
+  /** Host facts for unpacking layers (default: probeHost()). */
+  readonly host?: HostFacts;
 }
 
 function localOnly(ref: ImageReference, text: string): never {
@@ -73,6 +76,6 @@ export async function resolveImage(ref: string, opts: ResolveImageOptions = {}):
   }
   if (!image) throw new SandboxError('config', `no image "${ref}" in the store ${store.root}`, 'list the stored images: sandbox image ls');
   // a record is only written with its layers, but a layer may have been removed by hand
-  await ensureImageLayers(store, image, opts.signal ? { signal: opts.signal } : {});
+  await ensureImageLayers(store, image, { ...(opts.signal && { signal: opts.signal }), ...(opts.host && { host: opts.host }) });
   return image;
 }

@@ -5,7 +5,7 @@
 // Must not: plan or start the run.
 import { constants, realpathSync, statSync } from 'node:fs';
 import { release } from 'node:os';
-import { canAccess, findTool } from '../host/probe-host.js';
+import { canAccess, findTool, probeHost, type HostFacts } from '../host/probe-host.js';
 import { chooseOverlay, OVERLAY_ENV, parseOverlayChoice, type OverlayDriver } from '../rootfs/choose-overlay.js';
 import { SandboxError } from '../errors.js';
 import { openImageStore } from '../image/store/open-image-store.js';
@@ -26,6 +26,8 @@ export interface PrepareImageOptions {
   readonly signal?: AbortSignal;
   /** auto (default: $SANDBOX_OVERLAY, else native where the kernel allows it), native or fuse. */
   readonly overlay?: string;
+  /** The caller's host facts, already probed (default: probed here). */
+  readonly host?: HostFacts;
 }
 
 /** The overlay that will merge the layers: known before anything is pulled or made. */
@@ -57,9 +59,11 @@ export async function prepareImage(ref: string, options: PrepareImageOptions = {
   if (parsed.transport === 'host') return null;
   const overlay = pickOverlay(options);
   if (parsed.transport === 'dir') return directoryImage(ref, parsed.path, overlay);
-  const store = await openImageStore(options.store);
+  const host = options.host ?? probeHost();
+  const store = await openImageStore(options.store, { host });
   const image = await resolveImage(ref, {
     store,
+    host,
     ...(options.pull && { pull: options.pull }),
     ...(options.platform && { platform: options.platform }),
     ...(options.tlsVerify !== undefined && { tlsVerify: options.tlsVerify }),

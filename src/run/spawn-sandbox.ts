@@ -118,6 +118,7 @@ function stageStdio(spec: RunSpec, stdio: SpawnOptions['stdio'] = []): ('inherit
 export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProcess> {
   const host = probeHost();
   const image = await prepareImage(options.image ?? 'host', {
+    host,
     ...(options.store && { store: options.store }),
     ...(options.pull && { pull: options.pull }),
     ...(options.platform && { platform: options.platform }),
