@@ -4,10 +4,10 @@
 # namespaces, makes /dev/net/tun and /dev/fuse usable by unprivileged users,
 # and (with --test-users) creates the users the test suite runs as.
 #
-# Run as root. Safe to run again: every step checks first and changes only
+# Runs as root (it calls sudo itself when run by another user). Safe to run again: every step checks first and changes only
 # what is missing, so a re-run on a set-up host is fast and needs no network.
 #
-#   sudo bash scripts/setup-host.sh [--ci] [--test-users]
+#   bash scripts/setup-host.sh [--ci] [--test-users]     (as root, or through sudo, which it uses itself)
 #
 #   --ci          also turn off Ubuntu's AppArmor restriction on unprivileged
 #                 user namespaces (kernel.apparmor_restrict_unprivileged_userns)
@@ -66,8 +66,13 @@ done
 
 # ---------------------------------------------------------------- preconditions
 if [ "$(id -u)" -ne 0 ]; then
-  die "this script must be run as root (it installs packages, sets sysctls and creates users)" \
-    "run it with sudo: sudo bash $0${*:+ $*}"
+  # root's work (packages, sysctls, users): through sudo where there is one, so the README's command works for both
+  if command -v sudo >/dev/null 2>&1; then
+    say "not root: running through sudo"
+    exec sudo bash "$0" "$@"
+  fi
+  die "this script must be run as root (it installs packages, sets sysctls and creates users), and sudo is not installed" \
+    "run it as root: su -c 'bash $0${*:+ $*}'"
 fi
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   die "apt-get/dpkg-query not found: this script supports Debian/Ubuntu-like systems only" \

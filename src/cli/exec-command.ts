@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { formatMeta } from '../run/format-meta.js';
 import { spawnSandbox, type SandboxProcess, type StdioChoice } from '../run/spawn-sandbox.js';
-import type { ExecOptions } from '../resolve/exec-options.js';
+import { UNLIMITED, type ExecOptions } from '../resolve/exec-options.js';
 import { SandboxError } from '../errors.js';
 import { printError, reportError } from './report-error.js';
 import { parseBool } from './image-command.js';
@@ -28,12 +28,12 @@ interface ExecFlags {
   interactive?: boolean;
   tty?: boolean;
   securityOpt?: string[];
-  cpuTime?: number;
-  wallTime?: number;
+  cpuTime?: number | typeof UNLIMITED;
+  wallTime?: number | typeof UNLIMITED;
   memory?: string;
-  pids?: number;
+  pids?: number | typeof UNLIMITED;
   fsize?: string;
-  nofile?: number;
+  nofile?: number | typeof UNLIMITED;
   stack?: string;
   outputLimit?: string;
   stdin?: string;
@@ -55,6 +55,8 @@ const number = (flag: string) => (value: string) => {
   if (value.trim() === '' || !Number.isFinite(n)) throw new SandboxError('usage', `invalid number "${value}" (${flag})`, `e.g. ${flag} 2`);
   return n;
 };
+/** A limit: a number, or "unlimited" to lift the profile's. */
+const limit = (flag: string) => (value: string) => (value === UNLIMITED ? UNLIMITED : number(flag)(value));
 
 /** Opens a judge I/O file for the workload; the sandbox opens it, with the caller's rights. */
 function openFor(flag: string, file: string, mode: 'r' | 'w'): number {
@@ -208,12 +210,12 @@ export function registerExecCommand(program: Command): void {
     .option('--network <mode>', 'network: none (only lo), pasta or slirp4netns (user-mode, the host\'s loopback unreachable; add :allow-host-loopback to reach it), host (the host\'s own)')
     .option('-p, --publish <[ip:]hostport:port[/tcp|/udp]>', 'publish a port inside on the host (127.0.0.1 unless ip is given; pasta or slirp4netns); repeatable', collect)
     .option('--security-opt <key=value>', 'seccomp=NAME|FILE|unconfined: the system call policy; repeatable', collect)
-    .option('--cpu-time <sec>', 'CPU time of the whole process tree (fractions allowed): TLE', number('--cpu-time'))
-    .option('--wall-time <sec>', 'wall-clock time from exec: WLE', number('--wall-time'))
+    .option('--cpu-time <sec>', 'CPU time of the whole process tree (fractions allowed): TLE; each limit flag also takes "unlimited", lifting the profile\'s', limit('--cpu-time'))
+    .option('--wall-time <sec>', 'wall-clock time from exec: WLE', limit('--wall-time'))
     .option('--memory <size>', 'memory of the tree, no swap (e.g. 256m): MLE')
-    .option('--pids <n>', 'processes and threads', number('--pids'))
+    .option('--pids <n>', 'processes and threads', limit('--pids'))
     .option('--fsize <size>', 'largest file the workload may write: OLE')
-    .option('--nofile <n>', 'open files per process', number('--nofile'))
+    .option('--nofile <n>', 'open files per process', limit('--nofile'))
     .option('--stack <size>', 'stack size per process')
     .option('--output-limit <size>', 'bytes the workload may write to stdout and stderr together: OLE')
     .option('--stdin <file>', 'the workload reads this file (opened by the sandbox)')

@@ -23,6 +23,9 @@ export interface StageExit {
   stderrBytes: bigint;
   /** The stage's last sample of the tree's CPU time (us), -1 if it did not sample (no CPU limit). */
   cpuSampleUs: bigint;
+  /** Context switches of the whole tree (rusage nvcsw, nivcsw). */
+  voluntarySwitches: bigint;
+  involuntarySwitches: bigint;
 }
 
 export type StageOutcome =
@@ -115,6 +118,7 @@ export function launchStage(
           userUs: body.readBigInt64LE(12), systemUs: body.readBigInt64LE(20), maxRssKiB: body.readBigInt64LE(28),
           killReason: body.readUInt32LE(36), truncated: body.readUInt32LE(40),
           stdoutBytes: body.readBigInt64LE(44), stderrBytes: body.readBigInt64LE(52), cpuSampleUs: body.readBigInt64LE(60),
+          voluntarySwitches: body.readBigInt64LE(68), involuntarySwitches: body.readBigInt64LE(76),
         });
       }
     }

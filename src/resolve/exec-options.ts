@@ -3,16 +3,20 @@
 // value, then the built-in default (see resolve-run-spec.ts).
 import type { ProfileTmpfs, ProfileVolume } from '../config/profile.js';
 
-/** Limits as the caller gives them: seconds, and sizes as numbers (bytes) or strings ("64m"). */
+/** "unlimited" lifts a limit the profile sets (the strict profile's ceilings). */
+export const UNLIMITED = 'unlimited';
+type Limit<T> = T | typeof UNLIMITED;
+
+/** Limits as the caller gives them: seconds, and sizes as numbers (bytes) or strings ("64m"); each may be "unlimited". */
 export interface LimitOptions {
-  readonly cpuTime?: number;
-  readonly wallTime?: number;
-  readonly memory?: number | string;
-  readonly pids?: number;
-  readonly fsize?: number | string;
-  readonly nofile?: number;
-  readonly stack?: number | string;
-  readonly output?: number | string;
+  readonly cpuTime?: Limit<number>;
+  readonly wallTime?: Limit<number>;
+  readonly memory?: Limit<number | string>;
+  readonly pids?: Limit<number>;
+  readonly fsize?: Limit<number | string>;
+  readonly nofile?: Limit<number>;
+  readonly stack?: Limit<number | string>;
+  readonly output?: Limit<number | string>;
 }
 
 export interface ExecOptions {

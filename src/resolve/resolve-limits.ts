@@ -2,7 +2,7 @@
 // Pure. Errors name the flag or the profile field.
 import type { ProfileLimits } from '../config/profile.js';
 import { SandboxError } from '../errors.js';
-import type { LimitOptions } from './exec-options.js';
+import { UNLIMITED, type LimitOptions } from './exec-options.js';
 import { parseSize } from './parse-options.js';
 import type { LimitsSpec } from './run-spec.js';
 
@@ -35,8 +35,11 @@ function count(value: number | undefined, where: string): number | null {
 }
 
 export function resolveLimits(flags: LimitOptions, profile: ProfileLimits, profileFile: string): LimitsSpec {
+  // "unlimited" from a flag lifts the profile's limit: it resolves like an absent one
   const pick = <K extends keyof LimitOptions>(k: K) =>
-    flags[k] !== undefined ? { value: flags[k], where: FLAGS[k] } : { value: profile[k] as LimitOptions[K], where: `${profileFile}#/limits/${k}` };
+    flags[k] === UNLIMITED ? { value: undefined, where: FLAGS[k] }
+      : flags[k] !== undefined ? { value: flags[k], where: FLAGS[k] }
+        : { value: profile[k] as LimitOptions[K], where: `${profileFile}#/limits/${k}` };
   const t = (k: 'cpuTime' | 'wallTime') => { const p = pick(k); return seconds(p.value as number | undefined, p.where); };
   const b = (k: 'memory' | 'fsize' | 'stack' | 'output') => { const p = pick(k); return bytes(p.value as number | string | undefined, p.where); };
   const c = (k: 'pids' | 'nofile') => { const p = pick(k); return count(p.value as number | undefined, p.where); };

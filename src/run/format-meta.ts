@@ -14,6 +14,8 @@ export function formatMeta(r: RunResult): string {
     ['time', (r.cpuTimeMs.total / 1000).toFixed(3)],
     ['time-wall', (r.wallTimeMs / 1000).toFixed(3)],
     ['max-rss', r.peakMemoryKiB],
+    ['csw-voluntary', r.contextSwitches.voluntary],
+    ['csw-forced', r.contextSwitches.involuntary],
   ];
   if (r.limits.backend !== 'none') lines.push(['cg-mem', r.peakMemoryKiB]);
   if (r.oomKilled) lines.push(['cg-oom-killed', 1]);

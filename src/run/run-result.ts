@@ -3,7 +3,7 @@
 import { constants } from 'node:os';
 import type { CgroupUsage } from '../cgroup/cgroup-run.js';
 import type { StageExit, StageOutcome } from '../launch/launch-stage.js';
-import type { RunSpec } from '../resolve/run-spec.js';
+import type { LimitsSpec, RunSpec } from '../resolve/run-spec.js';
 import { KillReason, Op } from '../stage/protocol.js';
 import type { StageOp } from '../stage/plan.js';
 
@@ -31,16 +31,24 @@ export interface RunResult {
   readonly signal: string | null;
   /** From exec to the end of the workload. */
   readonly wallTimeMs: number;
-  /** CPU time of the whole process tree. */
+  /** CPU time of the whole process tree, measured when it ended (also at a limit): user + system = total. */
   readonly cpuTimeMs: { readonly user: number; readonly system: number; readonly total: number };
+  /** Context switches of the whole tree: voluntary (it waited) and involuntary (it was preempted). */
+  readonly contextSwitches: { readonly voluntary: number; readonly involuntary: number };
   /** Peak memory of the tree (cgroup) or of the largest process (rusage), KiB. */
   readonly peakMemoryKiB: number;
   /** The kernel's OOM killer ran (cgroup backends only). */
   readonly oomKilled: boolean;
   /** Per stream; null when the output was not relayed through the sandbox. */
   readonly output: { readonly stdout: StreamAccount | null; readonly stderr: StreamAccount | null };
-  /** How limits were applied, and what is weaker than a cgroup when they were not. */
-  readonly limits: { readonly backend: LimitBackend; readonly note?: string; readonly killedBy: 'cpu' | 'wall' | 'output' | null };
+  /** The limits the run had, how they were applied, and what is weaker than a cgroup when they were not. */
+  readonly limits: {
+    readonly backend: LimitBackend;
+    readonly note?: string;
+    readonly killedBy: 'cpu' | 'wall' | 'output' | null;
+    /** Each limit in force (null: none), from the profile and the flags. */
+    readonly applied: AppliedLimits;
+  };
   readonly idmap: { readonly mode: 'subid' | 'single'; readonly note?: string };
   readonly profile: string;
   /** Seccomp policy loaded before exec ("unconfined": none). */
@@ -48,6 +56,26 @@ export interface RunResult {
   readonly network: RunNetwork;
   /** Set when status is XX. */
   readonly error?: { readonly message: string; readonly hint?: string; readonly errno: string };
+}
+
+/** The limits of a run in the units a caller reads; null = unlimited. */
+export interface AppliedLimits {
+  readonly cpuTimeMs: number | null;
+  readonly wallTimeMs: number | null;
+  readonly memoryBytes: number | null;
+  readonly pids: number | null;
+  readonly fsizeBytes: number | null;
+  readonly nofile: number | null;
+  readonly stackBytes: number | null;
+  readonly outputBytes: number | null;
+}
+
+export function appliedLimits(l: LimitsSpec): AppliedLimits {
+  const ms = (us: number | null) => (us === null ? null : us / 1000);
+  return {
+    cpuTimeMs: ms(l.cpuTimeUs), wallTimeMs: ms(l.wallTimeUs), memoryBytes: l.memoryBytes, pids: l.pids,
+    fsizeBytes: l.fsizeBytes, nofile: l.nofile, stackBytes: l.stackBytes, outputBytes: l.outputBytes,
+  };
 }
 
 /** The network the workload had, and the helper that provided it. */
@@ -152,13 +180,15 @@ export function toRunResult(outcome: StageOutcome, ctx: RunContext): RunResult {
     backend: ctx.backend,
     ...(ctx.backendNote ? { note: ctx.backendNote } : {}),
     killedBy: outcome.kind === 'exited' ? (KILLED_BY[outcome.killReason as keyof typeof KILLED_BY] ?? null) : null,
+    applied: appliedLimits(spec.limits),
   };
   if (outcome.kind === 'exited') {
     const st = outcome.waitStatus;
     const user = Number(outcome.userUs) / 1000;
     const system = Number(outcome.systemUs) / 1000;
-    // rusage misses processes killed with pid 1 at a limit; the stage's last sample and the cgroup do not
-    const cpuUs = Math.max(Number(outcome.userUs + outcome.systemUs), Number(outcome.cpuSampleUs), ctx.usage?.cpuUs ?? 0);
+    // pid 1 reaps the whole tree, also at a limit, so rusage is the tree's time; the stage's
+    // last sample is larger only if pid 1 could not (killed after END_TREE_GRACE)
+    const cpuUs = Math.max(Number(outcome.userUs + outcome.systemUs), Number(outcome.cpuSampleUs));
     const peakBytes = ctx.usage?.peakMemoryBytes ?? Number(outcome.maxRssKiB) * 1024;
     const termsig = st & 0x7f;
     return {
@@ -168,6 +198,7 @@ export function toRunResult(outcome: StageOutcome, ctx: RunContext): RunResult {
       signal: termsig === 0 ? null : SIGNAL_NAMES.get(termsig) ?? `SIG${termsig}`,
       wallTimeMs: Number(outcome.wallNs) / 1e6,
       cpuTimeMs: { user, system, total: cpuUs / 1000 },
+      contextSwitches: { voluntary: Number(outcome.voluntarySwitches), involuntary: Number(outcome.involuntarySwitches) },
       peakMemoryKiB: Math.round(peakBytes / 1024),
       oomKilled: ctx.usage?.oomKilled ?? false,
       output: { stdout: stream(outcome.stdoutBytes, (outcome.truncated & 1) !== 0), stderr: stream(outcome.stderrBytes, (outcome.truncated & 2) !== 0) },
@@ -175,7 +206,8 @@ export function toRunResult(outcome: StageOutcome, ctx: RunContext): RunResult {
     };
   }
   const empty = {
-    ...base(ctx), status: 'XX' as const, signal: null, wallTimeMs: 0, cpuTimeMs: { user: 0, system: 0, total: 0 }, peakMemoryKiB: 0,
+    ...base(ctx), status: 'XX' as const, signal: null, wallTimeMs: 0, cpuTimeMs: { user: 0, system: 0, total: 0 },
+    contextSwitches: { voluntary: 0, involuntary: 0 }, peakMemoryKiB: 0,
     oomKilled: false, output: { stdout: null, stderr: null }, limits,
   };
   if (outcome.kind === 'lost') {

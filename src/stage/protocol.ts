@@ -143,7 +143,8 @@ export const Event = {
   /**
    * i32 wait status of the workload, i64 wall ns, i64 utime us, i64 stime us, i64 maxrss KiB of the whole tree,
    * u32 kill reason (KillReason), u32 truncated (bit 0 stdout, bit 1 stderr), i64 stdout bytes, i64 stderr bytes
-   * (bytes are -1 unless the output is relayed), i64 last CPU sample of the tree in us (-1 if not sampled).
+   * (bytes are -1 unless the output is relayed), i64 last CPU sample of the tree in us (-1 if not sampled),
+   * i64 voluntary and i64 involuntary context switches of the whole tree.
    */
   EXIT: 4,
 } as const;

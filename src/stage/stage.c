@@ -101,6 +101,10 @@ static int host_proc = -1, usage_fd = -1;
 static int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
 
 #define CPU_POLL_NS (10 * 1000000LL)
+/* stage -> pid 1 on the report socket: end the run now, reaping the whole tree */
+#define REAPER_END_TREE 'E'
+/* how long pid 1 gets to kill and reap the tree before the stage kills pid 1 itself */
+#define END_TREE_GRACE_NS (2000 * 1000000LL)
 
 /* ------------------------------------------------------------ I/O helpers */
 
@@ -821,6 +825,21 @@ static void do_run(uint32_t step, const struct op *o) {
 
 static uint32_t run_ops(uint32_t from);
 
+/* Kills everything else in the pid namespace and reaps it here, so the
+ * stage's wait4 on pid 1 accounts for the whole tree (processes the kernel
+ * kills when pid 1 leaves are reaped without adding their CPU time to
+ * anyone's), then reports the workload's wait status and exits. */
+__attribute__((noreturn)) static void reaper_end(pid_t workload, int have_status, int32_t status) {
+  kill(-1, SIGKILL);
+  int st;
+  pid_t p;
+  while ((p = waitpid(-1, &st, __WALL)) > 0 || errno == EINTR) {
+    if (p == workload && !have_status) { status = st; have_status = 1; }
+  }
+  if (have_status) (void)send(report_fd, &status, sizeof status, MSG_NOSIGNAL);
+  _exit(0);
+}
+
 static void reaper_loop(pid_t workload) {
   close(err_fd);
   if (tty_slave >= 0) close(tty_slave);
@@ -831,26 +850,26 @@ static void reaper_loop(pid_t workload) {
   capset_to(1ULL << CAP_KILL);
   sigset_t waitset = forwarded;
   sigaddset(&waitset, SIGCHLD);
+  int sigfd = signalfd(-1, &waitset, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sigfd < 0) reaper_end(workload, 0, 0);
   for (;;) {
-    siginfo_t si;
-    int sig = sigwaitinfo(&waitset, &si);
-    if (sig < 0) continue;
-    if (sig != SIGCHLD) {
-      kill(workload, sig);
-      continue;
+    struct pollfd p[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = report_fd, .events = POLLIN}};
+    if (poll(p, 2, -1) < 0) continue;
+    if (p[1].revents) {
+      /* the stage ends the run at a limit (END_TREE), or is gone */
+      char cmd;
+      ssize_t r = recv(report_fd, &cmd, 1, MSG_DONTWAIT);
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR) || (r == 1 && cmd == REAPER_END_TREE)) reaper_end(workload, 0, 0);
+    }
+    if (!p[0].revents) continue;
+    struct signalfd_siginfo si;
+    while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+      if (si.ssi_signo != SIGCHLD) kill(workload, (int)si.ssi_signo);
     }
     int status;
-    pid_t p;
-    while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
-      if (p != workload) continue;
-      /* kill and reap what is left ourselves: processes the kernel kills when
-       * pid 1 leaves are reaped without adding their CPU time to ours, and the
-       * stage's wait4 must account for the whole tree */
-      kill(-1, SIGKILL);
-      while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR) {}
-      int32_t st = status;
-      (void)send(report_fd, &st, sizeof st, MSG_NOSIGNAL);
-      _exit(0);
+    pid_t w;
+    while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (w == workload) reaper_end(workload, 1, status);
     }
   }
 }
@@ -879,12 +898,20 @@ static int64_t cpu_polled_us = -1; /* last CPU sample: the tree's time when the 
 
 static int64_t now_ns(void);
 
+static int end_fd = -1; /* timer: pid 1 did not end the tree in time */
+
+static int arm_timer(int64_t first_ns, int64_t interval_ns);
+
+/* Ends the run at a limit. pid 1 kills and reaps the tree itself, so the
+ * times of the processes it kills are accounted; if it cannot (gone, stuck),
+ * SIGKILL to pid 1 makes the kernel kill the namespace. */
 static void end_run(pid_t reaper, int reason) {
-  if (kill_reason == KILL_NONE) {
-    kill_reason = reason;
-    killed_at = now_ns();
-  }
-  kill(reaper, SIGKILL); /* pid 1 dies: the kernel kills the whole namespace */
+  if (kill_reason != KILL_NONE) return;
+  kill_reason = reason;
+  killed_at = now_ns();
+  char cmd = REAPER_END_TREE;
+  if (send(report_fd, &cmd, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1) kill(reaper, SIGKILL);
+  else end_fd = arm_timer(END_TREE_GRACE_NS, 0);
 }
 
 enum { RELAY_EOF = 0, RELAY_DATA = 1, RELAY_WAIT = 2 };
@@ -995,10 +1022,10 @@ static int arm_timer(int64_t first_ns, int64_t interval_ns) {
 }
 
 static void send_exit(int32_t wstatus, int64_t wall, const struct rusage *ru) {
-  char payload[4 + 8 * 4 + 4 + 4 + 8 * 3];
+  char payload[4 + 8 * 4 + 4 + 4 + 8 * 5];
   int64_t ut = (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
   int64_t stt = (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec;
-  int64_t rss = ru->ru_maxrss;
+  int64_t rss = ru->ru_maxrss, nvcsw = ru->ru_nvcsw, nivcsw = ru->ru_nivcsw;
   uint32_t reason = (uint32_t)kill_reason, truncated = (uint32_t)output.truncated;
   int relayed = out_pipe[0] >= 0 || (limits.flags & LIMIT_RELAY_OUTPUT);
   int64_t out_b = relayed ? output.bytes[0] : -1, err_b = relayed ? output.bytes[1] : -1;
@@ -1012,7 +1039,9 @@ static void send_exit(int32_t wstatus, int64_t wall, const struct rusage *ru) {
   memcpy(p, &truncated, 4); p += 4;
   memcpy(p, &out_b, 8); p += 8;
   memcpy(p, &err_b, 8); p += 8;
-  memcpy(p, &cpu_polled_us, 8);
+  memcpy(p, &cpu_polled_us, 8); p += 8;
+  memcpy(p, &nvcsw, 8); p += 8;
+  memcpy(p, &nivcsw, 8);
   send_frame(CTL_FD, EV_EXIT, payload, sizeof payload);
 }
 
@@ -1041,8 +1070,8 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
   sigemptyset(&deferred);
 
   while (!reaped) {
-    struct pollfd p[10];
-    int n = 0, i_ctl, i_exec = -1, i_rep, i_sig, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_wall = -1, i_cpu = -1;
+    struct pollfd p[11];
+    int n = 0, i_ctl, i_exec = -1, i_rep, i_sig, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_wall = -1, i_cpu = -1, i_end = -1;
     i_ctl = n; p[n++] = (struct pollfd){.fd = CTL_FD, .events = POLLIN};
     if (exec_rd >= 0) { i_exec = n; p[n++] = (struct pollfd){.fd = exec_rd, .events = POLLIN}; }
     /* after pid 1's last word (EOF) the socket stays readable: stop polling it, or the stage spins until SIGCHLD */
@@ -1055,6 +1084,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
     if (err_rd >= 0) { i_err = n; p[n++] = (struct pollfd){.fd = err_rd, .events = POLLIN}; }
     if (wall_fd >= 0) { i_wall = n; p[n++] = (struct pollfd){.fd = wall_fd, .events = POLLIN}; }
     if (cpu_fd >= 0) { i_cpu = n; p[n++] = (struct pollfd){.fd = cpu_fd, .events = POLLIN}; }
+    if (end_fd >= 0) { i_end = n; p[n++] = (struct pollfd){.fd = end_fd, .events = POLLIN}; }
     if (poll(p, (nfds_t)n, -1) < 0) {
       if (errno == EINTR) continue;
       break;
@@ -1132,6 +1162,11 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
         cpu_fd = -1;
       }
     }
+    if (i_end >= 0 && p[i_end].revents) {
+      kill(reaper, SIGKILL);
+      close(end_fd);
+      end_fd = -1;
+    }
     if (p[i_sig].revents) {
       struct signalfd_siginfo si;
       while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -1180,6 +1215,8 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
   /* the run's writable layer: nothing of the sandbox can use it any more */
   for (int k = 0; k < n_clear_after_run; k++) { (void)clear_dir(clear_after_run[k]); close(clear_after_run[k]); }
   if (started && !failed && have_status) {
+    /* a run the stage ended lasted until the stage ended it, not until pid 1 had reaped the tree */
+    if (kill_reason != KILL_NONE && killed_at < t_exit) t_exit = killed_at;
     send_exit(wstatus, t_exit - t0, &ru);
   } else if (!failed) {
     char payload[8 + 64];

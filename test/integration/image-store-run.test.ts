@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveTestImages, pushTestImage, readTestImage, testImagePaths } from '../images/test-images.js';
 import { IDENTITIES, SBTEST_NORANGE, isRoot, runCli, startCli, waitFor, type Identity } from './harness.js';
+import { deviceUsable, overlayInUserns } from './host-capabilities.js';
 import { hasRegistry, registrySkipReason, startRegistry, stopAll, TEST_PASSWORD, TEST_USER, type TestRegistry } from './registry/test-registry.js';
 
 const T = 120_000;
@@ -58,7 +59,7 @@ describe.skipIf(!ready).each(who)('images from a registry and archives, as $name
   }, T);
 
   for (const overlay of ['native', 'fuse'] as const) {
-    it(`whiteouts and opaque directories, seen from inside (${overlay} overlay)`, async () => {
+    it.skipIf(!(overlay === 'native' ? overlayInUserns(as) : deviceUsable('/dev/fuse', as)).ok)(`whiteouts and opaque directories, seen from inside (${overlay} overlay)`, async () => {
       const r = await cli(['--overlay', overlay, '-u', '0', '--entrypoint', '/bin/sh', refs.layered!, '-c',
         'test -e /etc/motd && echo motd || echo no-motd; ls /data; ls /data/sub 2>&1 | head -1; grep -c " / / " /proc/self/mountinfo']);
       expect(r.stderr).toBe('');

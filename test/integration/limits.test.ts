@@ -101,11 +101,13 @@ describe.each(IDENTITIES)('limits and verdicts as $name', (who) => {
 
   it('--meta parses like isolate\'s: known keys, numbers where numbers belong', async () => {
     const { meta } = await judged(as, ['--cpu-time', '1'], ['/bin/sh', '-c', 'exit 1']);
-    const known = new Set(['time', 'time-wall', 'max-rss', 'cg-mem', 'cg-oom-killed', 'exitcode', 'exitsig', 'killed', 'status', 'message']);
+    const known = new Set(['time', 'time-wall', 'max-rss', 'csw-voluntary', 'csw-forced', 'cg-mem', 'cg-oom-killed', 'exitcode', 'exitsig', 'killed', 'status', 'message']);
     for (const key of Object.keys(meta)) expect(known.has(key), key).toBe(true);
     expect(meta.time).toMatch(/^\d+\.\d{3}$/);
     expect(meta['time-wall']).toMatch(/^\d+\.\d{3}$/);
     expect(meta['max-rss']).toMatch(/^\d+$/);
+    expect(meta['csw-voluntary']).toMatch(/^\d+$/);
+    expect(meta['csw-forced']).toMatch(/^\d+$/);
     expect(meta.message).toBe('Exited with error status');
   });
 
@@ -131,6 +133,78 @@ describe.each(IDENTITIES)('limits and verdicts as $name', (who) => {
     const { r } = await judged(as, ['--memory', '64m'], ['/bin/true']);
     expect(['cgroup2', 'cgroup1', 'none']).toContain(r.limits.backend);
     if (r.limits.backend === 'none') expect(r.limits.note).toMatch(/per process/);
+  });
+});
+
+describe.each(IDENTITIES)('TLE accounting as $name', (who) => {
+  it('--cpu-time 0.5 on two spinning processes: the whole tree\'s real time, split into user + system', async () => {
+    const { r, meta } = await judged(who, ['-v', `${await probe()}:/probe`, '--cpu-time', '0.5'],
+      ['/bin/sh', '-c', '/probe spin:10 & /probe spin:10; wait']);
+    expect(r.status).toBe('TLE');
+    expect(r.cpuTimeMs.total).toBeGreaterThanOrEqual(500);
+    expect(r.cpuTimeMs.total).toBeLessThanOrEqual(550);
+    expect(Math.abs(r.cpuTimeMs.user + r.cpuTimeMs.system - r.cpuTimeMs.total)).toBeLessThanOrEqual(10);
+    expect(r.cpuTimeMs.user).toBeGreaterThan(400); // the killed spinners' time is in the split, not lost with them
+    expect(Number(meta.time) * 1000).toBeCloseTo(r.cpuTimeMs.total, -1);
+  });
+});
+
+// The strict profile's ceilings, with no limit flags at all: a judge that forgets them is still safe.
+describe.each(IDENTITIES)('strict with no flags as $name', (who) => {
+  const strict = async (command: string[], extra: string[] = []) =>
+    judged(who, ['--profile', 'strict', '-v', `${await probe()}:/probe`, ...extra], command);
+
+  it('the ceilings are in the result', async () => {
+    const { r } = await strict(['/bin/true']);
+    expect(r.limits.applied).toEqual({
+      cpuTimeMs: 10_000, wallTimeMs: null, memoryBytes: 1024 ** 3, pids: 256,
+      fsizeBytes: 64 * 1024 ** 2, nofile: 1024, stackBytes: null, outputBytes: 64 * 1024 ** 2,
+    });
+  });
+
+  it('a CPU spin ends as TLE at 10 s', async () => {
+    const { r } = await strict(['/probe', 'spin:30']);
+    expect(r.status).toBe('TLE');
+    expect(r.cpuTimeMs.total).toBeGreaterThanOrEqual(10_000);
+    expect(r.cpuTimeMs.total).toBeLessThanOrEqual(10_100);
+  }, 30_000);
+
+  it('a 2 GiB allocation: MLE with a cgroup; without one it fails inside the program, under the ceiling', async () => {
+    const { r } = await strict(['/probe', 'alloc:2048']);
+    if (r.limits.backend === 'none') {
+      expect(r.status).toBe('OK');
+      expect(r.peakMemoryKiB).toBeLessThan(1024 * 1024);
+    } else {
+      expect(r.status).toBe('MLE');
+      expect(r.oomKilled).toBe(true);
+    }
+  });
+
+  it('opening 5000 files fails with EMFILE at 1024', async () => {
+    const { cli } = await strict(['/probe', 'open_files:5000']);
+    const got = JSON.parse(cli.stdout)['open_files:5000'];
+    expect(got.errno).toBe(24);
+    expect(got.opened).toBe(1024 - 3); // stdin, stdout and stderr are open
+  });
+
+  it('a 512 MiB stdout flood ends as OLE with exactly 64 MiB delivered', async () => {
+    const out = join(dir, `strict-flood-${who.name}.txt`);
+    const { r } = await strict(['/bin/sh', '-c', 'head -c 536870912 /dev/zero'], ['--stdout', out]);
+    expect(r.status).toBe('OLE');
+    expect(r.output.stdout).toEqual({ bytes: 64 * 1024 ** 2, truncated: true });
+    expect(statSync(out).size).toBe(64 * 1024 ** 2);
+    rmSync(out);
+  });
+
+  it('a file past 64 MiB is OLE (on a tmpfs with room for more)', async () => {
+    const { r } = await strict(['/bin/sh', '-c', 'exec head -c 100000000 /dev/zero > /scratch/big'], ['--tmpfs', '/scratch:size=200m']);
+    expect(r.status).toBe('OLE');
+    expect(r.signal).toBe('SIGXFSZ');
+  });
+
+  it('flags lift a ceiling explicitly ("unlimited") or set another', async () => {
+    const { r } = await strict(['/bin/true'], ['--cpu-time', 'unlimited', '--memory', 'unlimited', '--nofile', '64']);
+    expect(r.limits.applied).toMatchObject({ cpuTimeMs: null, memoryBytes: null, nofile: 64, pids: 256 });
   });
 });
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findInPath } from '../../src/host/probe-host.js';
 import { IDENTITIES, isRoot, probe, runCli, runProbe, startCli, waitFor, type Identity } from './harness.js';
+import { deviceUsable } from './host-capabilities.js';
 
 const HELPERS = ['pasta', 'slirp4netns'] as const;
 const missing = HELPERS.filter((h) => !findInPath(h, '/usr/local/bin:/usr/bin:/bin'));
@@ -90,7 +91,7 @@ describe.each(IDENTITIES)('network as $name', (who: Identity) => {
     expect(strict.stderr).toContain('profile strict refuses --network host');
   });
 
-  describe.skipIf(noHelpers).each(HELPERS)('%s', (mode) => {
+  describe.skipIf(noHelpers || !deviceUsable('/dev/net/tun', who).ok).each(HELPERS)('%s', (mode) => {
     it('has an interface and resolv.conf, and keeps the host\'s loopback out by default', async () => {
       const hostAddr = `connect:${HOST_LOOPBACK[mode]}:${host.port}`;
       const r = await runProbe(['--network', mode, '--hostname', 'netbox'],

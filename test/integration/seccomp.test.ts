@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IDENTITIES, REPO, ROOT, hasScript, inTerminal, jsonIn, probe, runCli, runProbe, sandboxCommand } from './harness.js';
+import { legacyTiocsti } from './host-capabilities.js';
 
 const PODMAN = '/usr/share/containers/seccomp.json';
 const hasPodmanPolicy = existsSync(PODMAN);
@@ -59,7 +60,7 @@ describe.each(IDENTITIES)('seccomp as $name', (who) => {
   it.skipIf(!hasScript)('strict: TIOCSTI is refused even on the workload\'s own terminal (stacked filter)', async () => {
     const p = await probe();
     // default policy: the workload may inject into its own pty (unless the kernel forbids TIOCSTI: EIO)
-    const legacy = readFileSync('/proc/sys/dev/tty/legacy_tiocsti', 'utf8').trim() !== '0';
+    const legacy = legacyTiocsti();
     const open = jsonIn(inTerminal(who, `${sandboxCommand()} exec -t -v ${p}:/probe host /probe tiocsti`).out);
     expect(open.tiocsti.fd0).toBe(legacy ? 0 : 5);
     const strict = jsonIn(inTerminal(who, `${sandboxCommand()} exec -t --profile strict -v ${p}:/probe host /probe tiocsti`).out);

@@ -667,6 +667,14 @@ static long sc_int80_getpid(int *err) {
 	*err = r < 0 ? (int)-r : 0;
 	return r;
 }
+
+/* The x32 ABI enters through the x86_64 entry with bit 30 set in the number;
+ * seccomp sees it before the kernel decides whether it runs x32 at all. */
+static long sc_x32_getpid(int *err) {
+	long r = syscall(0x40000000L | SYS_getpid);
+	*err = ERRNO_OF(r);
+	return r;
+}
 #endif
 
 static long sc_fork(int *err) {
@@ -742,8 +750,10 @@ static const struct sc_entry {
 	{ "personality_linux32", sc_personality_linux32, true },
 #if defined(__x86_64__)
 	{ "int80_getpid", sc_int80_getpid, true },
+	{ "x32_getpid", sc_x32_getpid, true },
 #else
 	{ "int80_getpid", NULL, true },
+	{ "x32_getpid", NULL, true },
 #endif
 	{ "fork", sc_fork, false },
 	{ "thread", sc_thread, false },
@@ -905,6 +915,20 @@ static void r_alloc(const char *arg) {
 	}
 	obj();
 	kv_bool("ok", p != NULL);
+	obj_end();
+}
+
+/* Opens /dev/null up to N times: how many it got, and the errno that stopped it. */
+static void r_open_files(const char *arg) {
+	long n, opened = 0;
+	int err = 0;
+	if (!parse_long(arg, &n) || n < 0) { bad_arg(); return; }
+	for (; opened < n; opened++) {
+		if (open("/dev/null", O_RDONLY | O_CLOEXEC) < 0) { err = errno; break; }
+	}
+	obj();
+	kv_int("opened", opened);
+	kv_int("errno", err);
 	obj_end();
 }
 
@@ -1087,7 +1111,7 @@ static const struct report {
 	{ "exit", r_exit, true },          { "signal", r_signal, true },
 	{ "exec", r_exec, true },          { "spin", r_spin, true },
 	{ "alloc", r_alloc, true },        { "cat_stdin", r_cat_stdin, false },
-	{ "echo", r_echo, true },
+	{ "echo", r_echo, true },          { "open_files", r_open_files, true },
 	{ "connect", r_connect, true },    { "listen", r_listen, true },
 	{ "accept", r_accept, true },      { "send", r_send, true },
 };

@@ -275,6 +275,16 @@ describe('limits', () => {
     expect(spec.output).toEqual({ relay: true, mergeStderr: false });
   });
 
+  it('the strict profile carries ceilings with no flags; "unlimited" lifts one, another flag replaces one', () => {
+    const strict = loadProfile('strict');
+    expect(resolve({}, { profile: strict }).limits).toEqual({
+      cpuTimeUs: 10_000_000, wallTimeUs: null, memoryBytes: 1 << 30, pids: 256, fsizeBytes: 64 << 20, nofile: 1024, stackBytes: null, outputBytes: 64 << 20,
+    });
+    const lifted = resolve({ limits: { cpuTime: 'unlimited', memory: 'unlimited', output: 'unlimited', nofile: 64 } }, { profile: strict });
+    expect(lifted.limits).toMatchObject({ cpuTimeUs: null, memoryBytes: null, outputBytes: null, nofile: 64, pids: 256 });
+    expect(resolve({}).limits.cpuTimeUs).toBeNull(); // the default profile stays unlimited
+  });
+
   it('bad values name the flag or the profile field', () => {
     expect(usage(() => resolve({ limits: { cpuTime: -1 } })).message).toBe('invalid time "-1" (--cpu-time)');
     expect(usage(() => resolve({ limits: { pids: 0 } })).message).toBe('invalid count "0" (--pids)');

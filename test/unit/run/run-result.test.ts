@@ -12,7 +12,7 @@ const spec = resolve({ command: ['prog', 'x'] }, { host: aliceSubid });
 const plan = planRun(spec, TOOLS);
 const exited = (waitStatus: number, extra: Partial<StageExit> = {}): StageExit => ({
   kind: 'exited' as const, waitStatus, wallNs: 1_500_000n, userUs: 2000n, systemUs: 500n, maxRssKiB: 1234n,
-  killReason: 0, truncated: 0, stdoutBytes: -1n, stderrBytes: -1n, cpuSampleUs: -1n, ...extra,
+  killReason: 0, truncated: 0, stdoutBytes: -1n, stderrBytes: -1n, cpuSampleUs: -1n, voluntarySwitches: 7n, involuntarySwitches: 3n, ...extra,
 });
 const ctx = { spec, plan, seccomp: 'default', backend: 'none' as const };
 const failedAt = (step: number, errno: number, detail = '') =>
@@ -28,14 +28,22 @@ describe('toRunResult, exited', () => {
       profile: 'empty',
       wallTimeMs: 1.5,
       cpuTimeMs: { user: 2, system: 0.5, total: 2.5 },
+      contextSwitches: { voluntary: 7, involuntary: 3 },
       peakMemoryKiB: 1234,
       oomKilled: false,
       output: { stdout: null, stderr: null },
-      limits: { backend: 'none', killedBy: null },
+      limits: { backend: 'none', killedBy: null, applied: { cpuTimeMs: null, wallTimeMs: null, memoryBytes: null, pids: null, fsizeBytes: null, nofile: null, stackBytes: null, outputBytes: null } },
       status: 'OK',
       exitCode: 0,
       signal: null,
     });
+  });
+
+  it('the CPU total is the tree\'s rusage (user + system); the stage\'s sample only when pid 1 could not reap the tree', () => {
+    const reaped = toRunResult(exited(9, { killReason: KillReason.CPU, userUs: 990_000n, systemUs: 15_000n, cpuSampleUs: 1_000_000n }), ctx);
+    expect(reaped.cpuTimeMs).toEqual({ user: 990, system: 15, total: 1005 });
+    const lost = toRunResult(exited(9, { killReason: KillReason.CPU, userUs: 0n, systemUs: 3_300n, cpuSampleUs: 1_000_000n }), ctx);
+    expect(lost.cpuTimeMs.total).toBe(1000);
   });
 
   it('exit 3 is RE/3', () => {
@@ -127,10 +135,11 @@ describe('toRunResult, lost', () => {
       signal: null,
       wallTimeMs: 0,
       cpuTimeMs: { user: 0, system: 0, total: 0 },
+      contextSwitches: { voluntary: 0, involuntary: 0 },
       peakMemoryKiB: 0,
       oomKilled: false,
       output: { stdout: null, stderr: null },
-      limits: { backend: 'none', killedBy: null },
+      limits: { backend: 'none', killedBy: null, applied: { cpuTimeMs: null, wallTimeMs: null, memoryBytes: null, pids: null, fsizeBytes: null, nofile: null, stackBytes: null, outputBytes: null } },
       status: 'XX',
       exitCode: 125,
       error: { message: 'stage exited with 121', errno: 'none' },
