@@ -28,6 +28,8 @@ interface ExecFlags {
   interactive?: boolean;
   tty?: boolean;
   securityOpt?: string[];
+  capAdd?: string[];
+  capDrop?: string[];
   cpuTime?: number | typeof UNLIMITED;
   wallTime?: number | typeof UNLIMITED;
   memory?: string;
@@ -68,16 +70,24 @@ function openFor(flag: string, file: string, mode: 'r' | 'w'): number {
   }
 }
 
-/** --security-opt KEY=VALUE, as docker and podman take it; only seccomp= is known. */
-function parseSecurityOpts(opts: string[]): { seccomp?: string } {
-  const out: { seccomp?: string } = {};
+/** --security-opt KEY[=VALUE], as docker and podman take it: seccomp= and no-new-privileges[=true|false]. */
+function parseSecurityOpts(opts: string[]): { seccomp?: string; noNewPrivileges?: boolean } {
+  const out: { seccomp?: string; noNewPrivileges?: boolean } = {};
   for (const opt of opts) {
-    const [key, value] = [opt.slice(0, opt.indexOf('=')), opt.slice(opt.indexOf('=') + 1)];
-    if (opt.includes('=') && key === 'seccomp' && value) out.seccomp = value;
-    else throw new SandboxError('usage', `unknown security option "${opt}" (--security-opt)`, 'use seccomp=NAME, seccomp=FILE or seccomp=unconfined');
+    const eq = opt.indexOf('=');
+    const [key, value] = eq < 0 ? [opt, undefined] : [opt.slice(0, eq), opt.slice(eq + 1)];
+    if (key === 'seccomp' && value) out.seccomp = value;
+    else if (key === 'no-new-privileges' && (value === undefined || value === 'true' || value === 'false')) out.noNewPrivileges = value !== 'false';
+    else {
+      throw new SandboxError('usage', `unknown security option "${opt}" (--security-opt)`,
+        'use seccomp=NAME, seccomp=FILE, seccomp=unconfined, or no-new-privileges[=true|false]');
+    }
   }
   return out;
 }
+
+/** --cap-add/--cap-drop values: repeatable, and each may be a comma-separated list, as podman takes them. */
+const capList = (values: string[] | undefined) => (values ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
 
 function parsePull(value: string): 'missing' | 'always' | 'never' {
   if (value === 'missing' || value === 'always' || value === 'never') return value;
@@ -118,6 +128,8 @@ export function toExecOptions(image: string, command: string[], f: ExecFlags): E
     tty: f.tty ?? false,
     interactive: f.interactive ?? false,
     ...parseSecurityOpts(f.securityOpt ?? []),
+    capAdd: capList(f.capAdd),
+    capDrop: capList(f.capDrop),
     limits: {
       ...(f.cpuTime !== undefined && { cpuTime: f.cpuTime }),
       ...(f.wallTime !== undefined && { wallTime: f.wallTime }),
@@ -209,7 +221,9 @@ export function registerExecCommand(program: Command): void {
     .option('--no-read-only', 'make the root file system writable (overrides the profile)')
     .option('--network <mode>', 'network: none (only lo), pasta or slirp4netns (user-mode, the host\'s loopback unreachable; add :allow-host-loopback to reach it), host (the host\'s own)')
     .option('-p, --publish <[ip:]hostport:port[/tcp|/udp]>', 'publish a port inside on the host (127.0.0.1 unless ip is given; pasta or slirp4netns); repeatable', collect)
-    .option('--security-opt <key=value>', 'seccomp=NAME|FILE|unconfined: the system call policy; repeatable', collect)
+    .option('--security-opt <key=value>', 'seccomp=NAME|FILE|unconfined: the system call policy; no-new-privileges=false: let setuid files raise privileges (profiles may refuse it); repeatable', collect)
+    .option('--cap-add <cap>', 'add a capability (NET_ADMIN, CAP_NET_ADMIN or ALL), held inside the sandbox\'s user namespace only; repeatable', collect)
+    .option('--cap-drop <cap>', 'drop a capability (or ALL) from the profile\'s set; repeatable', collect)
     .option('--cpu-time <sec>', 'CPU time of the whole process tree (fractions allowed): TLE; each limit flag also takes "unlimited", lifting the profile\'s', limit('--cpu-time'))
     .option('--wall-time <sec>', 'wall-clock time from exec: WLE', limit('--wall-time'))
     .option('--memory <size>', 'memory of the tree, no swap (e.g. 256m): MLE')

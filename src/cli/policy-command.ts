@@ -6,8 +6,14 @@ import { compilePolicy } from '../seccomp/compile-policy.js';
 import { libseccompVersion } from '../seccomp/libseccomp.js';
 import { listBuiltinPolicies, loadPolicy, UNCONFINED } from '../seccomp/load-policy.js';
 import { reportError } from './report-error.js';
+import { ALL, normalizeCapability } from '../resolve/capabilities.js';
 
-interface PolicyFlags { network?: boolean }
+interface PolicyFlags { network?: boolean; caps?: string }
+
+/** --caps a,b: the capabilities the sandbox's workload holds (includes.caps / excludes.caps). */
+function capsOf(flags: PolicyFlags): string[] {
+  return flags.caps ? flags.caps.split(',').filter(Boolean).map((c) => normalizeCapability(c, '--caps')).filter((c) => c !== ALL) : [];
+}
 
 
 function guarded(fn: (...args: any[]) => void) {
@@ -32,12 +38,13 @@ export function registerPolicyCommand(program: Command): void {
   policy.command('check').description('validate and compile a policy; report its rules and BPF size')
     .argument('<name|path>')
     .option('--network', 'compile for a sandbox with a network (rules with includes.network)')
+    .option('--caps <list>', 'compile for a workload holding these capabilities, e.g. CHOWN,SYS_CHROOT (default: none)')
     .action(guarded((ref: string, flags: PolicyFlags) => {
       if (ref === UNCONFINED) {
         process.stdout.write('unconfined: no filter is loaded, every system call is allowed\n');
         return;
       }
-      const compiled = compilePolicy(ref, { network: flags.network ?? false });
+      const compiled = compilePolicy(ref, { network: flags.network ?? false, caps: capsOf(flags) });
       const sizes = compiled.programs.map((p) => `${p.length / 8} instructions (${p.length} bytes)`);
       process.stdout.write([
         `${compiled.file}: ok`,
@@ -53,12 +60,13 @@ export function registerPolicyCommand(program: Command): void {
     .argument('<name|path>')
     .requiredOption('--format <bpf|pfc>', 'bpf or pfc')
     .option('--network', 'compile for a sandbox with a network')
+    .option('--caps <list>', 'compile for a workload holding these capabilities, e.g. CHOWN,SYS_CHROOT (default: none)')
     .action(guarded((ref: string, flags: PolicyFlags & { format: string }) => {
       if (ref === UNCONFINED) throw new SandboxError('usage', 'unconfined has no filter to export', 'name a policy: `sandbox policy ls`');
       if (flags.format !== 'bpf' && flags.format !== 'pfc') {
         throw new SandboxError('usage', `unknown format "${flags.format}" (--format)`, 'use bpf or pfc');
       }
-      const compiled = compilePolicy(ref, { network: flags.network ?? false, format: flags.format });
+      const compiled = compilePolicy(ref, { network: flags.network ?? false, caps: capsOf(flags), format: flags.format });
       if (compiled.programs.length > 1) {
         process.stderr.write(`note: ${compiled.programs.length} programs, loaded in this order: ${compiled.programs.map((p) => p.length).join(' + ')} bytes\n`);
       }

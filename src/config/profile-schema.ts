@@ -99,6 +99,23 @@ export const profileSchema = {
       minLength: 1,
       description: 'Seccomp policy (--security-opt seccomp=): a name from `sandbox policy ls`, a path to a policy file, or "unconfined" (no filter). Absent: "default".',
     },
+    capabilities: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Capabilities of the workload, held inside its own user namespace only (they act on what that namespace owns): podman\'s default set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT) with these added and dropped, as podman merges --cap-add and --cap-drop (which apply on top of the result). uid 0 holds them after exec; other uids only in the bounding set. Absent: podman\'s default set.',
+      properties: {
+        add: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z_]+$', description: 'A capability, with or without CAP_ (e.g. "NET_ADMIN"), or "ALL".' }, description: 'Capabilities added to the default set. Absent or empty: none.' },
+        drop: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z_]+$', description: 'A capability, with or without CAP_ (e.g. "SETUID"), or "ALL".' }, description: 'Capabilities dropped from the default set ("ALL": all of them). Absent or empty: none.' },
+      },
+    },
+    refuseCapAdd: {
+      type: 'boolean',
+      description: 'When true, --cap-add is refused: a workload under this profile never holds more capabilities than the profile gives it. Absent: false.',
+    },
+    refuseNewPrivileges: {
+      type: 'boolean',
+      description: 'When true, --security-opt no-new-privileges=false is refused: setuid files and file capabilities never raise a workload\'s privileges under this profile. Absent: false.',
+    },
     refuseUnconfined: {
       type: 'boolean',
       description: 'When true, --security-opt seccomp=unconfined is refused: a workload under this profile is always filtered. Absent: false.',

@@ -63,6 +63,12 @@ export interface Profile {
   readonly env?: Readonly<Record<string, string>>;
   /** Seccomp policy: a name from policies/, a path, or "unconfined". */
   readonly seccomp?: string;
+  /** Added to and dropped from podman's default set, as podman's --cap-add and --cap-drop. */
+  readonly capabilities?: { readonly add?: readonly string[]; readonly drop?: readonly string[] };
+  /** Refuse `--cap-add` (the strict profile does). */
+  readonly refuseCapAdd?: boolean;
+  /** Refuse `--security-opt no-new-privileges=false` (the strict profile does). */
+  readonly refuseNewPrivileges?: boolean;
   /** Refuse `--security-opt seccomp=unconfined` (the strict profile does). */
   readonly refuseUnconfined?: boolean;
   readonly limits?: ProfileLimits;

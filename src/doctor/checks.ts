@@ -435,7 +435,7 @@ export function buildNamespacePlan(caller: Caller, rootfsOps: readonly StageOp[]
     ops.mount('', '/', '', MS.REC | MS.SLAVE),
     ...rootfsOps,
     ops.forkWorkload(0),
-    ops.dropCaps(),
+    ops.dropCaps(0n, 0n),
     ops.noNewPrivs(),
     ops.exec('/bin/true', '', ['/bin/true'], []),
   ];

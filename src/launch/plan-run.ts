@@ -8,6 +8,7 @@ import { planWritableLayerFds, type WritableLayer } from '../rootfs/overlay-root
 import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { CLONE, ops, type StageOp } from '../stage/plan.js';
 import { CpuUsageFormat, ForkFlag, LimitFlag } from '../stage/protocol.js';
+import { capabilityMask } from '../resolve/capabilities.js';
 
 const NAMESPACES = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
 
@@ -17,14 +18,19 @@ export const SYNC_WHAT = {
   network: 'wait while the sandbox starts the network helper (GO)',
 } as const;
 
+/** podman's default: any group of the run may open ICMP echo sockets (ping without CAP_NET_RAW) in a network namespace it owns. */
+const PING_GROUP_RANGE = { file: '/proc/sys/net/ipv4/ping_group_range', value: '0 0' };
+
 /** --network host keeps the host's network namespace; every other mode gets a new one. */
 function planNamespaces(spec: RunSpec): StageOp[] {
   const host = spec.network.mode === 'host';
-  const unshare = ops.unshare(NAMESPACES | (host ? 0 : CLONE.NEWNET),
-    host ? 'mount, pid, uts, ipc and cgroup namespaces' : 'mount, pid, net, uts, ipc and cgroup namespaces');
+  if (host) return [ops.unshare(NAMESPACES, 'mount, pid, uts, ipc and cgroup namespaces')];
+  const unshare = ops.unshare(NAMESPACES | CLONE.NEWNET, 'mount, pid, net, uts, ipc and cgroup namespaces');
+  // the stage is in the new network namespace now: its net sysctls are the run's own
+  const ping = ops.writeFile(PING_GROUP_RANGE.file, PING_GROUP_RANGE.value);
   // the helper joins the new network namespace before the workload exists
   const helper = spec.network.mode === 'pasta' || spec.network.mode === 'slirp4netns';
-  return helper ? [unshare, ops.sync(SYNC_WHAT.network)] : [unshare];
+  return helper ? [unshare, ping, ops.sync(SYNC_WHAT.network)] : [unshare, ping];
 }
 
 function mapArgs(map: readonly IdMapLine[]): string[] {
@@ -121,10 +127,23 @@ export function planRun(
     // under a memory limit the OOM killer must pick the workload, never the stage or pid 1
     ...(spec.limits.memoryBytes !== null ? [ops.oomScoreAdj(1000)] : []),
     ...planRlimits(spec, cgroup),
-    ops.setIds(user.uid, user.gid, idmap.setgroups === 'allow'),
-    ops.dropCaps(),
-    ops.noNewPrivs(),
-    ...seccomp.programs.map((bpf) => ops.seccomp(bpf, seccomp.flags)),
+    ...planPrivileges(spec, seccomp),
     ops.exec(spec.argv[0]!, spec.searchPath, [...spec.argv], [...spec.env]),
   ];
+}
+
+/**
+ * The workload's identity, capabilities and filter. The filter comes last,
+ * after no_new_privs. Without no_new_privs the kernel loads a filter only for
+ * a process with CAP_SYS_ADMIN, so it comes first, while the stage still holds
+ * it; the filter must then allow what SET_IDS and DROP_CAPS call (setresuid,
+ * setgroups, prctl, capset), as Docker's and podman's policies do.
+ */
+function planPrivileges(spec: RunSpec, seccomp: SeccompPrograms): StageOp[] {
+  const { user, idmap } = spec;
+  const filters = seccomp.programs.map((bpf) => ops.seccomp(bpf, seccomp.flags));
+  const caps = capabilityMask(spec.capabilities);
+  // root holds its set across exec; any other user has it only in the bounding set (a setuid root file would raise it)
+  const identity = [ops.setIds(user.uid, user.gid, idmap.setgroups === 'allow'), ops.dropCaps(caps, user.uid === 0 ? caps : 0n)];
+  return spec.noNewPrivileges ? [...identity, ops.noNewPrivs(), ...filters] : [...filters, ...identity];
 }

@@ -47,6 +47,11 @@ export interface ExecOptions {
   readonly tmpfs?: readonly (string | ProfileTmpfs)[];
   /** Seccomp policy name, path, or "unconfined" (--security-opt seccomp=). */
   readonly seccomp?: string;
+  /** Capabilities added to / dropped from the profile's, as podman's --cap-add / --cap-drop ("NET_ADMIN", "ALL"). */
+  readonly capAdd?: readonly string[];
+  readonly capDrop?: readonly string[];
+  /** false lets setuid files and file capabilities raise privileges (--security-opt no-new-privileges=false). Default true. */
+  readonly noNewPrivileges?: boolean;
   /** Give the workload a pseudo-terminal (-t). */
   readonly tty?: boolean;
   /** Keep stdin open (-i). */

@@ -11,6 +11,7 @@ import type { HostImageLayout } from '../rootfs/host-image.js';
 import type { ExecOptions } from './exec-options.js';
 import { resolveNetwork } from '../network/resolve-network.js';
 import { resolveLimits } from './resolve-limits.js';
+import { mergeCapabilities, PODMAN_DEFAULT_CAPS, type Capability } from './capabilities.js';
 import { parseEnvArg, parseEnvFile, parseOctal, parseSize, parseTmpfs, parseUser, parseVolume } from './parse-options.js';
 import type { RunSpec, TmpfsSpec, VolumeSpec } from './run-spec.js';
 import { imageArgv, imageEnv, resolveImageUser, type ImageUser, type ResolvedImage } from './image-defaults.js';
@@ -177,9 +178,17 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
       'this profile is for untrusted code and always filters system calls; give another policy, or use a profile that allows it (default)');
   }
 
+  const capabilities = resolveCapabilities(options, loaded);
+  const noNewPrivileges = options.noNewPrivileges ?? true;
+  if (!noNewPrivileges && profile.refuseNewPrivileges) {
+    throw new SandboxError('usage', `profile ${loaded.name} refuses --security-opt no-new-privileges=false`,
+      'this profile is for untrusted code: setuid files and file capabilities never raise its privileges; use a profile that allows it (default)');
+  }
+
   const spec: RunSpec = {
     image: oci
-      ? { kind: 'oci', ref: oci.ref, digest: oci.digest, layers: [...oci.layers], overlay: { ...oci.overlay }, proc: structuredClone(layout.proc) }
+      ? { kind: 'oci', ref: oci.ref, digest: oci.digest, layers: [...oci.layers], overlay: { ...oci.overlay },
+        proc: structuredClone(layout.proc), sys: structuredClone(layout.sys) }
       : { kind: 'host', layout: structuredClone(layout) },
     profile: { name: loaded.name, file: loaded.file },
     argv,
@@ -197,6 +206,8 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
     interactive: options.interactive ?? false,
     idmap: planIdMap(host, user),
     seccomp,
+    capabilities,
+    noNewPrivileges,
     limits,
     output: {
       relay: limits.outputBytes !== null || (options.accountOutput ?? false),
@@ -204,6 +215,18 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
     },
   };
   return deepFreeze(spec);
+}
+
+/** The profile's capabilities on podman's default set, then the flags on top; a profile may refuse additions. */
+function resolveCapabilities(options: ExecOptions, loaded: LoadedProfile): Capability[] {
+  const { profile, file, name } = loaded;
+  const fromProfile = mergeCapabilities(PODMAN_DEFAULT_CAPS, profile.capabilities?.add ?? [], profile.capabilities?.drop ?? [],
+    { add: `${file}#/capabilities/add`, drop: `${file}#/capabilities/drop` });
+  if (options.capAdd?.length && profile.refuseCapAdd) {
+    throw new SandboxError('usage', `profile ${name} refuses --cap-add ${options.capAdd.join(',')}`,
+      'this profile is for untrusted code and holds no capability; use a profile that allows capabilities (default)');
+  }
+  return mergeCapabilities(fromProfile, options.capAdd ?? [], options.capDrop ?? [], { add: '--cap-add', drop: '--cap-drop' });
 }
 
 /**

@@ -1,9 +1,10 @@
 // RunSpec: the contract between resolving and running. Fully resolved (no
 // defaults left to apply), JSON-serializable, frozen.
 import type { IdMapPlan } from '../idmap/plan-idmap.js';
-import type { HostImageLayout, ProcLayout } from '../rootfs/host-image.js';
+import type { HostImageLayout, ProcLayout, SysLayout } from '../rootfs/host-image.js';
 import type { OverlayDriver } from '../rootfs/choose-overlay.js';
 import type { NetworkSpec } from '../network/resolve-network.js';
+import type { Capability } from './capabilities.js';
 
 export interface TmpfsSpec {
   readonly path: string;
@@ -49,6 +50,8 @@ export interface OciImageSpec {
   /** The kernel's overlayfs, or fuse-overlayfs. */
   readonly overlay: OverlayDriver;
   readonly proc: ProcLayout;
+  /** /sys is mounted read-only in image runs, these masked. */
+  readonly sys: SysLayout;
 }
 
 export interface RunSpec {
@@ -74,6 +77,10 @@ export interface RunSpec {
   readonly idmap: IdMapPlan;
   /** Seccomp policy to compile and load: a name, a path, or "unconfined". */
   readonly seccomp: string;
+  /** The workload's bounding set ("CAP_CHOWN", ...), in bit order; uid 0 holds it after exec. */
+  readonly capabilities: readonly Capability[];
+  /** no_new_privs before exec (setuid files and file capabilities raise nothing). */
+  readonly noNewPrivileges: boolean;
   readonly limits: LimitsSpec;
   /** stdout and stderr pass through the stage (counted, capped); stderr joins stdout. */
   readonly output: { readonly relay: boolean; readonly mergeStderr: boolean };

@@ -14,6 +14,7 @@ export interface HostImageLayout {
   /** The /etc entries toolchains need that exist on this host. */
   readonly etcEntries: readonly HostEntry[];
   readonly proc: ProcLayout;
+  readonly sys: SysLayout;
 }
 
 /** Paths under /proc that exist on this kernel: masked files and directories, and read-only ones. */
@@ -21,6 +22,11 @@ export interface ProcLayout {
   readonly maskFiles: readonly string[];
   readonly maskDirs: readonly string[];
   readonly readOnly: readonly string[];
+}
+
+/** Directories under /sys that exist on this kernel and are masked in image runs (as podman does). */
+export interface SysLayout {
+  readonly maskDirs: readonly string[];
 }
 
 const ROOT_ENTRIES = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
@@ -39,6 +45,8 @@ export const HOST_ETC_ENTRIES = [
 /** Masked like runc/podman do: read-only kernel interfaces and information leaks. */
 const PROC_MASKED_FILES = ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/proc/latency_stats'];
 const PROC_MASKED_DIRS = ['/proc/acpi', '/proc/scsi'];
+/** podman's masked /sys directories: firmware tables, power capping, SELinux, block devices by number. */
+const SYS_MASKED_DIRS = ['/sys/firmware', '/sys/devices/virtual/powercap', '/sys/fs/selinux', '/sys/dev/block'];
 /** Kernel tunables and triggers the workload may read but never write. */
 const PROC_READ_ONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'];
 
@@ -89,5 +97,6 @@ export function probeHostImage(): HostImageLayout {
       maskDirs: existing(PROC_MASKED_DIRS).map((e) => e.path),
       readOnly: existing(PROC_READ_ONLY).map((e) => e.path),
     },
+    sys: { maskDirs: existing(SYS_MASKED_DIRS).map((e) => e.path) },
   };
 }

@@ -90,6 +90,24 @@ function planProc(spec: RunSpec): StageOp[] {
   ];
 }
 
+/**
+ * /sys of an image run, read-only as podman mounts it: a sysfs of the run's
+ * own network namespace, or the host's /sys bound when it shares the host's
+ * network (a user namespace may mount sysfs only for a network namespace it
+ * owns); firmware, power capping, SELinux and block devices masked.
+ */
+function planSys(spec: RunSpec, image: OciImageSpec): StageOp[] {
+  const hidden = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  const mount = spec.network.mode === 'host'
+    ? [ops.bind(OLD + '/sys', NEW + '/sys', true), ops.setattr(NEW + '/sys', RO_BIND | MOUNT_ATTR.NOEXEC, 0, true)]
+    : [ops.mount('sysfs', NEW + '/sys', 'sysfs', hidden)];
+  return [
+    ops.mkdir(NEW + '/sys'),
+    ...mount,
+    ...image.sys.maskDirs.map((p) => ops.mount('tmpfs', NEW + p, 'tmpfs', hidden, 'mode=0555,size=4k')),
+  ];
+}
+
 function planDev(spec: RunSpec): StageOp[] {
   // devpts wants the tty group mapped; without it the kernel refuses gid=5
   const ttyGroup = isMapped(spec.idmap.gidMap, 5) ? ',gid=5' : '';
@@ -172,6 +190,7 @@ export function planRootfs(spec: RunSpec, writable?: WritableLayer): StageOp[] {
     ...(image.kind === 'host' ? planHostImage(spec, image) : planOciImage(image, writable!)),
     ...planGeneratedEtc(spec, image.kind),
     ...planProc(spec),
+    ...(image.kind === 'oci' ? planSys(spec, image) : []),
     ...planDev(spec),
     ...planMounts(spec),
     // an image brings its own home directories (podman does not make them either)

@@ -132,7 +132,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   const acquiring = acquireRunResources(resolved, host, options);
   let seccomp: ReturnType<typeof prepareSeccomp>;
   try {
-    seccomp = prepareSeccomp(resolved.seccomp, filterContext(resolved.network.mode !== 'none'));
+    seccomp = prepareSeccomp(resolved.seccomp, filterContext(resolved.network.mode !== 'none', resolved.capabilities));
   } catch (e) {
     await acquiring.then((r) => r.release(), () => {});
     throw e;

@@ -11,9 +11,9 @@ export interface CompiledPolicy extends CompiledFilter {
   readonly plan: FilterPlan;
 }
 
-/** Compiles a policy (name or path) as a sandbox with or without network would load it. */
-export function compilePolicy(ref: string, options: { network?: boolean; format?: 'bpf' | 'pfc' } = {}): CompiledPolicy {
+/** Compiles a policy (name or path) as a sandbox with or without network, holding these capabilities, would load it. */
+export function compilePolicy(ref: string, options: { network?: boolean; caps?: readonly string[]; format?: 'bpf' | 'pfc' } = {}): CompiledPolicy {
   const loaded = loadPolicy(ref);
-  const plan = resolvePolicy(loaded.policy, filterContext(options.network ?? false), loaded.file);
+  const plan = resolvePolicy(loaded.policy, filterContext(options.network ?? false, options.caps), loaded.file);
   return { name: loaded.name, file: loaded.file, plan, ...compileFilter(plan, loaded.file, options.format ?? 'bpf') };
 }

@@ -41,7 +41,7 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 export function cacheKey(policyText: string, ctx: FilterContext): string {
   const kernel = ctx.kernel.split(/[.-]/).slice(0, 2).join('.'); // minKernel compares MAJOR.MINOR only
   return createHash('sha256')
-    .update(`${FORMAT}\0${ctx.arch}\0${kernel}\0${ctx.network}\0${libseccompIdentity()}\0`)
+    .update(`${FORMAT}\0${ctx.arch}\0${kernel}\0${ctx.network}\0${ctx.caps.join(',')}\0${libseccompIdentity()}\0`)
     .update(policyText)
     .digest('hex');
 }

@@ -14,7 +14,7 @@ const condition = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    caps: { type: 'array', items: { type: 'string', description: 'A capability name, e.g. CAP_SYS_ADMIN.' }, description: 'Capabilities the workload must have (includes: all of them; excludes: any). The sandbox drops every capability.' },
+    caps: { type: 'array', items: { type: 'string', description: 'A capability name, e.g. CAP_SYS_ADMIN.' }, description: "Capabilities the workload holds (its bounding set): includes needs all of them, excludes any of them." },
     arches: { type: 'array', items: { type: 'string', description: 'A Go architecture name, e.g. amd64, arm64, 386.' }, description: 'Machine architectures (Go names) the rule is for.' },
     minKernel: { type: 'string', pattern: '^[0-9]+\\.[0-9]+$', description: 'Kernel version "MAJOR.MINOR" (includes: at least this; excludes: at least this).' },
     network: { type: 'boolean', description: 'rootless-sandbox extension: the sandbox has a network (true) or only lo (false).' },

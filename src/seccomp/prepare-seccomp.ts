@@ -16,8 +16,9 @@ export interface SeccompSetup {
   readonly source: 'cache' | 'compiled' | 'none';
 }
 
-export function filterContext(network: boolean): FilterContext {
-  return { arch: process.arch, kernel: release(), network };
+/** This machine, a sandbox with or without a network, and the capabilities its workload holds. */
+export function filterContext(network: boolean, caps: readonly string[] = []): FilterContext {
+  return { arch: process.arch, kernel: release(), network, caps: [...caps].sort() };
 }
 
 export function prepareSeccomp(ref: string, ctx: FilterContext): SeccompSetup {

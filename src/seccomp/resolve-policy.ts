@@ -1,7 +1,8 @@
 // Turns a policy into a flat filter plan for one machine and one sandbox:
 // picks the architectures (architectures or Docker's archMap), applies
-// includes/excludes (capabilities: none, the sandbox drops them all; arches;
-// kernel version; network), and names every errno. Pure.
+// includes/excludes (the capabilities the workload holds, as Docker reads
+// them: includes needs all, excludes any; arches; kernel version; network),
+// and names every errno. Pure.
 import { constants } from 'node:os';
 import { SandboxError } from '../errors.js';
 import type { SeccompAction, SeccompArg, SeccompCondition, SeccompPolicy } from './policy.js';
@@ -34,6 +35,8 @@ export interface FilterContext {
   readonly kernel: string;
   /** Whether the sandbox has a network besides lo. */
   readonly network: boolean;
+  /** The workload's capabilities ("CAP_CHOWN", ...): its bounding set. */
+  readonly caps: readonly string[];
 }
 
 /** Node arch → [libseccomp native arch, Go arch name used by Docker's includes.arches]. */
@@ -74,13 +77,19 @@ function kernelAtLeast(kernel: string, min: string): boolean {
 function conditionHolds(c: SeccompCondition, ctx: FilterContext, mode: 'all' | 'any'): boolean {
   const go = nativeArch(ctx.arch).go;
   const checks: boolean[] = [];
-  // the sandbox holds no capabilities: "includes caps" never holds, "excludes caps" never triggers
-  if (c.caps && c.caps.length > 0) checks.push(false);
+  if (c.caps && c.caps.length > 0) {
+    const held = c.caps.map((name) => ctx.caps.includes(capName(name)));
+    // includes: every one of them held; excludes: any one of them
+    checks.push(mode === 'all' ? held.every(Boolean) : held.some(Boolean));
+  }
   if (c.arches && c.arches.length > 0) checks.push(c.arches.includes(go));
   if (c.minKernel !== undefined) checks.push(kernelAtLeast(ctx.kernel, c.minKernel));
   if (c.network !== undefined) checks.push(c.network === ctx.network);
   return mode === 'all' ? checks.every(Boolean) : checks.some(Boolean);
 }
+
+/** "sys_admin", "CAP_SYS_ADMIN" → "CAP_SYS_ADMIN". */
+const capName = (name: string) => (name.toUpperCase().startsWith('CAP_') ? name.toUpperCase() : `CAP_${name.toUpperCase()}`);
 
 function toAction(action: SeccompAction, errnoRet: number | undefined, errno: string | undefined, fallbackErrno: number, where: string): FilterAction {
   switch (action) {

@@ -68,7 +68,8 @@ export const ops = {
     op(Op.RLIMIT, `set ${name}`, [resource, soft, hard]),
   setIds: (uid: number, gid: number, clearGroups: boolean) =>
     op(Op.SET_IDS, `switch to uid ${uid} gid ${gid}`, [uid, gid, clearGroups ? 1 : 0]),
-  dropCaps: () => op(Op.DROP_CAPS, 'drop all capabilities'),
+  dropCaps: (bounding: bigint, held: bigint) =>
+    op(Op.DROP_CAPS, bounding ? `keep only capabilities 0x${bounding.toString(16)} (held: 0x${held.toString(16)})` : 'drop all capabilities', [bounding, held]),
   noNewPrivs: () => op(Op.NO_NEW_PRIVS, 'set no_new_privs'),
   seccomp: (bpf: Uint8Array, flags = 0) => op(Op.SECCOMP, 'load the seccomp filter', [flags], [bpf]),
   run: (file: string, argv: string[], envp: string[] = []) =>

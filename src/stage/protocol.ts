@@ -92,7 +92,11 @@ export const Op = {
   RLIMIT: 31,
   /** i: [uid, gid, clear supplementary groups(0|1)]. Must come before DROP_CAPS (it needs CAP_SETUID). */
   SET_IDS: 32,
-  /** Drops every capability set (bounding, ambient, inheritable, permitted, effective) and locks securebits. */
+  /**
+   * i: [bounding set to keep, permitted and effective set (bit masks)]. Ambient and inheritable are emptied; exec
+   * then gives a uid 0 workload what it holds and any other uid none (no_new_privs grants nothing more). Locks
+   * ambient raises off, and with nothing kept locks root out of capabilities (SECBIT_NOROOT).
+   */
   DROP_CAPS: 33,
   /** prctl(PR_SET_NO_NEW_PRIVS). */
   NO_NEW_PRIVS: 34,

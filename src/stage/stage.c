@@ -398,18 +398,20 @@ static void setup_ids(uint32_t step, uid_t uid, gid_t gid) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(step, errno, "pdeathsig");
 }
 
-static void drop_caps(uint32_t step) {
-  if (drop_bounding_except(0) < 0) fail(step, errno, "PR_CAPBSET_DROP");
+/* Leaves the workload `keep` in its bounding set and `held` permitted and
+ * effective (under no_new_privs exec grants no more than the process already
+ * holds). Exec then gives a uid 0 workload what it holds, any other uid none,
+ * by the kernel's own rules. With nothing to keep, root is locked out of
+ * capabilities for good (SECBIT_NOROOT). Ambient raises are always locked off. */
+static void drop_caps(uint32_t step, uint64_t keep, uint64_t held) {
+  if (drop_bounding_except(keep) < 0) fail(step, errno, "PR_CAPBSET_DROP");
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) fail(step, errno, "clear ambient");
-  if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
-                                   SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
-    fail(step, errno, "lock securebits");
-  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-  struct __user_cap_data_struct d[2];
-  memset(d, 0, sizeof d);
-  if (syscall(SYS_capset, &h, d) < 0) fail(step, errno, "capset");
+  unsigned long bits = SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  if (!keep) bits |= SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
+  /* without NO_SETUID_FIXUP (which SET_IDS set) a setuid to non-root inside clears capabilities, as usual */
+  if (prctl(PR_SET_SECUREBITS, bits) < 0) fail(step, errno, "lock securebits");
+  if (capset_to(held & keep) < 0) fail(step, errno, "capset");
 }
-
 
 /* ------------------------------------------------------------ clearing
  * Empties a directory whose files belong to ids of the user namespace (a
@@ -1412,7 +1414,7 @@ static uint32_t run_ops(uint32_t from) {
       if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(i, errno, "pdeathsig");
       break;
     }
-    case OP_DROP_CAPS: drop_caps(i); break;
+    case OP_DROP_CAPS: drop_caps(i, (uint64_t)arg_i(o, 0, i), (uint64_t)arg_i(o, 1, i)); break;
     case OP_NO_NEW_PRIVS:
       if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(i, errno, "no_new_privs");
       break;

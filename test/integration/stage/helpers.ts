@@ -44,7 +44,7 @@ export function workloadStart(): StageOp[] {
 }
 
 export function workloadEnd(): StageOp[] {
-  return [ops.dropCaps(), ops.noNewPrivs()];
+  return [ops.dropCaps(0n, 0n), ops.noNewPrivs()];
 }
 
 export function sh(script: string): StageOp {

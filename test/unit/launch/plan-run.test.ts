@@ -6,6 +6,7 @@ import { planRootfs } from '../../../src/rootfs/plan-rootfs.js';
 import { CLONE, encodePlan, type StageOp } from '../../../src/stage/plan.js';
 import { ForkFlag, Op } from '../../../src/stage/protocol.js';
 import { aliceNoRange, aliceSubid, resolve, rootNoRange, rootSubid, TOOLS } from '../support/fixtures.js';
+import { loadProfile } from '../../../src/config/load-profile.js';
 
 const NAMESPACES = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
 const brief = (o: StageOp) => [o.code, o.ints, o.strs];
@@ -14,12 +15,14 @@ describe('planRun id maps', () => {
   it('newidmap: two MAP_EXEC ops with "inside outside count" triples', () => {
     const spec = resolve({}, { host: aliceSubid });
     const plan = planRun(spec, TOOLS);
-    expect(plan.slice(0, 6).map(brief)).toEqual([
+    expect(plan.slice(0, 7).map(brief)).toEqual([
       [Op.USERNS, [], []],
       [Op.MAP_EXEC, [], ['/usr/bin/newuidmap', '0', '1000', '1', '1', '100000', '65536']],
       [Op.MAP_EXEC, [], ['/usr/bin/newgidmap', '0', '1000', '1', '1', '300000', '65536']],
       [Op.SETUP_IDS, [0, 0], []],
       [Op.UNSHARE, [NAMESPACES], []],
+      // the run's own network namespace: ICMP echo sockets for every group, as podman sets it
+      [Op.WRITE_FILE, [0o644, -1, -1], ['/proc/sys/net/ipv4/ping_group_range', '0 0']],
       [Op.FORK_INIT, [0], []],
     ]);
     expect(plan.some((o) => o.code === Op.MAP_WRITE)).toBe(false);
@@ -85,12 +88,25 @@ describe('planRun body', () => {
       [Op.CHDIR, [], ['/tmp']],
       [Op.RLIMIT, [4, 0, 0], []],
       [Op.SET_IDS, [1000, 1000, 1], []],
-      [Op.DROP_CAPS, [], []],
+      [Op.DROP_CAPS, [0x800405fbn, 0n], []], // podman's default set, in the bounding set only for uid 1000
       [Op.NO_NEW_PRIVS, [], []],
       [Op.EXEC, [2], ['ls', spec.searchPath, 'ls', '-l', ...spec.env]],
     ]);
     expect(spec.env.at(-1)).toBe('A=1');
     expect(plan.at(-1)!.what).toBe('execute ls');
+  });
+
+  it('the strict profile keeps no capability', () => {
+    const plan = planRun(resolve({}, { host: aliceSubid, profile: loadProfile('strict') }), TOOLS);
+    expect(plan.find((o) => o.code === Op.DROP_CAPS)!.ints).toEqual([0n, 0n]);
+  });
+
+  it('the filter comes after NO_NEW_PRIVS; without no_new_privs before SET_IDS, while the stage still holds CAP_SYS_ADMIN', () => {
+    const bpf = { programs: [new Uint8Array(8)], flags: 0 };
+    const codes = (noNewPrivileges: boolean) => planRun(resolve({ noNewPrivileges }, { host: aliceSubid }), TOOLS, bpf)
+      .slice(-5).map((o) => o.code);
+    expect(codes(true)).toEqual([Op.SET_IDS, Op.DROP_CAPS, Op.NO_NEW_PRIVS, Op.SECCOMP, Op.EXEC]);
+    expect(codes(false).slice(-4)).toEqual([Op.SECCOMP, Op.SET_IDS, Op.DROP_CAPS, Op.EXEC]);
   });
 
   it('does not clear supplementary groups when setgroups is denied', () => {

@@ -100,9 +100,10 @@ describe('the plan', () => {
 
   it('helpers get a SYNC right after the namespaces exist, before pid 1', () => {
     const p = plan('pasta');
-    const i = p.findIndex((o) => o.code === Op.UNSHARE);
-    expect(p[i + 1]).toMatchObject({ code: Op.SYNC, what: SYNC_WHAT.network });
-    expect(p.findIndex((o) => o.code === Op.FORK_INIT)).toBeGreaterThan(i + 1);
+    const i = p.findIndex((o) => o.code === Op.SYNC);
+    expect(p.slice(p.findIndex((o) => o.code === Op.UNSHARE), i).map((o) => o.code)).toEqual([Op.UNSHARE, Op.WRITE_FILE]);
+    expect(p[i]).toMatchObject({ code: Op.SYNC, what: SYNC_WHAT.network });
+    expect(p.findIndex((o) => o.code === Op.FORK_INIT)).toBeGreaterThan(i);
     expect(plan('none').some((o) => o.code === Op.SYNC)).toBe(false);
   });
 

@@ -47,7 +47,7 @@ describe('resolveRunSpec with an image', () => {
 
   it('applies Entrypoint, Cmd, WorkingDir, User and Env', () => {
     const spec = run(layered);
-    expect(spec.image).toEqual({ kind: 'oci', ref: 'test:1', digest: `sha256:${'a'.repeat(64)}`, layers: ['/store/l0', '/store/l1'], overlay: { kind: 'native' }, proc: fakeLayout().proc });
+    expect(spec.image).toEqual({ kind: 'oci', ref: 'test:1', digest: `sha256:${'a'.repeat(64)}`, layers: ['/store/l0', '/store/l1'], overlay: { kind: 'native' }, proc: fakeLayout().proc, sys: fakeLayout().sys });
     expect(spec.argv).toEqual(['/bin/echo', 'entry', 'default-cmd']);
     expect(spec.cwd).toBe('/data');
     expect(spec.user).toEqual({ uid: 1000, gid: 1000, name: 'app', home: '/home/app' });

@@ -1,6 +1,7 @@
 // resolveRunSpec: defaults, profile values, flag overrides, env precedence,
 // volumes and the checks, with made-up host facts, layout and paths.
 import { fileURLToPath } from 'node:url';
+import { PODMAN_DEFAULT_CAPS } from '../../../src/resolve/capabilities.js';
 import { describe, expect, it } from 'vitest';
 import { loadProfile } from '../../../src/config/load-profile.js';
 import { SandboxError } from '../../../src/errors.js';
@@ -38,6 +39,8 @@ describe('defaults (empty profile, no flags)', () => {
       interactive: false,
       idmap: planIdMap(aliceSubid, { uid: 0, gid: 0 }),
       seccomp: 'default',
+      capabilities: [...PODMAN_DEFAULT_CAPS],
+      noNewPrivileges: true,
       limits: { cpuTimeUs: null, wallTimeUs: null, memoryBytes: null, pids: null, fsizeBytes: null, nofile: null, stackBytes: null, outputBytes: null },
       output: { relay: false, mergeStderr: false },
     });

@@ -13,7 +13,7 @@ import { refused } from '../support/fixtures.js';
 
 const FILE = '/etc/sandbox/tiny.json';
 /** compileFilter uses libseccomp's native architecture: plans are for this machine. */
-const HERE: FilterContext = { arch: process.arch, kernel: release(), network: false };
+const HERE: FilterContext = { arch: process.arch, kernel: release(), network: false, caps: [] };
 /** AUDIT_ARCH_* of this machine, what the arch check compares seccomp_data.arch with. */
 const AUDIT_ARCH: number | undefined = ({ x64: 0xc000003e, arm64: 0xc00000b7 } as Record<string, number>)[process.arch];
 

@@ -13,7 +13,7 @@ let n = 0;
 /** A fresh, not yet existing cache directory. */
 const freshDir = () => join(root, `c${n++}`, 'rootless-sandbox', 'seccomp');
 
-const CTX: FilterContext = { arch: 'x64', kernel: '6.1.0-13', network: false };
+const CTX: FilterContext = { arch: 'x64', kernel: '6.1.0-13', network: false, caps: [] };
 const TEXT = '{ "defaultAction": "SCMP_ACT_ERRNO" }\n';
 const KEY = cacheKey(TEXT, CTX);
 
@@ -40,9 +40,10 @@ describe('cacheKey', () => {
     expect(cacheKey('{ "defaultAction": "SCMP_ACT_ALLOW" }\n', CTX)).not.toBe(KEY);
   });
 
-  it('changes with the arch and the network', () => {
+  it('changes with the arch, the network and the capabilities held', () => {
     expect(cacheKey(TEXT, { ...CTX, arch: 'arm64' })).not.toBe(KEY);
     expect(cacheKey(TEXT, { ...CTX, network: true })).not.toBe(KEY);
+    expect(cacheKey(TEXT, { ...CTX, caps: ['CAP_SYS_CHROOT'] })).not.toBe(KEY);
   });
 
   it('changes with the kernel MAJOR.MINOR', () => {

@@ -53,7 +53,8 @@ const cacheFiles = () => {
 
 describe('filterContext', () => {
   it('is this machine: process.arch, the running kernel, the network flag', () => {
-    expect(filterContext(true)).toEqual({ arch: process.arch, kernel: release(), network: true });
+    expect(filterContext(true)).toEqual({ arch: process.arch, kernel: release(), network: true, caps: [] });
+    expect(filterContext(false, ['CAP_SETUID', 'CAP_CHOWN']).caps).toEqual(['CAP_CHOWN', 'CAP_SETUID']);
     expect(CTX.network).toBe(false);
   });
 });

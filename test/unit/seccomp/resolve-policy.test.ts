@@ -7,8 +7,8 @@ import { archName, nativeArch, resolvePolicy, type FilterContext, type FilterPla
 import { refused } from '../support/fixtures.js';
 
 const FILE = '/etc/sandbox/p.json';
-const X64: FilterContext = { arch: 'x64', kernel: '6.1.0-13-amd64', network: false };
-const ARM64: FilterContext = { arch: 'arm64', kernel: '6.1.0-13-arm64', network: false };
+const X64: FilterContext = { arch: 'x64', kernel: '6.1.0-13-amd64', network: false, caps: [] };
+const ARM64: FilterContext = { arch: 'arm64', kernel: '6.1.0-13-arm64', network: false, caps: [] };
 
 function plan(policy: Partial<SeccompPolicy>, ctx: FilterContext = X64): FilterPlan {
   return resolvePolicy({ defaultAction: 'SCMP_ACT_ERRNO', ...policy }, ctx, FILE);
@@ -95,11 +95,30 @@ describe('architectures and archMap', () => {
 });
 
 describe('includes / excludes', () => {
-  it('caps: includes never holds (the sandbox has no capabilities), excludes never triggers', () => {
+  it('caps without capabilities held: includes never holds, excludes never triggers', () => {
     expect(kept({ includes: { caps: ['CAP_SYS_ADMIN'] } })).toEqual([]);
     expect(kept({ excludes: { caps: ['CAP_SYS_ADMIN'] } })).toEqual(['read']);
     // an empty list is no condition at all
     expect(kept({ includes: { caps: [] } })).toEqual(['read']);
+  });
+
+  it('caps against the capabilities held: includes needs all of them, excludes any; names with or without CAP_', () => {
+    const held = { ...X64, caps: ['CAP_CHOWN', 'CAP_SYS_CHROOT'] };
+    expect(kept({ includes: { caps: ['CAP_SYS_CHROOT'] } }, held)).toEqual(['read']);
+    expect(kept({ includes: { caps: ['sys_chroot', 'CAP_CHOWN'] } }, held)).toEqual(['read']);
+    expect(kept({ includes: { caps: ['CAP_SYS_CHROOT', 'CAP_SYS_ADMIN'] } }, held)).toEqual([]);
+    expect(kept({ excludes: { caps: ['CAP_SYS_ADMIN', 'CAP_CHOWN'] } }, held)).toEqual([]);
+    expect(kept({ excludes: { caps: ['CAP_SYS_ADMIN'] } }, held)).toEqual(['read']);
+  });
+
+  it('podman pairs (allow with the cap, deny without) keep the allow when the capability is held', () => {
+    const p = plan({
+      syscalls: [
+        { names: ['chroot'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_CHROOT'] } },
+        { names: ['chroot'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, excludes: { caps: ['CAP_SYS_CHROOT'] } },
+      ],
+    }, { ...X64, caps: ['CAP_SYS_CHROOT'] });
+    expect(p.rules).toEqual([{ syscall: 'chroot', action: { kind: 'allow' }, args: [], pointer: `${FILE}#/syscalls/0/names/0` }]);
   });
 
   it('podman pairs (allow with the cap, deny without) keep only the denial', () => {

@@ -53,6 +53,7 @@ export function fakeLayout(): HostImageLayout {
       maskDirs: ['/proc/acpi'],
       readOnly: ['/proc/sys', '/proc/sysrq-trigger'],
     },
+    sys: { maskDirs: ['/sys/firmware'] },
   };
 }
 
