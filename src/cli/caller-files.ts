@@ -47,7 +47,7 @@ function notRegular(flag: string, path: string, what: string): SandboxError {
 
 function kindOf(st: BigIntStats): string {
   return st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket'
-    : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
+    : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'something else';
 }
 
 function sameFile(a: BigIntStats, b: BigIntStats): boolean {

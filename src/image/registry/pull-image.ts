@@ -1,6 +1,7 @@
 // Pulls an image from a registry into a content-addressed blob directory
 // (<blobDir>/sha256/<hex>): the manifest for the platform, the config and
-// every layer, each verified against its digest before it gets its name.
+// every layer, each verified against its digest before it gets its name;
+// the index, manifest and config checked as loaded ones are (image-json.ts).
 // Layers are not unpacked here.
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
