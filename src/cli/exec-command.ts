@@ -1,7 +1,7 @@
 // `sandbox exec [OPTIONS] IMAGE [--] CMD [ARG...]`: flags to ExecOptions,
 // signals and the terminal passed on, the result turned into an exit code.
 import type { Command } from 'commander';
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { formatMeta } from '../run/format-meta.js';
 import { spawnSandbox, type SandboxProcess, type StdioChoice } from '../run/spawn-sandbox.js';
 import { UNLIMITED, type ExecOptions } from '../resolve/exec-options.js';
@@ -9,6 +9,7 @@ import { SandboxError } from '../errors.js';
 import { printError, reportError } from './report-error.js';
 import { parseBool } from './image-command.js';
 import { layerProgress } from './layer-progress.js';
+import { discardCallerFiles, openCallerFile, writeReport, type CallerFile, type CallerFileKind } from './caller-files.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -59,16 +60,6 @@ const number = (flag: string) => (value: string) => {
 };
 /** A limit: a number, or "unlimited" to lift the profile's. */
 const limit = (flag: string) => (value: string) => (value === UNLIMITED ? UNLIMITED : number(flag)(value));
-
-/** Opens a judge I/O file for the workload; the sandbox opens it, with the caller's rights. */
-function openFor(flag: string, file: string, mode: 'r' | 'w'): number {
-  try {
-    return openSync(file, mode, 0o644);
-  } catch (e) {
-    throw new SandboxError('usage', `cannot open ${file} (${flag}): ${(e as NodeJS.ErrnoException).code ?? e}`,
-      mode === 'r' ? 'check that the file exists and is readable' : 'check that the directory exists and is writable');
-  }
-}
 
 /** --security-opt KEY[=VALUE], as docker and podman take it: seccomp= and no-new-privileges[=true|false]. */
 function parseSecurityOpts(opts: string[]): { seccomp?: string; noNewPrivileges?: boolean } {
@@ -149,20 +140,23 @@ export function toExecOptions(image: string, command: string[], f: ExecFlags): E
 async function runExec(image: string, command: string[], flags: ExecFlags): Promise<number> {
   // with pass-through options commander keeps a "--" that follows the image
   const options = toExecOptions(image, command[0] === '--' ? command.slice(1) : command, flags);
-  const files: number[] = [];
-  const open = (flag: string, file: string | undefined, mode: 'r' | 'w') => {
+  const files: CallerFile[] = [];
+  const open = (flag: string, file: string | undefined, kind: CallerFileKind) => {
     if (file === undefined) return undefined;
-    const fd = openFor(flag, file, mode);
-    files.push(fd);
-    return fd;
+    const f = openCallerFile(flag, file, kind);
+    files.push(f);
+    return f;
   };
   let sandbox: SandboxProcess;
+  let reports: { result?: CallerFile; meta?: CallerFile };
   // a pull or load before the run shows its progress on a terminal
   const progress = layerProgress({ quiet: false });
   try {
+    // every file is opened before anything runs: an unusable path fails here, with nothing run
     const stdio: [StdioChoice?, StdioChoice?, StdioChoice?] = [
-      open('--stdin', flags.stdin, 'r'), open('--stdout', flags.stdout, 'w'), open('--stderr', flags.stderr, 'w'),
+      open('--stdin', flags.stdin, 'input')?.fd, open('--stdout', flags.stdout, 'output')?.fd, open('--stderr', flags.stderr, 'output')?.fd,
     ];
+    reports = { result: open('--result', flags.result, 'report'), meta: open('--meta', flags.meta, 'report') };
     sandbox = await spawnSandbox({
       ...options, stdio,
       ...(flags.store !== undefined && { store: flags.store }),
@@ -172,10 +166,14 @@ async function runExec(image: string, command: string[], flags: ExecFlags): Prom
       ...(flags.overlay !== undefined && { overlay: flags.overlay }),
       ...(progress.onProgress && { pullProgress: progress.onProgress }),
     });
+  } catch (e) {
+    discardCallerFiles(files);
+    throw e;
   } finally {
     progress.stop();
-    for (const fd of files) closeSync(fd); // the stage holds its own copies
   }
+  // the stage holds its own copies of the stdio files; the reports stay open for after the run
+  for (const f of files) if (f !== reports.result && f !== reports.meta) closeSync(f.fd);
   const forward = (sig: NodeJS.Signals) => sandbox.kill(sig);
   for (const sig of FORWARDED) process.on(sig, forward);
   const resize = () => sandbox.kill('SIGWINCH');
@@ -185,8 +183,10 @@ async function runExec(image: string, command: string[], flags: ExecFlags): Prom
   try {
     const result = await sandbox.result;
     if (result.error) printError(result.error.message, result.error.hint);
-    if (flags.result) writeReport('--result', flags.result, `${JSON.stringify(result, null, 2)}\n`);
-    if (flags.meta) writeReport('--meta', flags.meta, formatMeta(result));
+    writeReports([
+      [reports.result, () => `${JSON.stringify(result, null, 2)}\n`],
+      [reports.meta, () => formatMeta(result)],
+    ]);
     return result.exitCode;
   } finally {
     if (rawTerminal) process.stdin.setRawMode(false);
@@ -195,12 +195,18 @@ async function runExec(image: string, command: string[], flags: ExecFlags): Prom
   }
 }
 
-function writeReport(flag: string, file: string, text: string): void {
-  try {
-    writeFileSync(file, text);
-  } catch (e) {
-    throw new SandboxError('usage', `cannot write ${file} (${flag}): ${(e as NodeJS.ErrnoException).code ?? e}`, 'check that the directory exists and is writable');
+/** Writes every report, then throws the first failure (one replaced report does not stop the other). */
+function writeReports(reports: [CallerFile | undefined, () => string][]): void {
+  let failure: unknown;
+  for (const [file, text] of reports) {
+    if (!file) continue;
+    try {
+      writeReport(file, text());
+    } catch (e) {
+      failure ??= e;
+    }
   }
+  if (failure) throw failure;
 }
 
 export function registerExecCommand(program: Command): void {

@@ -102,7 +102,7 @@ function inspectJson(i: StoredImage) {
 
 function inspectText(i: StoredImage): string {
   const j = inspectJson(i);
-  const list = (v: string[] | null) => (v === null ? '(none)' : JSON.stringify(v));
+  const list = (v: readonly string[] | null) => (v === null ? '(none)' : JSON.stringify(v));
   const lines = [
     `ID:          ${j.Id}`,
     `Digest:      ${j.Digest}`,

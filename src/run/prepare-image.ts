@@ -12,6 +12,7 @@ import { openImageStore } from '../image/store/open-image-store.js';
 import { parseImageReference } from '../image/registry/parse-reference.js';
 import type { PullProgress } from '../image/registry/pull-image.js';
 import { resolveImage, type PullPolicy } from '../image/resolve-image.js';
+import { validateImageConfig } from '../image/image-json.js';
 import type { ResolvedImage } from '../resolve/image-defaults.js';
 import { readImageFile } from './image-etc.js';
 
@@ -72,5 +73,8 @@ export async function prepareImage(ref: string, options: PrepareImageOptions = {
   });
   // resolveImage made sure of every layer
   const layers = image.layers.map((l) => store.layerPath(l.diffId));
-  return withUsers({ ref, digest: image.manifestDigest, layers, overlay, config: image.config.config ?? {} });
+  // pulls and loads check the config; a record stored by an older version is checked here
+  const config = validateImageConfig(ref, `stored config ${image.configDigest}`, image.config,
+    `the image was stored without this check: remove it (sandbox image rm ${ref}) and pull or load it again`);
+  return withUsers({ ref, digest: image.manifestDigest, layers, overlay, config: config.config ?? {} });
 }

@@ -16,7 +16,8 @@ import { scanArchive, type ArchiveScan, type ScannedEntry } from './archive-scan
 import { copyArchiveBlobs, type WantedEntry } from './copy-archive-blobs.js';
 import { LOAD_LIMITS, loadError, pointer } from './load-error.js';
 import { storeNames, type LoadOptions } from './load-options.js';
-import { checkConfig, sha256 } from './oci-image.js';
+import { checkConfig } from '../image-json.js';
+import { sha256 } from './oci-image.js';
 import { recordImage } from './record-image.js';
 import { storeBlob } from './store-blobs.js';
 

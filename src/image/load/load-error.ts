@@ -1,12 +1,13 @@
 // How a loader says what is wrong with an image it was given: the file (or
 // directory), where inside it (a JSON pointer or an archive entry), what is
 // wrong, and a hint. Loaded images are hostile input: a 'config' error.
+// Pulls use the same errors and limits for what a registry sends (image-json.ts).
 // Must not: read anything.
 import { SandboxError } from '../../errors.js';
 
 /** Limits on what a loader reads into memory or accepts from an image. */
 export const LOAD_LIMITS = {
-  /** index.json, manifest.json, image manifests and configs (a registry allows 4 MiB too). */
+  /** index.json, manifest.json, image indexes, manifests and configs, loaded or pulled (a registry allows 4 MiB too). */
   maxJsonBytes: 4 * 1024 * 1024,
   /** Small archive entries kept in memory during the scan, all together. */
   maxMemoryBytes: 64 * 1024 * 1024,

@@ -10,7 +10,8 @@ import {
   formatPlatform, isIndexMediaType, isManifestMediaType, MEDIA_TYPES, selectPlatform,
   type Descriptor, type ImageIndex, type ImageManifest, type Platform,
 } from '../registry/registry-client.js';
-import { LOAD_LIMITS, loadError, pointer } from './load-error.js';
+import { checkConfig, checkIndex, checkManifest, parseImageJson } from '../image-json.js';
+import { LOAD_LIMITS, loadError } from './load-error.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -34,32 +35,8 @@ export interface OciImage {
   readonly refNames: string[];
 }
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-
 export function sha256(b: Buffer): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;
-}
-
-function parseJson(src: string, where: string, raw: Buffer): unknown {
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (e) {
-    throw loadError(src, where, `not valid JSON: ${(e as Error).message}`);
-  }
-}
-
-/** Checks a descriptor's shape; `at` is its JSON pointer in `file`. */
-export function checkDescriptor(src: string, file: string, at: string, d: unknown): Descriptor {
-  const o = d as Partial<Descriptor> | null;
-  if (!o || typeof o !== 'object') throw loadError(src, `${file} ${at}`, 'not a descriptor object');
-  if (typeof o.digest !== 'string' || !DIGEST.test(o.digest)) {
-    throw loadError(src, `${file} ${at}/digest`, `"${String(o.digest)}" is not a sha256 digest`, 'only sha256 digests are supported');
-  }
-  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) {
-    throw loadError(src, `${file} ${at}/size`, `"${String(o.size)}" is not a byte count`);
-  }
-  if (typeof o.mediaType !== 'string') throw loadError(src, `${file} ${at}/mediaType`, 'missing media type');
-  return o as Descriptor;
 }
 
 /** A small blob's bytes after checking its size and digest against `d`. */
@@ -114,51 +91,17 @@ function pickPlatform(source: OciBlobSource, where: string, index: ImageIndex, p
   return d;
 }
 
-function checkIndex(source: OciBlobSource, file: string, value: unknown): ImageIndex {
-  const o = value as Partial<ImageIndex> | null;
-  if (!o || typeof o !== 'object' || o.schemaVersion !== 2) throw loadError(source.name, `${file} /schemaVersion`, 'not an image index with schemaVersion 2');
-  if (!Array.isArray(o.manifests)) throw loadError(source.name, `${file} /manifests`, 'missing the manifests array');
-  if (o.manifests.length === 0) throw loadError(source.name, `${file} /manifests`, 'the index lists no image');
-  o.manifests.forEach((d, i) => checkDescriptor(source.name, file, pointer('manifests', i), d));
-  return o as ImageIndex;
-}
-
-/** Checks a manifest's config and layers (digests, sizes, count). */
-export function checkManifest(src: string, file: string, value: unknown): ImageManifest {
-  const o = value as Partial<ImageManifest> | null;
-  if (!o || typeof o !== 'object' || o.schemaVersion !== 2) throw loadError(src, `${file} /schemaVersion`, 'not an image manifest with schemaVersion 2');
-  checkDescriptor(src, file, '/config', o.config);
-  if (!Array.isArray(o.layers)) throw loadError(src, `${file} /layers`, 'missing the layers array');
-  if (o.layers.length > LOAD_LIMITS.maxLayers) throw loadError(src, `${file} /layers`, `${o.layers.length} layers, more than the ${LOAD_LIMITS.maxLayers} allowed`);
-  o.layers.forEach((d, i) => checkDescriptor(src, file, pointer('layers', i), d));
-  return o as ImageManifest;
-}
-
-/** Parses and checks an image config; rootfs.diff_ids must match the layer count. */
-export function checkConfig(src: string, where: string, raw: Buffer, layerCount: number): ImageConfig {
-  const c = parseJson(src, where, raw) as ImageConfig | null;
-  if (!c || typeof c !== 'object' || Array.isArray(c)) throw loadError(src, where, 'the image config is not a JSON object');
-  const ids = c.rootfs?.diff_ids;
-  if (ids !== undefined) {
-    if (!Array.isArray(ids) || ids.some((d) => typeof d !== 'string' || !DIGEST.test(d))) {
-      throw loadError(src, `${where} /rootfs/diff_ids`, 'not a list of sha256 digests');
-    }
-    if (ids.length !== layerCount) throw loadError(src, `${where} /rootfs/diff_ids`, `${ids.length} diff IDs for ${layerCount} layers`);
-  }
-  return c;
-}
-
 /** The image `ref` (or the only/platform one) of an OCI layout. */
 export async function readOciImage(source: OciBlobSource, ref: string | null, platform: Platform): Promise<OciImage> {
   const layoutRaw = await source.readFile('oci-layout', 4096);
   if (layoutRaw) {
-    const v = (parseJson(source.name, 'oci-layout', layoutRaw) as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion;
+    const v = (parseImageJson(source.name, 'oci-layout', layoutRaw) as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion;
     if (v !== '1.0.0') throw loadError(source.name, 'oci-layout /imageLayoutVersion', `unsupported version "${String(v)}"`, 'only OCI image layout 1.0.0 is supported');
   }
   const indexRaw = await source.readFile('index.json', LOAD_LIMITS.maxJsonBytes);
   if (!indexRaw) throw loadError(source.name, 'index.json', 'missing: this is not an OCI image layout', 'for what `docker save` writes use docker-archive:FILE');
   let where = 'index.json';
-  let index = checkIndex(source, where, parseJson(source.name, where, indexRaw));
+  let index = checkIndex(source.name, where, parseImageJson(source.name, where, indexRaw));
   const refNames: string[] = [];
   for (let depth = 0; ; depth++) {
     const d = pick(source, where, index, ref, platform, depth === 0);
@@ -166,14 +109,14 @@ export async function readOciImage(source: OciBlobSource, ref: string | null, pl
     if (name) refNames.push(name);
     const blobWhere = `blobs/${d.digest.replace(':', '/')}`;
     const raw = await readVerifiedBlob(source, d, blobWhere);
-    const value = parseJson(source.name, blobWhere, raw) as { mediaType?: string; manifests?: unknown; layers?: unknown } | null;
+    const value = parseImageJson(source.name, blobWhere, raw) as { mediaType?: string; manifests?: unknown; layers?: unknown } | null;
     // the descriptor's media type says what it is; a manifest without one is told apart by its fields
     const mediaType = isIndexMediaType(d.mediaType) || isManifestMediaType(d.mediaType) ? d.mediaType
       : value?.manifests !== undefined ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest;
     if (isIndexMediaType(mediaType)) {
       if (depth + 1 >= LOAD_LIMITS.maxIndexDepth) throw loadError(source.name, blobWhere, `image indexes nested more than ${LOAD_LIMITS.maxIndexDepth} deep`);
       where = blobWhere;
-      index = checkIndex(source, where, value);
+      index = checkIndex(source.name, where, value);
       continue;
     }
     const manifest = checkManifest(source.name, blobWhere, value);

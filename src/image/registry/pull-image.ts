@@ -1,11 +1,13 @@
 // Pulls an image from a registry into a content-addressed blob directory
 // (<blobDir>/sha256/<hex>): the manifest for the platform, the config and
-// every layer, each verified against its digest before it gets its name.
+// every layer, each verified against its digest before it gets its name;
+// the index, manifest and config checked as loaded ones are (image-json.ts).
 // Layers are not unpacked here.
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { SandboxError } from '../../errors.js';
 import type { Credentials } from './credentials.js';
+import { checkConfig } from '../image-json.js';
 import { parseImageReference, type DockerReference } from './parse-reference.js';
 import {
   RegistryClient, RegistryError, hostPlatform, mapLimit, parsePlatform,
@@ -55,19 +57,20 @@ export interface PullResult {
   readonly layers: PulledLayer[];
 }
 
+/** An image config as image-config-schema.ts accepts it (checked by image-json.ts before use). */
 export interface ImageConfig {
   readonly architecture?: string;
   readonly os?: string;
   readonly variant?: string;
   readonly config?: {
-    readonly Env?: string[];
-    readonly Cmd?: string[];
-    readonly Entrypoint?: string[];
+    readonly Env?: readonly string[] | null;
+    readonly Cmd?: readonly string[] | null;
+    readonly Entrypoint?: readonly string[] | null;
     readonly WorkingDir?: string;
     readonly User?: string;
     readonly [key: string]: unknown;
-  };
-  readonly rootfs?: { readonly type: string; readonly diff_ids: string[] };
+  } | null;
+  readonly rootfs?: { readonly type: 'layers'; readonly diff_ids: readonly string[] };
   readonly [key: string]: unknown;
 }
 
@@ -84,7 +87,7 @@ async function existingBlob(path: string, size: number): Promise<boolean> {
   try {
     const st = await fsp.stat(path);
     // blobs only get their name after verification; a size check catches truncation by others
-    return st.isFile() && (size < 0 || st.size === size);
+    return st.isFile() && st.size === size;
   } catch {
     return false;
   }
@@ -125,19 +128,11 @@ export async function pullImage(ref: string | DockerReference, options: PullOpti
       await client.getImageManifest(repository, reference.digest ?? reference.tag ?? 'latest', platform);
     const manifest = fetched.manifest;
     options.onProgress?.({ type: 'manifest', digest: fetched.digest });
-    for (const d of [manifest.config, ...manifest.layers]) {
-      if (!d || typeof d.digest !== 'string' || !DIGEST.test(d.digest) || typeof d.size !== 'number') {
-        throw new RegistryError(`${reference.canonical}: the manifest has a descriptor without a valid sha256 digest and size`, undefined, null);
-      }
-    }
     await fsp.mkdir(join(options.blobDir, 'sha256'), { recursive: true });
+    // checkManifest held the config to LOAD_LIMITS.maxJsonBytes, and the download to its size
     const configPath = await fetchBlob(client, repository, manifest.config, options.blobDir, options.onProgress);
-    let config: ImageConfig;
-    try {
-      config = JSON.parse(await fsp.readFile(configPath, 'utf8')) as ImageConfig;
-    } catch (e) {
-      throw new RegistryError(`${reference.canonical}: the image config ${manifest.config.digest} is not JSON: ${(e as Error).message}`, undefined, null);
-    }
+    const config = checkConfig(`docker://${reference.canonical}`, `config ${manifest.config.digest}`,
+      await fsp.readFile(configPath), manifest.layers.length);
     const layers = await mapLimit(manifest.layers, options.concurrency ?? 3, async (d) => ({
       digest: d.digest,
       mediaType: d.mediaType,

@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SandboxError } from '../../errors.js';
+import { checkIndex, checkManifest } from '../image-json.js';
+import { LOAD_LIMITS } from '../load/load-error.js';
 import {
   basicAuthorization, parseWwwAuthenticate, readCredentials, type AuthChallenge, type Credentials,
 } from './credentials.js';
@@ -33,7 +35,6 @@ export const MEDIA_TYPES = {
 const MANIFEST_ACCEPT = [
   MEDIA_TYPES.ociManifest, MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifest, MEDIA_TYPES.dockerManifestList,
 ].join(', ');
-const MAX_MANIFEST = 4 * 1024 * 1024;
 const MAX_REDIRECTS = 5;
 
 export interface Descriptor {
@@ -450,7 +451,7 @@ export class RegistryClient {
     const res = await this.request(`/v2/${repository}/manifests/${reference}`, {
       headers: { accept: MANIFEST_ACCEPT }, scope: `repository:${repository}:pull`, what,
     });
-    const raw = await readAll(res.body, MAX_MANIFEST, what);
+    const raw = await readAll(res.body, LOAD_LIMITS.maxJsonBytes, what);
     const digest = `sha256:${sha256Hex(raw)}`;
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new RegistryError(`${what}: digest mismatch: ${this.registry} sent content with digest ${digest}`, 'the registry or a proxy served corrupted or different content', null);
@@ -461,6 +462,9 @@ export class RegistryClient {
     } catch (e) {
       throw new RegistryError(`${what}: ${this.registry} sent a manifest that is not JSON: ${(e as Error).message}`, undefined, null);
     }
+    if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) {
+      throw new RegistryError(`${what}: ${this.registry} sent a manifest that is not a JSON object`, undefined, null);
+    }
     const header = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
     const mediaType = manifest.mediaType ?? (header && header !== 'application/json' ? header : ('manifests' in manifest ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest));
     if (manifest.schemaVersion !== 2) {
@@ -469,12 +473,17 @@ export class RegistryClient {
     return { manifest, mediaType, digest, raw };
   }
 
-  /** The image manifest for a platform: an index or list is resolved to one entry. */
+  /**
+   * The image manifest for a platform: an index or list is resolved to one
+   * entry. Both are checked as the loaders check theirs (image-json.ts):
+   * descriptors with sha256 digests and byte counts, the config within the
+   * JSON limit, at most LOAD_LIMITS.maxLayers layers.
+   */
   async getImageManifest(repository: string, reference: string, platform: Platform = hostPlatform()): Promise<FetchedManifest<ImageManifest> & { index?: FetchedManifest<ImageIndex> }> {
+    const name = `docker://${this.registry}/${repository}${reference.startsWith('sha256:') ? '@' : ':'}${reference}`;
     const top = await this.getManifest(repository, reference);
     if (isIndexMediaType(top.mediaType) || 'manifests' in top.manifest) {
-      const index = top as FetchedManifest<ImageIndex>;
-      if (!Array.isArray(index.manifest.manifests)) throw new RegistryError(`${this.registry}/${repository}:${reference}: the image index has no manifests list`, undefined, null);
+      const index = { ...top, manifest: checkIndex(name, `index ${top.digest}`, top.manifest) };
       const chosen = selectPlatform(index.manifest, platform);
       if (!chosen) {
         const have = index.manifest.manifests.filter((d) => d.platform).map((d) => formatPlatform(d.platform)).join(', ');
@@ -485,16 +494,16 @@ export class RegistryClient {
       if (!isManifestMediaType(sub.mediaType) && !('layers' in sub.manifest)) {
         throw new RegistryError(`${this.registry}/${repository}@${chosen.digest}: expected an image manifest, got ${sub.mediaType}`, undefined, null);
       }
-      return { ...(sub as FetchedManifest<ImageManifest>), index };
+      return { ...sub, manifest: checkManifest(name, `manifest ${sub.digest}`, sub.manifest), index };
     }
-    if (!('layers' in top.manifest) || !Array.isArray(top.manifest.layers) || !top.manifest.config) {
+    if (!isManifestMediaType(top.mediaType) && !('layers' in top.manifest)) {
       throw new RegistryError(`${this.registry}/${repository}:${reference}: unsupported manifest (media type ${top.mediaType})`, undefined, null);
     }
-    return top as FetchedManifest<ImageManifest>;
+    return { ...top, manifest: checkManifest(name, `manifest ${top.digest}`, top.manifest) };
   }
 
   /** GET a small blob (a config) into memory, verified. */
-  async getBlob(repository: string, descriptor: Pick<Descriptor, 'digest' | 'size'>, limit = 16 * 1024 * 1024): Promise<Buffer> {
+  async getBlob(repository: string, descriptor: Pick<Descriptor, 'digest' | 'size'>, limit = LOAD_LIMITS.maxJsonBytes): Promise<Buffer> {
     const what = `blob ${descriptor.digest} of ${this.registry}/${repository}`;
     const res = await this.request(`/v2/${repository}/blobs/${descriptor.digest}`, { scope: `repository:${repository}:pull`, what });
     const data = await readAll(res.body, limit, what);
@@ -516,6 +525,10 @@ export class RegistryClient {
     if (!/^sha256:[a-f0-9]{64}$/.test(descriptor.digest)) {
       throw new RegistryError(`${what}: unsupported digest (only sha256 is supported)`, undefined, null);
     }
+    // the size is the limit of the download: without one, a registry could send without end
+    if (!Number.isSafeInteger(descriptor.size) || descriptor.size < 0) {
+      throw new RegistryError(`${what}: ${String(descriptor.size)} is not a byte count`, 'the manifest is malformed or hostile', null);
+    }
     await fsp.mkdir(dirname(dest), { recursive: true });
     const tmp = join(dirname(dest), `.tmp-${randomBytes(6).toString('hex')}-${descriptor.digest.slice(7, 19)}`);
     const hash = createHash('sha256');
@@ -526,7 +539,7 @@ export class RegistryClient {
         for await (const chunk of source) {
           hash.update(chunk);
           size += chunk.length;
-          if (descriptor.size >= 0 && size > descriptor.size) {
+          if (size > descriptor.size) {
             throw new RegistryError(`${what}: ${size} bytes received, more than the ${descriptor.size} the manifest says`, 'the registry storage is corrupted', null);
           }
           onData?.(chunk.length);
@@ -537,7 +550,7 @@ export class RegistryClient {
       if (digest !== descriptor.digest) {
         throw new RegistryError(`digest mismatch for ${what}: the downloaded content has digest ${digest}`, 'the registry storage is corrupted or a proxy changed the content; the download was deleted', null);
       }
-      if (descriptor.size >= 0 && size !== descriptor.size) {
+      if (size !== descriptor.size) {
         throw new RegistryError(`${what}: size mismatch: ${size} bytes received, the manifest says ${descriptor.size}`, 'the download was deleted', null);
       }
       await fsp.rename(tmp, dest);

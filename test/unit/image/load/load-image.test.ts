@@ -117,6 +117,18 @@ describe('oci: layouts', () => {
     await expect(load(s, `oci:${dir}`)).rejects.toThrow(/rootfs\/diff_ids\/0.*uncompresses to/);
     nothingStored(s);
   });
+
+  it('rejects a config with a wrong JSON type, naming the field (oci: and docker-archive:)', async () => {
+    const s = await store();
+    const base = await layer({ hello: 'x' });
+    const img = buildImage([{ blob: base, tar: base }], { cmd: 5 as unknown as string[] });
+    const dir = fresh('layout');
+    writeTree(dir, ociLayout([{ image: img }]));
+    const where = `blobs/${sha(img.config).replace(':', '/')}`;
+    await expect(load(s, `oci:${dir}`)).rejects.toThrow(`oci:${dir} (${where}): invalid image config: /config/Cmd: must be array`);
+    await expect(load(s, `docker-archive:${await writeTar(dockerArchive(img, ['bad:1']))}`)).rejects.toThrow(/\): invalid image config: \/config\/Cmd: must be array$/);
+    nothingStored(s);
+  });
 });
 
 describe('oci-archive: tars of layouts', () => {
