@@ -16,7 +16,7 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { SandboxError } from '../../errors.js';
-import { hostRootOf } from '../../idmap/image-idmap.js';
+import { hostIdOf } from '../../idmap/image-idmap.js';
 import type { IdMapPlan } from '../../idmap/plan-idmap.js';
 
 export interface StoreAccess {
@@ -29,10 +29,11 @@ export interface StoreAccess {
 /** 'walk': on the way to the layers or a run's writable layer; 'private': only the caller (blobs, records, names). */
 export type StoreDirKind = 'walk' | 'private';
 
-/** The access of a store whose images run with `idmap` (the image id map), for the calling process. */
+/** The access of a store whose images run with `idmap`, for the calling process: the run's set-up identity walks (root inside, for the image id map). */
 export function storeAccess(idmap: IdMapPlan, uid = process.getuid?.() ?? 0): StoreAccess {
-  const root = hostRootOf(idmap);
-  return { uid, walker: root.uid === uid ? null : root };
+  const walker = { uid: hostIdOf(idmap.uidMap, idmap.setupUid), gid: hostIdOf(idmap.gidMap, idmap.setupGid) };
+  if (walker.uid === null || walker.gid === null) throw new Error('id map without its set-up identity');
+  return { uid, walker: walker.uid === uid ? null : { uid: walker.uid, gid: walker.gid } };
 }
 
 function modeOf(kind: StoreDirKind, access: StoreAccess): number {
