@@ -6,7 +6,9 @@
 // user's). A remover that walks paths deletes the victim's files as the
 // owner (as host root, for root's store); the store must remove the layer
 // through descriptors only, inside the user namespace, and the victim must
-// be untouched, with no tmp-*-del tree left behind.
+// be untouched, with no tmp-*-del tree left behind. The same for the
+// writable layer a killed run (native or fuse-overlayfs) left, which the
+// next run clears.
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostIdOf, planImageIdMap } from '../../src/idmap/image-idmap.js';
 import { probeHost } from '../../src/host/probe-host.js';
 import { readSubIds } from '../../src/host/subid.js';
-import { isRoot, runCli, SBTEST, type Identity } from '../integration/harness.js';
+import { isRoot, runCli, SBTEST, startCli, waitFor, type Identity } from '../integration/harness.js';
 import { haveBusybox, loadImage, storeOf, writeHostileImage } from './store-fixture.js';
 
 const T = 120_000;
@@ -70,6 +72,34 @@ while (Date.now() < end) {
 }
 `;
 
+/** A victim directory of `owner`'s and a directory `d` in `trap` of the attacker's, with the same FILES names. */
+function plant(owner: Identity, attacker: number, trap: string, victim: string): void {
+  mkdirSync(victim, { mode: 0o755 });
+  mkdirSync(join(trap, 'd'), { recursive: true });
+  for (let i = 0; i < FILES; i++) {
+    writeFileSync(join(victim, `f${i}`), 'victim\n', { mode: 0o644 });
+    writeFileSync(join(trap, 'd', `f${i}`), 'layer\n');
+  }
+  chownSync(victim, owner.uid, owner.gid);
+  for (const f of readdirSync(victim)) chownSync(join(victim, f), owner.uid, owner.gid);
+  for (const p of [trap, join(trap, 'd'), ...readdirSync(join(trap, 'd')).map((f) => join(trap, 'd', f))]) chownSync(p, attacker, attacker);
+}
+
+/** Starts the attacker in `trap`; resolves once it swaps, with a stop function that says whether it ever swapped. */
+async function startSwapper(attacker: number, trap: string, victim: string): Promise<() => Promise<string>> {
+  const swapper = spawn(process.execPath, ['-e', ATTACKER, victim], { cwd: trap, uid: attacker, gid: attacker, stdio: ['ignore', 'pipe', 'inherit'] });
+  let said = '';
+  swapper.stdout!.setEncoding('utf8').on('data', (d: string) => { said += d; });
+  const closed = new Promise((r) => swapper.once('close', r));
+  while (!said.includes('swapping')) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 100));
+  return async () => {
+    swapper.kill('SIGKILL');
+    await closed;
+    return said;
+  };
+}
+
 describe.skipIf(!ready).each(OWNERS)('image rm + prune of $name\'s store while a subordinate id swaps a layer directory for a symlink', (owner) => {
   it('removes the layer and nothing of the victim', async () => {
     const store = storeOf(base, owner);
@@ -77,28 +107,14 @@ describe.skipIf(!ready).each(OWNERS)('image rm + prune of $name\'s store while a
     const attacker = subordinateOf(owner);
     // the victim: files of the owner the attacker cannot touch itself, with the names of the swapped directory's
     const victim = join(base, `victim-${owner.name}`);
-    mkdirSync(victim, { mode: 0o755 });
     const trap = join(layer, 'trap');
-    mkdirSync(join(trap, 'd'), { recursive: true });
-    for (let i = 0; i < FILES; i++) {
-      writeFileSync(join(victim, `f${i}`), 'victim\n', { mode: 0o644 });
-      writeFileSync(join(trap, 'd', `f${i}`), 'layer\n');
-    }
-    chownSync(victim, owner.uid, owner.gid);
-    for (const f of readdirSync(victim)) chownSync(join(victim, f), owner.uid, owner.gid);
-    for (const p of [trap, join(trap, 'd'), ...readdirSync(join(trap, 'd')).map((f) => join(trap, 'd', f))]) chownSync(p, attacker, attacker);
+    plant(owner, attacker, trap, victim);
 
     expect((await runCli(['image', 'rm', '--store', store, 'doomed:1'], { as: owner })).code).toBe(0);
     // the attacker holds a working directory in the layer (it walked there before the store was closed)
-    const swapper = spawn(process.execPath, ['-e', ATTACKER, victim], { cwd: trap, uid: attacker, gid: attacker, stdio: ['ignore', 'pipe', 'inherit'] });
-    let said = '';
-    swapper.stdout!.setEncoding('utf8').on('data', (d: string) => { said += d; });
-    const swapped = new Promise((r) => swapper.once('close', r));
-    while (!said.includes('swapping')) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 100));
+    const stop = await startSwapper(attacker, trap, victim);
     const prune = await runCli(['image', 'prune', '--store', store, '--grace', '0'], { as: owner, timeoutMs: 60_000 });
-    swapper.kill('SIGKILL');
-    await swapped;
+    const said = await stop();
 
     expect(readdirSync(victim)).toHaveLength(FILES);
     expect(said).toContain('swapped'); // the attack ran
@@ -108,3 +124,34 @@ describe.skipIf(!ready).each(OWNERS)('image rm + prune of $name\'s store while a
     expect(readdirSync(join(store, 'layers')).filter((f) => f.startsWith('tmp-'))).toEqual([]);
   }, T);
 });
+
+describe.skipIf(!ready).each(OWNERS.flatMap((owner) => (['native', 'fuse'] as const).map((overlay) => ({ owner, overlay, name: owner.name }))))(
+  'the writable layer of a killed $overlay run of $name, cleared by the next run while a subordinate id swaps a directory of it',
+  ({ owner, overlay }) => {
+    it('is cleared, and nothing of the victim goes', async () => {
+      const store = storeOf(base, { ...owner, name: `${owner.name}-${overlay}` });
+      await loadImage(layout, store, owner, 'run:1', layerHex);
+      const killed = startCli(['exec', '--store', store, '--overlay', overlay, 'run:1', '/bin/sh', '-c', 'echo up; sleep 60'], { as: owner });
+      let out = '';
+      killed.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+      expect(await waitFor(() => out.includes('up'), 20_000)).toBe(true);
+      killed.kill('SIGKILL');
+      await new Promise((r) => killed.once('close', r));
+      const runs = join(store, 'runs');
+      const [left] = readdirSync(runs);
+      const attacker = subordinateOf(owner);
+      const victim = join(base, `victim-${owner.name}-${overlay}`);
+      const trap = join(runs, left!, 'upper', 'trap');
+      plant(owner, attacker, trap, victim);
+      const stop = await startSwapper(attacker, trap, victim);
+      const next = await runCli(['exec', '--store', store, '--overlay', overlay, 'run:1', '/bin/sh', '-c', ':'], { as: owner, timeoutMs: 60_000 });
+      const said = await stop();
+
+      expect(readdirSync(victim)).toHaveLength(FILES);
+      expect(said).toContain('swapped');
+      expect(next.stderr).toBe('');
+      expect(next.code).toBe(0);
+      expect(readdirSync(runs)).toEqual([]);
+    }, T);
+  },
+);
