@@ -11,8 +11,10 @@
 #
 #   --ci          also turn off Ubuntu's AppArmor restriction on unprivileged
 #                 user namespaces (kernel.apparmor_restrict_unprivileged_userns)
-#   --test-users  create the test users sbtest (subuid/subgid 200000:65536) and
-#                 sbtest-norange (no ranges), give root 1000000:65536, and
+#   --test-users  create the test users sbtest (subuid/subgid 200000:65536),
+#                 sbtest-norange (no ranges) and sbtest-other (no ranges: the
+#                 other local user of the security tests), give root
+#                 1000000:65536, and
 #                 install what the tests run against (TEST_PACKAGES), and
 #                 build the test images (scripts/build-test-images.sh: cached,
 #                 into $SANDBOX_TEST_IMAGES or /var/cache/rootless-sandbox/test-images)
@@ -34,6 +36,8 @@ TEST_PACKAGES=(golang-github-containers-common bsdutils g++ python3 golang-go op
 TEST_USER=sbtest
 TEST_USER_RANGE=200000:65536
 NORANGE_USER=sbtest-norange
+# Another local user with no range: plays the user next door in test/security.
+OTHER_USER=sbtest-other
 ROOT_RANGE=1000000:65536
 
 ci=0
@@ -299,7 +303,7 @@ if [ "$test_users" = 1 ]; then
     fi
   done
 
-  for user in "$TEST_USER" "$NORANGE_USER"; do
+  for user in "$TEST_USER" "$NORANGE_USER" "$OTHER_USER"; do
     if id -u "$user" >/dev/null 2>&1; then
       say "user $user exists: ok"
     else
@@ -310,14 +314,16 @@ if [ "$test_users" = 1 ]; then
     fi
   done
 
-  uid=$(id -u "$NORANGE_USER")
-  for file in /etc/subuid /etc/subgid; do
-    if grep -qE "^($NORANGE_USER|$uid):" "$file"; then
-      sed -i -E "/^($NORANGE_USER|$uid):/d" "$file"
-      changed "$file: removed $NORANGE_USER's entries (it must have no range)"
-    else
-      say "$file: no entry for $NORANGE_USER: ok"
-    fi
+  for user in "$NORANGE_USER" "$OTHER_USER"; do
+    uid=$(id -u "$user")
+    for file in /etc/subuid /etc/subgid; do
+      if grep -qE "^($user|$uid):" "$file"; then
+        sed -i -E "/^($user|$uid):/d" "$file"
+        changed "$file: removed $user's entries (it must have no range)"
+      else
+        say "$file: no entry for $user: ok"
+      fi
+    done
   done
 
   test_uid=$(id -u "$TEST_USER")
@@ -367,6 +373,6 @@ fi
 
 # ---------------------------------------------------------------- summary
 summary="setup-host: done: $changes change(s), $warnings warning(s), $errors error(s)"
-summary+="; node $node_version; $([ "$test_users" = 1 ] && echo "test users $TEST_USER, $NORANGE_USER" || echo "no test users (use --test-users)")"
+summary+="; node $node_version; $([ "$test_users" = 1 ] && echo "test users $TEST_USER, $NORANGE_USER, $OTHER_USER" || echo "no test users (use --test-users)")"
 echo "$summary"
 [ "$errors" -eq 0 ]

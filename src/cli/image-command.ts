@@ -10,7 +10,7 @@ import { isLoadable, loadImage, loadImageFile } from '../image/load/load-image.j
 import { pullIntoStore } from '../image/pull-into-store.js';
 import { parseDockerReference, parseImageReference } from '../image/registry/parse-reference.js';
 import { type ImageStore, type StoredImage } from '../image/store/image-store.js';
-import { openImageStore } from '../image/store/open-image-store.js';
+import { openStore } from '../image/store/image-store.js';
 import { formatAge, formatBytes } from './format-size.js';
 import { layerProgress } from './layer-progress.js';
 import { reportError } from './report-error.js';
@@ -41,7 +41,7 @@ function storeOption(cmd: Command): Command {
 }
 
 // layers unpacked with owners are removed (prune) inside the user namespace
-const open = (flags: StoreFlag): Promise<ImageStore> => openImageStore(flags.store);
+const open = (flags: StoreFlag): Promise<ImageStore> => openStore(flags.store);
 
 export const imageId = (i: StoredImage) => i.configDigest.slice(7);
 const imageSize = (i: StoredImage) => i.layers.reduce((n, l) => n + l.size, 0);

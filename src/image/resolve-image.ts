@@ -15,12 +15,12 @@ import { parseImageReference, type ImageReference } from './registry/parse-refer
 import type { PullProgress } from './registry/pull-image.js';
 import { formatPlatform, parsePlatform } from './registry/registry-client.js';
 import { type ImageStore, type StoredImage } from './store/image-store.js';
-import { openImageStore } from './store/open-image-store.js';
+import { openStore } from './store/image-store.js';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
 
 export interface ResolveImageOptions {
-  /** Default: openImageStore() at storeRoot() ($SANDBOX_STORE, $XDG_DATA_HOME/...). */
+  /** Default: openStore() at storeRoot() ($SANDBOX_STORE, $XDG_DATA_HOME/...). */
   readonly store?: ImageStore;
   /** Registry references: 'missing' (default) pulls only when the name is not stored. */
   readonly pull?: PullPolicy;
@@ -43,7 +43,7 @@ export async function resolveImage(ref: string, opts: ResolveImageOptions = {}):
   if (!['missing', 'always', 'never'].includes(policy)) {
     throw new SandboxError('usage', `unknown pull policy "${String(policy)}"`, 'use missing, always or never');
   }
-  const store = opts.store ?? await openImageStore();
+  const store = opts.store ?? await openStore();
   opts.signal?.throwIfAborted();
   let image: StoredImage | null = null;
   // an image ID or digest of a stored image is no reference to parse

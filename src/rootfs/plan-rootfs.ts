@@ -11,7 +11,7 @@
 import { isMapped } from '../idmap/plan-idmap.js';
 import type { HostImageSpec, OciImageSpec, RunSpec, TmpfsSpec, VolumeSpec } from '../resolve/run-spec.js';
 import { CLONE, MNT_DETACH, MOUNT_ATTR, MS, ops, type StageOp } from '../stage/plan.js';
-import { planFuseOverlayMount, planOverlayMount, type WritableLayer } from './overlay-root.js';
+import { planFuseOverlaySeal, planFuseOverlayStart, planOverlayMount, type WritableLayer } from './overlay-root.js';
 import { generatedEtcFiles } from './generated-etc.js';
 import type { HostEntry } from './host-image.js';
 
@@ -171,8 +171,9 @@ function planHome(spec: RunSpec): StageOp[] {
 export function planRootfs(spec: RunSpec, writable?: WritableLayer): StageOp[] {
   const { image } = spec;
   if (image.kind === 'oci' && !writable) throw new Error('an OCI image run needs its writable layer');
-  // an image run's scratch root hides nothing of the host while host paths are still used (fuse-overlayfs)
+  // an image run's scratch root hides nothing of the host while host paths are still used (the layers' binds)
   const scratch = image.kind === 'oci' ? writable!.scratch : SCRATCH;
+  const fuse = image.kind === 'oci' && image.overlay.kind === 'fuse' ? { image, program: image.overlay.program } : null;
   return [
     // nothing mounted here propagates back to the host
     ops.mount('', '/', '', MS.REC | MS.SLAVE),
@@ -180,13 +181,14 @@ export function planRootfs(spec: RunSpec, writable?: WritableLayer): StageOp[] {
     ops.mkdir(scratch + NEW),
     ops.mkdir(scratch + OLD),
     ops.mkdir(scratch + STAGING),
-    ...(image.kind === 'oci' && image.overlay.kind === 'fuse' ? planFuseOverlayMount(image, writable!, image.overlay.program, scratch + NEW) : []),
-    // pid 1 of an image run pivots in a mount namespace of its own: the stage (and fuse-overlayfs, which
-    // keeps using host paths) stay in the host's view, and a native overlay goes away with pid 1,
-    // before the stage clears the writable layer
-    ...(image.kind === 'oci' ? [ops.unshare(CLONE.NEWNS, 'a mount namespace for pid 1')] : []),
+    // pid 1 of an image run pivots in a mount namespace of its own: the stage stays in the host's view,
+    // and an overlay goes away with pid 1, before the stage clears the writable layer (with fuse-overlayfs
+    // this namespace becomes the daemon's, and pid 1 takes another one after the pivot)
+    ...(image.kind === 'oci' ? [ops.unshare(CLONE.NEWNS, fuse ? 'a mount namespace for fuse-overlayfs' : 'a mount namespace for pid 1')] : []),
+    ...(fuse ? planFuseOverlayStart(fuse.image, writable!, fuse.program, scratch, NEW) : []),
     ops.pivotRoot(scratch, scratch + OLD),
     ops.chdir('/'),
+    ...(fuse ? planFuseOverlaySeal(fuse.image, OLD) : []),
     ...(image.kind === 'host' ? planHostImage(spec, image) : planOciImage(image, writable!)),
     ...planGeneratedEtc(spec, image.kind),
     ...planProc(spec),

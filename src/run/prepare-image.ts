@@ -8,7 +8,7 @@ import { release } from 'node:os';
 import { canAccess, findTool, probeHost, type HostFacts } from '../host/probe-host.js';
 import { chooseOverlay, OVERLAY_ENV, parseOverlayChoice, type OverlayDriver } from '../rootfs/choose-overlay.js';
 import { SandboxError } from '../errors.js';
-import { openImageStore } from '../image/store/open-image-store.js';
+import { openStore } from '../image/store/image-store.js';
 import { parseImageReference } from '../image/registry/parse-reference.js';
 import type { PullProgress } from '../image/registry/pull-image.js';
 import { resolveImage, type PullPolicy } from '../image/resolve-image.js';
@@ -61,7 +61,7 @@ export async function prepareImage(ref: string, options: PrepareImageOptions = {
   const overlay = pickOverlay(options);
   if (parsed.transport === 'dir') return directoryImage(ref, parsed.path, overlay);
   const host = options.host ?? probeHost();
-  const store = await openImageStore(options.store, { host });
+  const store = await openStore(options.store, { host });
   const image = await resolveImage(ref, {
     store,
     host,

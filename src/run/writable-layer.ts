@@ -6,19 +6,20 @@
 // A run whose process died (kill -9) leaves its directory behind: its name
 // says which process made it, so the next run finds it stale and clears it
 // (clean-stale-layers.ts) — no lock files to leak.
+// The workload may chmod anything in upper/ (4755, 0777) while it runs:
+// no other local user can reach it, because runs/ and the run's directory
+// are the caller's, 0700, or 0710 for the group of root inside
+// (store-access.ts).
 // Must not: follow a symlink or remove anything outside <store>/runs.
-import { existsSync, lstatSync, promises as fsp, readdirSync } from 'node:fs';
+import { lstatSync, promises as fsp, readdirSync } from 'node:fs';
 import { processStartTime } from '../host/process-start.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { SandboxError } from '../errors.js';
+import { SandboxError, isSandboxError } from '../errors.js';
 import type { IdMapPlan } from '../idmap/plan-idmap.js';
 import type { WritableLayer } from '../rootfs/overlay-root.js';
-import { storeDirMode } from '../image/store/store-paths.js';
-
-export function runsDir(storeRoot: string): string {
-  return join(storeRoot, 'runs');
-}
+import { checkWalkable, secureStoreDir, storeAccess } from '../image/store/store-access.js';
+import { runsDir } from '../image/store/store-paths.js';
 
 let ownStart: number | null | undefined;
 
@@ -39,9 +40,14 @@ export async function createWritableLayer(storeRoot: string, idmap: IdMapPlan): 
   const uid = idmap.uidMap.find((l) => l.inside === 0)?.outside;
   const gid = idmap.gidMap.find((l) => l.inside === 0)?.outside;
   const chown = uid !== undefined && gid !== undefined && (uid !== process.getuid?.() || gid !== process.getgid?.());
+  const access = storeAccess(idmap);
+  // a `dir` image opens no store: the root and runs/ are made (or fixed) here too
+  secureStoreDir(storeRoot, 'walk', access, { isRoot: true });
+  checkWalkable(storeRoot, access);
+  secureStoreDir(runs, 'walk', access);
   try {
-    if (!existsSync(runs)) await fsp.mkdir(runs, { recursive: true, mode: storeDirMode() });
-    await fsp.mkdir(layer.dir, { mode: storeDirMode() });
+    await fsp.mkdir(layer.dir, { mode: 0o700 });
+    secureStoreDir(layer.dir, 'walk', access);
     await Promise.all([
       fsp.mkdir(layer.scratch, { mode: 0o755 }),
       ...[layer.upper, layer.work].map(async (d) => {
@@ -51,6 +57,7 @@ export async function createWritableLayer(storeRoot: string, idmap: IdMapPlan): 
     ]);
   } catch (e) {
     await removeWritableLayer(layer);
+    if (isSandboxError(e)) throw e;
     throw new SandboxError('host', `cannot make the run's writable layer in ${runs}: ${(e as NodeJS.ErrnoException).code ?? e}`,
       'check that the image store is writable by you; set SANDBOX_STORE to move it');
   }

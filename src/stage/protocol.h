@@ -17,6 +17,8 @@
 #define OP_CONFINE 24
 #define OP_CLEAR_DIR 25
 #define OP_RUN 26
+#define OP_KEEP_MOUNT_NS 27
+#define OP_ENTER_MOUNT_NS 28
 #define OP_MOUNT 10
 #define OP_BIND 11
 #define OP_SETATTR 12

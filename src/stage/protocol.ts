@@ -39,8 +39,9 @@ export const Op = {
   FORK_INIT: 7,
   // -- pid 1 (the reaper), setting up the root filesystem --
   /**
-   * s: [path], i: [fd]. Opens a directory (close-on-exec) as fd number i. Made before USERNS, with the
-   * caller's own rights: the stage clears a run's writable layer through it (CLEAR_DIR).
+   * s: [path], i: [fd]. Opens a directory (O_PATH, O_NOFOLLOW, close-on-exec) as fd number i. Made before
+   * USERNS, with the caller's own rights: the stage clears a run's writable layer, or a tree of the store,
+   * through it (CLEAR_DIR), and only ever relative to it.
    */
   OPEN_DIR: 22,
   /** i: [fd]. Closes an fd of OPEN_DIR once it is no longer needed. */
@@ -59,6 +60,10 @@ export const Op = {
   CLEAR_DIR: 25,
   /** s: [file (absolute), "", argv..., "", envp...] as EXEC. Runs a helper to its end (a daemon: until it is ready); non-zero fails. */
   RUN: 26,
+  /** i: [fd]. Keeps the current mount namespace as fd number i (close-on-exec), to come back to it (ENTER_MOUNT_NS). */
+  KEEP_MOUNT_NS: 27,
+  /** i: [fd]. Enters the mount namespace of a KEEP_MOUNT_NS fd (root and working directory become its root). */
+  ENTER_MOUNT_NS: 28,
   /** s: [source, target, fstype, data], i: [mount flags]. mount(2); "" means NULL. */
   MOUNT: 10,
   /** s: [source, target], i: [recursive(0|1)]. Bind mount. */

@@ -629,15 +629,26 @@ static void do_confine(uint32_t step, const struct op *o) {
   if (confine_fd < 0) fail(step, errno, "open %s", confine_root);
 }
 
+/* Gives `fd` the number `want` (close-on-exec). */
+static void move_fd(uint32_t step, int fd, int want, const char *what) {
+  if (fd == want) return;
+  if (dup3(fd, want, O_CLOEXEC) < 0) fail(step, errno, "dup3 %s to fd %d", what, want);
+  close(fd);
+}
+
+/* O_PATH: no read permission is needed here, CLEAR_DIR opens the directory again
+ * inside; O_NOFOLLOW: a link in place of the directory is never followed. */
 static void do_open_dir(uint32_t step, const struct op *o) {
   const char *path = arg_s(o, 0, step);
-  int want = (int)arg_i(o, 0, step);
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) fail(step, errno, "open %s", path);
-  if (fd != want) {
-    if (dup3(fd, want, O_CLOEXEC) < 0) fail(step, errno, "dup3 %s to fd %d", path, want);
-    close(fd);
-  }
+  move_fd(step, fd, (int)arg_i(o, 0, step), path);
+}
+
+static void do_keep_mount_ns(uint32_t step, const struct op *o) {
+  int fd = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(step, errno, "open /proc/thread-self/ns/mnt");
+  move_fd(step, fd, (int)arg_i(o, 0, step), "the mount namespace");
 }
 
 
@@ -1372,6 +1383,10 @@ static uint32_t run_ops(uint32_t from) {
       break;
     case OP_CONFINE: do_confine(i, o); break;
     case OP_CLEAR_DIR: do_clear_dir(i, o); break;
+    case OP_KEEP_MOUNT_NS: do_keep_mount_ns(i, o); break;
+    case OP_ENTER_MOUNT_NS:
+      if (setns((int)arg_i(o, 0, i), CLONE_NEWNS) < 0) fail(i, errno, "setns fd %lld", (long long)o->ints[0]);
+      break;
     case OP_RUN: do_run(i, o); break;
     case OP_SETHOSTNAME: {
       const char *h = arg_s(o, 0, i);

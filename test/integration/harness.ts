@@ -34,6 +34,8 @@ export const ROOT = ME;
 export const SBTEST = lookup('sbtest');
 /** Has no ranges: single-id mapping. */
 export const SBTEST_NORANGE = lookup('sbtest-norange');
+/** Has no ranges either: the other local user of the security tests, who must reach nothing of the others' stores. */
+export const SBTEST_OTHER = lookup('sbtest-other');
 
 export const missingUsers = !isRoot || !SBTEST || !SBTEST_NORANGE;
 if (missingUsers) {

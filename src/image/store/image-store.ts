@@ -12,19 +12,26 @@
 //    a grace period (a concurrent pull has not written its record yet), and
 //    never a layer whose lock another process holds; putImage re-checks,
 //    under store.lock, that everything it references is still there.
+// Layer trees (failed unpacks, prune) belong to subordinate ids: they are
+// removed by the stage inside the user namespace, through descriptors only
+// (remove-tree-in-userns.ts), never by a path walk. Who may walk the store's
+// directories is store-access.ts's, applied on every open.
 // Must not: download (registry/pull-image.ts, with blobDir = blobsDir),
 // decide how a layer is unpacked (the caller's callback: unpackLayer, in
-// the stage for chown), or follow symlinks while removing (removeTree).
+// the stage for chown), or remove a tree by path.
 import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isSandboxError, SandboxError } from '../../errors.js';
+import { probeHost, type HostFacts } from '../../host/probe-host.js';
+import { planImageIdMap } from '../../idmap/image-idmap.js';
 import type { ImageConfig } from '../registry/pull-image.js';
-import { removeTree } from '../unpack/remove-tree.js';
+import { layerTreeRemover } from '../unpack/remove-tree-in-userns.js';
+import { secureStoreDir, storeAccess, type StoreDirKind } from './store-access.js';
 import { acquireLock, tryLock, type HeldLock } from './store-lock.js';
-import { digestHex, escapeName, isDigest, storeDirMode, storePaths, storeRoot, unescapeName, type StorePaths } from './store-paths.js';
+import { digestHex, escapeName, isDigest, runsDir, storePaths, storeRoot, unescapeName, type StorePaths } from './store-paths.js';
 
 export interface StoredLayer {
   /** Digest of the (compressed) layer blob, as the manifest lists it. */
@@ -59,8 +66,8 @@ export interface StoreOptions {
   readonly lockTimeoutMs?: number;
   /** Wait for a layer's lock (another process unpacking it) at most this long (default 30 min). */
   readonly layerLockTimeoutMs?: number;
-  /** Removes a layer tree (default removeTree; layers unpacked with chown must be removed inside the user namespace). */
-  readonly removeTree?: (dir: string) => void | Promise<void>;
+  /** The caller's host facts (default: probeHost()): the image id map, for the directories' modes and for removing layer trees. */
+  readonly host?: HostFacts;
 }
 
 export interface PruneOptions {
@@ -185,15 +192,16 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
   const paths = storePaths(storeRoot(root));
   const lockTimeoutMs = options.lockTimeoutMs ?? 60_000;
   const layerLockTimeoutMs = options.layerLockTimeoutMs ?? 30 * 60_000;
-  const remove = options.removeTree ?? removeTree;
-  try {
-    // every run opens the store: one stat each when it is there, mkdir only when not
-    for (const d of [paths.blobsShaDir, paths.layersShaDir, paths.imagesDir, paths.namesDir]) {
-      if (!existsSync(d)) await fsp.mkdir(d, { recursive: true, mode: storeDirMode() });
-    }
-  } catch (e) {
-    throw hostError(`cannot create the image store at ${paths.root}`, e);
-  }
+  const host = options.host ?? probeHost();
+  const idmap = planImageIdMap(host);
+  const remove = layerTreeRemover(paths.layersDir, { host, idmap });
+  // every run opens the store: one lstat each when it is right, mkdir or chmod only when not
+  const access = storeAccess(idmap, host.uid);
+  const dirs: [string, StoreDirKind][] = [[paths.blobsDir, 'private'], [paths.blobsShaDir, 'private'], [paths.layersDir, 'walk'],
+    [paths.layersShaDir, 'walk'], [paths.imagesDir, 'private'], [paths.namesDir, 'private']];
+  secureStoreDir(paths.root, 'walk', access, { isRoot: true });
+  for (const [d, kind] of dirs) secureStoreDir(d, kind, access);
+  secureStoreDir(runsDir(paths.root), 'walk', access, { create: false }); // made by the first image run
 
   /** Layers being ensured by this process: a second caller waits for the first instead of polling the lock. */
   const inflight = new Map<string, Promise<string>>();

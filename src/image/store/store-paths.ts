@@ -2,15 +2,15 @@
 // the root (option > $SANDBOX_STORE > $XDG_DATA_HOME/rootless-sandbox/store >
 // ~/.local/share/rootless-sandbox/store), every path inside it, digest
 // parsing and the escaping of image names into file names.
-// Must not: create, read or lock anything (image-store.ts does).
-// Directories are 0700, except a root caller's (0711): the sandbox's root is
-// one of root's subordinate ids and must walk to the layers to mount them.
+// Must not: create, read or lock anything (image-store.ts does; the modes
+// of the directories are store-access.ts's).
 //
 // Layout under the root:
 //   store.lock                              flock: held while names or records change, and by prune
 //   blobs/sha256/<hex>                      blobs (manifests, configs, compressed layers), verified before they get their name
 //   blobs/sha256/.tmp-*                     downloads in progress (putBlob and the registry client)
 //   layers/sha256/<diffid-hex>/             an unpacked layer; exists only when complete (renamed into place)
+//   runs/<pid>-<start>-<random>/            a run's writable layer (run/writable-layer.ts)
 //   layers/sha256/<diffid-hex>.whiteouts.json  its whiteout sidecar (written by unpackLayer)
 //   layers/sha256/<diffid-hex>.lock         flock: held while that layer is unpacked or pruned
 //   layers/tmp-<diffid-hex>-<random>/       an unpack in progress (its sidecar next to it)
@@ -22,7 +22,7 @@ import { SandboxError } from '../../errors.js';
 
 export const STORE_ENV = 'SANDBOX_STORE';
 
-/** Where root's store is by default (as podman's /var/lib/containers): root's home is 0700, and inside root must walk to the layers. */
+/** Where root's store is by default (as podman's /var/lib/containers): root's home is 0700, and root inside the runs must walk to the layers. */
 export const ROOT_STORE = '/var/lib/rootless-sandbox/store';
 
 /**
@@ -43,11 +43,6 @@ export function storeRoot(option?: string, env: NodeJS.ProcessEnv = process.env,
       `set ${STORE_ENV} (or pass the store flag) to a directory the sandbox may write`);
   }
   return join(home, '.local', 'share', 'rootless-sandbox', 'store');
-}
-
-/** Mode of the store's directories for this caller (see above). */
-export function storeDirMode(uid = process.getuid?.()): number {
-  return uid === 0 ? 0o711 : 0o700;
 }
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
@@ -93,6 +88,11 @@ export function escapeName(name: string): string {
 
 export function unescapeName(file: string): string {
   return decodeURIComponent(file);
+}
+
+/** Where the writable layers of image runs are (run/writable-layer.ts). */
+export function runsDir(storeRoot: string): string {
+  return join(storeRoot, 'runs');
 }
 
 export interface StorePaths {

@@ -1,6 +1,9 @@
-// Removes an unpacked (possibly hostile, possibly half-written) layer
-// directory. Owns: removal that never follows a symlink, neither the
-// entries inside nor the directory itself.
+// Removes a directory tree by path, never following a symlink, for the
+// unpacker only: an entry of a layer replaced by a later entry, inside the
+// directory being unpacked, which nobody else can reach yet. Trees in the
+// store, which processes holding subordinate ids may reach and change while
+// they go, are removed by the stage through descriptors
+// (remove-tree-in-userns.ts), never by this walk.
 // Must not: descend through a symlink or chmod anything it has not just
 // lstat'ed as a directory (test/security/hostile-layers.test.ts checks it).
 import { chmodSync, lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';

@@ -1,7 +1,8 @@
 // Unpacks a layer blob with its owners: the worker runs as uid 0 of a user
 // namespace with the image id map (image-idmap.ts), so every uid/gid of
-// the archive lands on the host as the id the map gives it, and setuid,
-// setgid and sticky bits stay. Whiteouts become overlay marks.
+// the archive lands on the host as the id the map gives it; modes stay,
+// except setuid/setgid/o+w of files (unpack-layer.ts). Whiteouts become
+// overlay marks.
 // Must not: verify the blob (the store names only verified blobs) or run the
 // archive through anything outside the namespace.
 import { chmodSync, chownSync, closeSync, constants as fsc, lstatSync, openSync } from 'node:fs';

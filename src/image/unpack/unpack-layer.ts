@@ -11,9 +11,17 @@
 //
 // Ownership: with `chown: true` (only when running as uid 0 inside a user
 // namespace with the caller's subuid mapping: the stage runs the unpacker
-// there) uid/gid from the archive are applied and setuid/setgid bits kept.
-// Without it everything belongs to the caller and setuid/setgid are
-// stripped. Other mode bits (including sticky) and mtimes are always kept.
+// there) uid/gid from the archive are applied. Without it everything
+// belongs to the caller.
+// Modes: the layer lands on the host, as files of the caller's subordinate
+// ids (or the caller's own): no file keeps a setuid or setgid bit or a
+// world-writable mode, whatever the archive says, so nobody who reached one
+// could use it to become that id or write into a layer other images share.
+// Inside the sandbox the bits would do nothing anyway (no_new_privs, nosuid
+// mounts). Directories keep theirs (a 1777 /tmp, a setgid 2775 directory
+// are what the image's own users need, and give nothing to anyone outside:
+// the store's directories keep other users out, store-access.ts), except
+// setuid/setgid without an owner map. Sticky bits and mtimes are always kept.
 //
 // Whiteouts: 'record' writes the sidecar only; 'overlay' and 'fuse-overlayfs'
 // (the same marks: both overlays read them) turn them into whiteout devices
@@ -66,7 +74,7 @@ export interface UnpackOptions {
    * take the place of another image's layer).
    */
   expectDiffId?: string;
-  /** Apply uid/gid from the archive and keep setuid/setgid: only as uid 0 in a user namespace (the caller decides). */
+  /** Apply uid/gid from the archive (and keep setuid/setgid on directories): only as uid 0 in a user namespace (the caller decides). */
   chown?: boolean;
   /**
    * true (default): the first entry a safety rule refuses rejects the
@@ -163,6 +171,8 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
     const mode = (header.mode ?? 0o644) & 0o7777;
     return chown ? mode : mode & ~0o6000;
   };
+  // files: never setuid, setgid or world-writable on the host (see the header)
+  const fileModeOf = (header: tar.Header) => modeOf(header) & ~(0o6000 | 0o002);
 
   /** Counts an entry's data against maxBytes chunk by chunk; `sink` gets each chunk (or nothing: drained). */
   async function consume(entry: AsyncIterable<unknown>, name: string, sink?: (chunk: Buffer) => void): Promise<void> {
@@ -201,7 +211,7 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
       () => {
         try {
           if (chown) fchownSync(fd, header.uid ?? 0, header.gid ?? 0);
-          fchmodSync(fd, modeOf(header)); // after chown: chown clears setuid/setgid
+          fchmodSync(fd, fileModeOf(header)); // after chown, which would clear what it may
           if (header.mtime) futimesSync(fd, header.mtime, header.mtime);
           const st = fstatSync(fd);
           return st;

@@ -1,30 +1,26 @@
 // The unpack worker: bundled into dist/unpack-worker.cjs and executed by the
 // stage as uid 0 of a user namespace with the image id map (userns-worker.ts
-// builds that plan), so chown works and mapped owners can be removed.
+// builds that plan), so chown works.
 // The stage chdir'ed into the directory to work on while it could still
 // reach it; the worker names it /proc/self/cwd and never walks the host path
 // (root's store may sit below /root, which root's subordinate ids cannot search).
 //   argv[2] = JSON request:
 //     {"op":"unpack","options":{...}}  stdin: the verified layer blob; cwd: the empty target
-//     {"op":"remove","names":[...]}    cwd: a base directory; names: relative paths below it
 //   stdout: one JSON line, {"ok":true,...} or {"ok":false,"error":{code,message,hint}}.
 // Must not: read anything but stdin and the cwd tree, follow a symlink, or
-// touch a path outside the cwd.
-import { createReadStream, lstatSync } from 'node:fs';
+// touch a path outside the cwd. (Trees are removed by the stage's CLEAR_DIR,
+// strictly through descriptors: remove-tree-in-userns.ts.)
+import { createReadStream } from 'node:fs';
 import { isSandboxError, SandboxError } from '../../errors.js';
-import { normaliseEntryName } from './entry-name.js';
-import { removeTree } from './remove-tree.js';
 import { unpackLayer, type UnpackOptions } from './unpack-layer.js';
 
 /** Options the worker accepts for 'unpack' (JSON: no streams, no functions). */
 export type WorkerUnpackOptions = Pick<UnpackOptions, 'compression' | 'maxBytes' | 'maxEntries' | 'whiteouts' | 'chown' | 'strict' | 'expectDiffId'>;
 
-export type WorkerRequest =
-  | { op: 'unpack'; options: WorkerUnpackOptions }
-  | { op: 'remove'; names: string[] };
+export type WorkerRequest = { op: 'unpack'; options: WorkerUnpackOptions };
 
 export type WorkerReply =
-  | { ok: true; report?: unknown; removed?: string[] }
+  | { ok: true; report?: unknown }
   | { ok: false; error: { code: string; message: string; hint?: string } };
 
 /** The directory the stage left us in, without walking the host path to it. */
@@ -34,41 +30,12 @@ function reply(r: WorkerReply): Promise<void> {
   return new Promise((resolve) => process.stdout.write(`${JSON.stringify(r)}\n`, () => resolve()));
 }
 
-/** `name` below the cwd: plain components only, no symlink on the way (removeTree handles the last one). */
-function pathBelowCwd(name: string): string {
-  let components: string[];
-  try {
-    components = normaliseEntryName(name, name, 'path');
-  } catch {
-    throw new SandboxError('internal', `remove: '${name}' is not a relative path below the base directory`, 'pass paths inside the base directory');
-  }
-  if (components.length === 0) throw new SandboxError('internal', 'remove: refusing to remove the base directory itself', 'name directories below it');
-  let path = CWD;
-  for (const c of components.slice(0, -1)) {
-    path += `/${c}`;
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    if (!st) return ''; // nothing there to remove
-    if (!st.isDirectory()) throw new SandboxError('internal', `remove: '${name}' goes through '${c}', which is not a directory`, 'pass real directories');
-  }
-  return `${path}/${components[components.length - 1]}`;
-}
-
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2] ?? 'null') as WorkerRequest;
   if (request?.op === 'unpack') {
     const source = createReadStream('', { fd: 0 });
     const report = await unpackLayer(source, CWD, { ...request.options, targetIsResolved: true });
     return reply({ ok: true, report });
-  }
-  if (request?.op === 'remove') {
-    const removed: string[] = [];
-    for (const name of request.names) {
-      const path = pathBelowCwd(name);
-      if (!path) continue;
-      removeTree(path);
-      removed.push(name);
-    }
-    return reply({ ok: true, removed });
   }
   throw new SandboxError('internal', `unpack worker: unknown request ${process.argv[2]}`, 'the sandbox and its worker are from different builds: reinstall');
 }

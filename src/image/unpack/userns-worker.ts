@@ -7,8 +7,7 @@
 // allow just those and cost a compile). The stage chdir's into `cwd` before it
 // creates the user namespace (an existing op in an earlier place), so the
 // worker needs no search permission on the host path to it.
-// Must not: decide which map or which directory (callers: unpack-in-userns.ts,
-// remove-tree-in-userns.ts).
+// Must not: decide which map or which directory (the caller: unpack-in-userns.ts).
 import { spawn } from 'node:child_process';
 import { SandboxError } from '../../errors.js';
 import type { HostFacts } from '../../host/probe-host.js';

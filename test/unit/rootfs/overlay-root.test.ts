@@ -1,6 +1,7 @@
 // The plan of an image run's root: native overlay (layers bound at short
 // names, the writable layer's directories cleared by the stage), or
-// fuse-overlayfs (started before pid 1 pivots in its own mount namespace),
+// fuse-overlayfs (started on the scratch root in a mount namespace that
+// becomes its own, with no host path in its arguments or its mount table),
 // and the choice between them.
 import { describe, expect, it } from 'vitest';
 import { planRun } from '../../../src/launch/plan-run.js';
@@ -68,19 +69,31 @@ describe('native overlay', () => {
 
 describe('fuse-overlayfs', () => {
   const plan = planRootfs(spec({ kind: 'fuse', program: '/usr/bin/fuse-overlayfs' }), writable);
+  const at = (code: number, from = 0) => plan.findIndex((o, i) => i >= from && o.code === code);
 
-  it('runs the daemon on the scratch root before pid 1 unshares and pivots, with host paths, and mounts no kernel overlay', () => {
-    const run = plan.findIndex((o) => o.code === Op.RUN);
+  it('starts the daemon on the scratch root in a mount namespace of its own, with short relative names and no host path in its arguments', () => {
+    const run = at(Op.RUN);
     expect(plan[run]!.strs).toEqual(['/usr/bin/fuse-overlayfs', '', 'fuse-overlayfs', '-o',
-      'lowerdir=/store/layers/sha256/bb:/store/layers/sha256/aa,upperdir=/store/runs/1-2-ab/upper,workdir=/store/runs/1-2-ab/work,allow_other,nosuid,nodev',
-      '/store/runs/1-2-ab/scratch/newroot']);
-    expect(codes(plan).indexOf(Op.UNSHARE)).toBeGreaterThan(run);
+      'lowerdir=layers/1:layers/0,upperdir=writable/upper,workdir=writable/work,allow_other,nosuid,nodev', 'newroot']);
+    expect(plan.slice(0, run).filter((o) => o.code === Op.BIND).map((o) => o.strs)).toEqual([
+      ['/store/layers/sha256/aa', '/store/runs/1-2-ab/scratch/layers/0'],
+      ['/store/layers/sha256/bb', '/store/runs/1-2-ab/scratch/layers/1'],
+      ['/store/runs/1-2-ab', '/store/runs/1-2-ab/scratch/writable'],
+    ]);
+    expect(plan[run - 1]).toMatchObject({ code: Op.CHDIR, strs: ['/store/runs/1-2-ab/scratch'] });
+    expect(at(Op.UNSHARE)).toBeLessThan(run);
+    expect(at(Op.PIVOT_ROOT)).toBeGreaterThan(run);
     expect(plan.some((o) => o.code === Op.MOUNT && o.strs[2] === 'overlay')).toBe(false);
   });
 
-  it('refuses a path fuse-overlayfs would split', () => {
-    const odd = { ...writable, upper: '/s,x/upper' };
-    expect(refused(() => planRootfs(spec({ kind: 'fuse', program: '/f' }), odd), 'usage').message).toContain('fuse-overlayfs cannot take the path /s,x/upper');
+  it('after the pivot, pid 1 takes another mount namespace and detaches the host and the binds from the daemon\'s', () => {
+    const pivot = at(Op.PIVOT_ROOT);
+    const seal = plan.slice(pivot + 2, at(Op.CONFINE)).map((o) => [o.code, o.strs[0] ?? o.ints[0]]);
+    expect(seal).toEqual([
+      [Op.KEEP_MOUNT_NS, 66], [Op.UNSHARE, 0x20000], [Op.KEEP_MOUNT_NS, 67], [Op.ENTER_MOUNT_NS, 66],
+      [Op.UMOUNT, '/oldroot'], [Op.UMOUNT, '/layers/0'], [Op.UMOUNT, '/layers/1'], [Op.UMOUNT, '/writable'],
+      [Op.ENTER_MOUNT_NS, 67], [Op.CLOSE_FD, 66], [Op.CLOSE_FD, 67],
+    ]);
   });
 });
 

@@ -67,21 +67,27 @@ describe('unpackLayer: a plain layer', () => {
     expect(report.compression).toBe('none');
   });
 
-  it('strips setuid/setgid without chown and keeps them with chown (as uid 0)', async () => {
+  it('never leaves a setuid, setgid or world-writable file on the host; directories keep 1777 (and setgid with chown)', async () => {
+    const extra: TestEntry[] = [
+      { name: 'open', mode: 0o6777, body: 'w' },
+      { name: 'tmp/', type: 'directory', mode: 0o1777 },
+      { name: 'shared/', type: 'directory', mode: 0o2775 },
+    ];
     const plain = layer();
-    await unpackLayer(streamOf(await tarOf(ENTRIES)), plain.target, {});
-    expect(statSync(join(plain.target, 'suid')).mode & 0o7777).toBe(0o755);
+    await unpackLayer(streamOf(await tarOf([...ENTRIES, ...extra])), plain.target, {});
+    const mode = (dir: string, p: string) => statSync(join(dir, p)).mode & 0o7777;
+    expect([mode(plain.target, 'suid'), mode(plain.target, 'open'), mode(plain.target, 'tmp'), mode(plain.target, 'shared')]).toEqual([0o755, 0o775, 0o1777, 0o775]);
 
     if (process.getuid?.() !== 0) return; // chown needs uid 0 (in a user namespace in real use)
     const owned = layer();
     await unpackLayer(
-      streamOf(await tarOf([...ENTRIES, { name: 'owned', uid: 1234, gid: 5678, mode: 0o2755, body: 'o' }])),
+      streamOf(await tarOf([...ENTRIES, ...extra, { name: 'owned', uid: 1234, gid: 5678, mode: 0o2755, body: 'o' }])),
       owned.target,
       { chown: true },
     );
-    expect(statSync(join(owned.target, 'suid')).mode & 0o7777).toBe(0o4755);
+    expect([mode(owned.target, 'suid'), mode(owned.target, 'open'), mode(owned.target, 'tmp'), mode(owned.target, 'shared')]).toEqual([0o755, 0o775, 0o1777, 0o2775]);
     const st = statSync(join(owned.target, 'owned'));
-    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([1234, 5678, 0o2755]);
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([1234, 5678, 0o755]);
   });
 
   it('lets later entries replace earlier ones (file over file, directory over file, file over directory)', async () => {
