@@ -1,7 +1,7 @@
 // The whole stage plan of a run: namespaces and id maps (stage), root file
 // system (pid 1), then the workload's own steps down to exec.
 // Must not: decide anything the RunSpec does not already say.
-import { formatIdMap, type IdMapLine, type IdMapPlan } from '../idmap/plan-idmap.js';
+import { formatIdMap, isMapped, type IdMapLine, type IdMapPlan } from '../idmap/plan-idmap.js';
 import type { RunSpec } from '../resolve/run-spec.js';
 import { planRootfs } from '../rootfs/plan-rootfs.js';
 import { planWritableLayerFds, type WritableLayer } from '../rootfs/overlay-root.js';
@@ -26,11 +26,12 @@ function planNamespaces(spec: RunSpec): StageOp[] {
   const host = spec.network.mode === 'host';
   if (host) return [ops.unshare(NAMESPACES, 'mount, pid, uts, ipc and cgroup namespaces')];
   const unshare = ops.unshare(NAMESPACES | CLONE.NEWNET, 'mount, pid, net, uts, ipc and cgroup namespaces');
-  // the stage is in the new network namespace now: its net sysctls are the run's own
-  const ping = ops.writeFile(PING_GROUP_RANGE.file, PING_GROUP_RANGE.value);
+  // the stage is in the new network namespace now: its net sysctls are the run's own (the kernel takes
+  // only groups mapped in the run's user namespace: a single-id mapping keeps the kernel's default)
+  const ping = isMapped(spec.idmap.gidMap, 0) ? [ops.writeFile(PING_GROUP_RANGE.file, PING_GROUP_RANGE.value)] : [];
   // the helper joins the new network namespace before the workload exists
   const helper = spec.network.mode === 'pasta' || spec.network.mode === 'slirp4netns';
-  return helper ? [unshare, ping, ops.sync(SYNC_WHAT.network)] : [unshare, ping];
+  return [unshare, ...ping, ...(helper ? [ops.sync(SYNC_WHAT.network)] : [])];
 }
 
 function mapArgs(map: readonly IdMapLine[]): string[] {

@@ -45,8 +45,15 @@ export function planWritableLayerFds(image: OciImageSpec, writable: WritableLaye
   return [...open, ...clear(true)];
 }
 
+/**
+ * Whether the image's setuid files work: only when the run lets them raise
+ * privileges (no_new_privs off, so `sudo` inside works, as in podman); they
+ * then raise to ids of the run's own user namespace.
+ */
+const suidFlag = (setuid: boolean) => (setuid ? 0 : MS.NOSUID);
+
 /** The kernel's overlay. pid 1, on the scratch root (the host's root at `oldRoot`): the overlay on `target`. */
-export function planOverlayMount(image: OciImageSpec, writable: WritableLayer, target: string, oldRoot: string): StageOp[] {
+export function planOverlayMount(image: OciImageSpec, writable: WritableLayer, target: string, oldRoot: string, setuid: boolean): StageOp[] {
   const host = (p: string) => oldRoot + p;
   const layers = image.layers.map((dir, i) => ({ dir, at: `${LAYERS}/${i}` }));
   // overlayfs lists the top layer first; userxattr: whiteouts and opaque directories as
@@ -58,7 +65,7 @@ export function planOverlayMount(image: OciImageSpec, writable: WritableLayer, t
     ...layers.flatMap((l) => [ops.mkdir(l.at), ops.bind(host(l.dir), l.at, false)]),
     ops.mkdir(WRITABLE),
     ops.bind(host(writable.dir), WRITABLE, false),
-    ops.mount('overlay', target, 'overlay', MS.NOSUID | MS.NODEV, data),
+    ops.mount('overlay', target, 'overlay', suidFlag(setuid) | MS.NODEV, data),
     // pid 1 needs them no longer (the stage keeps its own, to clear the writable layer)
     ops.closeFd(WORK_FD),
     ops.closeFd(UPPER_FD),
@@ -80,11 +87,11 @@ const OWN_NS_FD = FIRST_CLEAR_FD + 3;
  * It gets a /proc of the sandbox's own: it resolves /proc/self/fd after
  * the pivot of part two.
  */
-export function planFuseOverlayStart(image: OciImageSpec, writable: WritableLayer, program: string, scratch: string, newRoot: string): StageOp[] {
+export function planFuseOverlayStart(image: OciImageSpec, writable: WritableLayer, program: string, scratch: string, newRoot: string, setuid: boolean): StageOp[] {
   const layers = image.layers.map((dir, i) => ({ dir, at: `${LAYERS}/${i}` }));
   const lower = layers.map((l) => l.at.slice(1)).reverse().join(':');
   // allow_other: the workload may be another id than the daemon's (inside root)
-  const options = `lowerdir=${lower},upperdir=${WRITABLE.slice(1)}/upper,workdir=${WRITABLE.slice(1)}/work,allow_other,nosuid,nodev`;
+  const options = `lowerdir=${lower},upperdir=${WRITABLE.slice(1)}/upper,workdir=${WRITABLE.slice(1)}/work,allow_other,${setuid ? '' : 'nosuid,'}nodev`;
   return [
     ...layers.flatMap((l) => [ops.mkdir(scratch + l.at), ops.bind(l.dir, scratch + l.at, false)]),
     ops.mkdir(scratch + WRITABLE),

@@ -50,9 +50,9 @@ function planHostImage(spec: RunSpec, image: HostImageSpec): StageOp[] {
 }
 
 /** An OCI image: its layers and the run's writable layer as an overlay. */
-function planOciImage(image: OciImageSpec, writable: WritableLayer): StageOp[] {
+function planOciImage(spec: RunSpec, image: OciImageSpec, writable: WritableLayer): StageOp[] {
   // fuse-overlayfs mounted it before the pivot
-  const mount = image.overlay.kind === 'native' ? planOverlayMount(image, writable, NEW, OLD) : [];
+  const mount = image.overlay.kind === 'native' ? planOverlayMount(image, writable, NEW, OLD, !spec.noNewPrivileges) : [];
   return [...mount, ops.confine(NEW, STAGING), ops.mkdir(NEW + '/etc')];
 }
 
@@ -185,11 +185,11 @@ export function planRootfs(spec: RunSpec, writable?: WritableLayer): StageOp[] {
     // and an overlay goes away with pid 1, before the stage clears the writable layer (with fuse-overlayfs
     // this namespace becomes the daemon's, and pid 1 takes another one after the pivot)
     ...(image.kind === 'oci' ? [ops.unshare(CLONE.NEWNS, fuse ? 'a mount namespace for fuse-overlayfs' : 'a mount namespace for pid 1')] : []),
-    ...(fuse ? planFuseOverlayStart(fuse.image, writable!, fuse.program, scratch, NEW) : []),
+    ...(fuse ? planFuseOverlayStart(fuse.image, writable!, fuse.program, scratch, NEW, !spec.noNewPrivileges) : []),
     ops.pivotRoot(scratch, scratch + OLD),
     ops.chdir('/'),
     ...(fuse ? planFuseOverlaySeal(fuse.image, OLD) : []),
-    ...(image.kind === 'host' ? planHostImage(spec, image) : planOciImage(image, writable!)),
+    ...(image.kind === 'host' ? planHostImage(spec, image) : planOciImage(spec, image, writable!)),
     ...planGeneratedEtc(spec, image.kind),
     ...planProc(spec),
     ...(image.kind === 'oci' ? planSys(spec, image) : []),

@@ -189,10 +189,22 @@ describe.each(IDENTITIES)('system calls under the default policy as $name', (who
     else expect(report['syscall:x32_getpid']).toMatchObject({ ret: -1, errno: host.errno });
   });
 
-  it('refuses what needs capabilities with EPERM, not the default ENOSYS', async () => {
-    const refused = ['unshare_user', 'unshare_ns', 'clone_newuser', 'mount_tmpfs', 'keyctl', 'bpf', 'perf_event_open', 'userfaultfd', 'io_uring_setup', 'chroot', 'sethostname'];
+  it('refuses what needs a capability the workload does not hold with EPERM, not the default ENOSYS', async () => {
+    const refused = ['unshare_user', 'unshare_ns', 'clone_newuser', 'mount_tmpfs', 'keyctl', 'bpf', 'perf_event_open', 'userfaultfd', 'io_uring_setup', 'sethostname'];
     const { report } = await runProbe([], refused.map((n) => `syscall:${n}`), { as });
     for (const name of refused) expect({ name, ...report[`syscall:${name}`] }).toMatchObject({ name, ret: -1, errno: EPERM });
+  });
+
+  // includes.caps / excludes.caps are read against the run's own set: the policy allows what a capability is for only while it is held
+  it('chroot passes with CAP_SYS_CHROOT (podman\'s set) and is refused without it; sethostname only with --cap-add SYS_ADMIN', async () => {
+    const calls = ['caps', 'syscall:chroot', 'syscall:sethostname'];
+    const held = (await runProbe([], calls, { as })).report;
+    expect(BigInt(`0x${held.caps.CapEff}`) & (1n << 18n)).toBe(1n << 18n);
+    expect(held['syscall:chroot']).toMatchObject({ ret: 0, errno: 0 });
+    const dropped = (await runProbe(['--cap-drop', 'SYS_CHROOT'], calls, { as })).report;
+    expect(dropped['syscall:chroot']).toMatchObject({ ret: -1, errno: EPERM });
+    const admin = (await runProbe(['--cap-add', 'SYS_ADMIN'], calls, { as })).report;
+    expect(admin['syscall:sethostname']).toMatchObject({ ret: 0, errno: 0 }); // its own uts namespace
   });
 
   it('clone3 gets ENOSYS, AF_VSOCK is refused even with garbage in the upper 32 bits, TIOCSTI is not filtered', async () => {

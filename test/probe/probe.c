@@ -23,6 +23,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <netinet/ip_icmp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -980,6 +981,31 @@ static int wait_fd(int fd, short events, int ms) {
 }
 
 /* TCP connect (3 s at most) and the first line the server sends (2 s). */
+/* An ICMP echo through an unprivileged ICMP socket (net.ipv4.ping_group_range): did IPV4 ADDR answer? */
+static void r_ping(const char *arg) {
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	if (inet_pton(AF_INET, arg, &to.sin_addr) != 1) { bad_arg(); return; }
+	obj();
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_ICMP);
+	if (s < 0) {
+		kv_bool("reply", false);
+		kv_errno(errno);
+		obj_end();
+		return;
+	}
+	struct icmphdr echo = { .type = ICMP_ECHO };
+	echo.un.echo.sequence = htons(1);
+	int err = sendto(s, &echo, sizeof echo, 0, (struct sockaddr *)&to, sizeof to) < 0 ? errno : wait_fd(s, POLLIN, 2000);
+	char buf[512];
+	ssize_t n = err ? -1 : recv(s, buf, sizeof buf, 0);
+	struct icmphdr reply;
+	if (n >= (ssize_t)sizeof reply) memcpy(&reply, buf, sizeof reply);
+	kv_bool("reply", n >= (ssize_t)sizeof reply && reply.type == ICMP_ECHOREPLY);
+	if (err) kv_errno(err);
+	close(s);
+	obj_end();
+}
+
 static void r_connect(const char *arg) {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -1112,6 +1138,7 @@ static const struct report {
 	{ "exec", r_exec, true },          { "spin", r_spin, true },
 	{ "alloc", r_alloc, true },        { "cat_stdin", r_cat_stdin, false },
 	{ "echo", r_echo, true },          { "open_files", r_open_files, true },
+	{ "ping", r_ping, true },
 	{ "connect", r_connect, true },    { "listen", r_listen, true },
 	{ "accept", r_accept, true },      { "send", r_send, true },
 };

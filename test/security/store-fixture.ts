@@ -56,15 +56,15 @@ export async function loadImage(layout: string, store: string, as: Identity, nam
   return join(store, 'layers', 'sha256', layerHex);
 }
 
-/** Every regular file (or other non-directory, non-link) below `dir` whose mode has setuid, setgid or o+w. */
-export function dangerousFiles(dir: string): string[] {
+/** Every regular file (or other non-directory, non-link) below `dir` whose mode has o+w. */
+export function worldWritableFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
       const st = lstatSync(p);
       if (st.isDirectory()) walk(p);
-      else if (!st.isSymbolicLink() && st.mode & 0o6002) out.push(`${p} ${(st.mode & 0o7777).toString(8)}`);
+      else if (!st.isSymbolicLink() && st.mode & 0o002) out.push(`${p} ${(st.mode & 0o7777).toString(8)}`);
     }
   };
   walk(dir);

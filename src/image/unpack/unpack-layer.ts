@@ -14,14 +14,15 @@
 // there) uid/gid from the archive are applied. Without it everything
 // belongs to the caller.
 // Modes: the layer lands on the host, as files of the caller's subordinate
-// ids (or the caller's own): no file keeps a setuid or setgid bit or a
-// world-writable mode, whatever the archive says, so nobody who reached one
-// could use it to become that id or write into a layer other images share.
-// Inside the sandbox the bits would do nothing anyway (no_new_privs, nosuid
-// mounts). Directories keep theirs (a 1777 /tmp, a setgid 2775 directory
-// are what the image's own users need, and give nothing to anyone outside:
-// the store's directories keep other users out, store-access.ts), except
-// setuid/setgid without an owner map. Sticky bits and mtimes are always kept.
+// ids (or the caller's own): no file keeps a world-writable mode, whatever
+// the archive says, so nobody who reached one could write into a layer other
+// images share. setuid/setgid bits stay with an owner map (`sudo` in an image
+// run without no_new_privs needs them, as in podman): they raise only to the
+// file's subordinate owner, and only someone who can walk the store could
+// run them, which the store's directories prevent (store-access.ts); without
+// an owner map everything is the caller's and they are stripped. Directories
+// keep their modes (a 1777 /tmp, a setgid 2775 directory are what the
+// image's own users need). Sticky bits and mtimes are always kept.
 //
 // Whiteouts: 'record' writes the sidecar only; 'overlay' and 'fuse-overlayfs'
 // (the same marks: both overlays read them) turn them into whiteout devices
@@ -171,8 +172,8 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
     const mode = (header.mode ?? 0o644) & 0o7777;
     return chown ? mode : mode & ~0o6000;
   };
-  // files: never setuid, setgid or world-writable on the host (see the header)
-  const fileModeOf = (header: tar.Header) => modeOf(header) & ~(0o6000 | 0o002);
+  // files: never world-writable on the host (see the header)
+  const fileModeOf = (header: tar.Header) => modeOf(header) & ~0o002;
 
   /** Counts an entry's data against maxBytes chunk by chunk; `sink` gets each chunk (or nothing: drained). */
   async function consume(entry: AsyncIterable<unknown>, name: string, sink?: (chunk: Buffer) => void): Promise<void> {
