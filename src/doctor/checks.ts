@@ -12,7 +12,7 @@ import { detectCgroupBackend } from '../cgroup/prepare-cgroup.js';
 import { readManagerVersion } from '../cgroup/systemd-scope.js';
 import { canAccess, findInPath, findTool, SUBGID_FILE, SUBUID_FILE } from '../host/probe-host.js';
 import { readSubIds, type SubIdRange } from '../host/subid.js';
-import { launchStage, type StageOutcome } from '../launch/launch-stage.js';
+import { runStage, type StageOutcome } from '../launch/stage-client.js';
 import { stagePath } from '../launch/stage-path.js';
 import { CLONE, MS, ops, type StageOp } from '../stage/plan.js';
 
@@ -344,7 +344,7 @@ export function describeStageOutcome(o: StageOutcome, stderr = ''): string | nul
     return `/bin/true ended with ${describeWaitStatus(o.waitStatus)}${tail}`;
   }
   if (o.kind === 'failed') return `${o.what}: ${nameErrno(o.errno)}${o.detail ? ` (${o.detail})` : ''}`;
-  return o.reason;
+  return o.kind === 'lost' ? o.reason : null;
 }
 
 export function evaluateUsernsRun(o: StageOutcome, stderr: string): DoctorCheck {
@@ -401,25 +401,8 @@ const STAGE_TIMEOUT_MS = 15000;
 
 /** Runs a plan through the stage; kills it after a timeout. Collects the workload's stderr. */
 export async function runStagePlan(plan: readonly StageOp[]): Promise<{ outcome: StageOutcome; stderr: string }> {
-  const handle = launchStage(plan, ['ignore', 'ignore', 'pipe']);
-  let stderr = '';
-  handle.child.stderr?.setEncoding('utf8');
-  handle.child.stderr?.on('data', (s: string) => {
-    if (stderr.length < 4096) stderr += s;
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<StageOutcome>((resolve) => {
-    timer = setTimeout(() => {
-      handle.kill('SIGKILL');
-      resolve({ kind: 'lost', reason: `the stage did not finish within ${STAGE_TIMEOUT_MS / 1000}s` });
-    }, STAGE_TIMEOUT_MS);
-  });
-  try {
-    const outcome = await Promise.race([handle.outcome, timeout]);
-    return { outcome, stderr };
-  } finally {
-    clearTimeout(timer);
-  }
+  const { outcome, stderr } = await runStage(plan, { collect: true, stderrMax: 4096, timeoutMs: STAGE_TIMEOUT_MS });
+  return { outcome, stderr };
 }
 
 /** The user-namespace plan: single-id mapping, so it works without subordinate ids. */

@@ -15,9 +15,9 @@
 import { SandboxError } from '../errors.js';
 import type { HostFacts } from '../host/probe-host.js';
 import type { IdMapPlan } from '../idmap/plan-idmap.js';
-import { errnoName } from '../run/run-result.js';
 import { ops, type StageOp } from '../stage/plan.js';
-import { launchStage } from './launch-stage.js';
+import { runStage } from './stage-client.js';
+import { outcomeProblem } from './stage-outcome.js';
 import { planUserns } from './plan-run.js';
 
 /** fd numbers the stage gives the directories it clears: far above what it uses itself. */
@@ -42,11 +42,8 @@ export interface ClearOptions {
 
 /** Runs one plan without FORK_INIT to its end: null when it worked, else what failed. */
 async function runClear(plan: StageOp[]): Promise<string | null> {
-  const stage = launchStage(plan, ['ignore', 'ignore', 'ignore']);
-  const [outcome, code] = await Promise.all([stage.outcome, new Promise<number | null>((r) => stage.child.once('close', r))]);
-  if (outcome.kind === 'lost' && code === 0) return null; // a plan without FORK_INIT ends with exit 0 and no frame
-  if (outcome.kind === 'failed') return `${outcome.what}: ${errnoName(outcome.errno)}${outcome.detail ? ` (${outcome.detail})` : ''}`;
-  return outcome.kind === 'lost' ? outcome.reason : `unexpected exit (wait status ${outcome.waitStatus})`;
+  const { outcome } = await runStage(plan);
+  return outcome.kind === 'completed' ? null : outcomeProblem(outcome, plan) ?? 'the stage started a workload it was not given';
 }
 
 /** Empties every directory in `dirs` (they stay, empty). Rejects with a SandboxError naming the first directory of the batch that failed. */

@@ -1,5 +1,6 @@
-// launch/: starts the C stage with a plan and turns its events into one
-// outcome. Must not: decide policy or build plans (resolve/ and rootfs/ do).
+// Starts the C stage process with a plan and reads its frames into one
+// outcome. Only the stage client (stage-client.ts) calls it.
+// Must not: decide policy or build plans (resolve/ and rootfs/ do).
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { Command, Event, Op } from '../stage/protocol.js';
@@ -31,7 +32,9 @@ export interface StageExit {
 export type StageOutcome =
   | StageExit
   | { kind: 'failed'; step: number; errno: number; detail: string; what: string }
-  | { kind: 'lost'; reason: string };
+  | { kind: 'lost'; reason: string }
+  /** A plan without a workload (no FORK_INIT) ran every op. */
+  | { kind: 'completed' };
 
 export interface StageHandle {
   readonly pid: number;

@@ -2,9 +2,10 @@
 // that fails is a result, not an exception.
 import { constants } from 'node:os';
 import type { CgroupUsage } from '../cgroup/cgroup-run.js';
-import type { StageExit, StageOutcome } from '../launch/launch-stage.js';
+import type { StageExit, StageOutcome } from '../launch/stage-client.js';
+import { describeFailure, exitStatus } from '../launch/stage-outcome.js';
 import type { LimitsSpec, RunSpec } from '../resolve/run-spec.js';
-import { KillReason, Op } from '../stage/protocol.js';
+import { KillReason } from '../stage/protocol.js';
 import type { StageOp } from '../stage/plan.js';
 
 /**
@@ -100,13 +101,6 @@ export interface RunContext {
   readonly network?: RunNetwork;
 }
 
-const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
-const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
-}
-
 function base(ctx: RunContext) {
   const { spec } = ctx;
   return {
@@ -141,39 +135,6 @@ function stream(bytes: bigint, truncated: boolean): StreamAccount | null {
   return bytes < 0n ? null : { bytes: Number(bytes), truncated };
 }
 
-/** A hint for the failures people actually meet. */
-function hintFor(op: StageOp | undefined, errno: string, spec: RunSpec): string | undefined {
-  if (!op) return 'this is a bug in the sandbox; please report it with `sandbox doctor` output';
-  switch (op.code) {
-    case Op.USERNS:
-    case Op.UNSHARE:
-      return 'unprivileged user namespaces look disabled; run `sandbox doctor` for the fix';
-    case Op.MAP_EXEC:
-    case Op.MAP_WRITE:
-      return 'the id mapping was refused; check /etc/subuid and /etc/subgid and run `sandbox doctor`';
-    case Op.EXEC:
-      if (errno === 'ENOENT') return `no such program in the sandbox (PATH=${spec.searchPath}); only the host's /usr, /bin and /lib* and your volumes are visible`;
-      if (errno === 'EACCES') return 'the file is not executable by the sandbox user, or lies on a noexec mount';
-      if (errno === 'ENOEXEC') return 'not an executable for this machine (missing #! line?)';
-      return undefined;
-    case Op.CHDIR:
-    case Op.MKDIR:
-      if (errno === 'EROFS') return 'the path lies on a read-only part of the sandbox: mount a --tmpfs or a writable volume there, or drop --read-only';
-      if (errno === 'EACCES') return 'the sandbox user may not enter or create it; choose another -w or -u';
-      return undefined;
-    case Op.BIND:
-      if (errno === 'EACCES' || errno === 'EPERM') return 'the sandbox cannot reach that host path: every directory above it must be searchable (o+x) by the mapped user';
-      return undefined;
-    case Op.SECCOMP:
-      return 'the kernel refused the seccomp filter; `sandbox doctor` checks seccomp support, `sandbox policy check FILE` the policy';
-    case Op.MOUNT:
-      if (op.what.includes('proc')) return 'this host\'s /proc is partly covered (running inside another container?); the sandbox needs a fully visible /proc';
-      return undefined;
-    default:
-      return undefined;
-  }
-}
-
 export function toRunResult(outcome: StageOutcome, ctx: RunContext): RunResult {
   const { spec, plan } = ctx;
   const limits = {
@@ -190,12 +151,12 @@ export function toRunResult(outcome: StageOutcome, ctx: RunContext): RunResult {
     // last sample is larger only if pid 1 could not (killed after END_TREE_GRACE)
     const cpuUs = Math.max(Number(outcome.userUs + outcome.systemUs), Number(outcome.cpuSampleUs));
     const peakBytes = ctx.usage?.peakMemoryBytes ?? Number(outcome.maxRssKiB) * 1024;
-    const termsig = st & 0x7f;
+    const { exitCode, signal } = exitStatus(st);
     return {
       ...base(ctx),
       status: verdict(outcome, ctx, cpuUs, peakBytes),
-      exitCode: termsig === 0 ? (st >> 8) & 0xff : 128 + termsig,
-      signal: termsig === 0 ? null : SIGNAL_NAMES.get(termsig) ?? `SIG${termsig}`,
+      exitCode,
+      signal,
       wallTimeMs: Number(outcome.wallNs) / 1e6,
       cpuTimeMs: { user, system, total: cpuUs / 1000 },
       contextSwitches: { voluntary: Number(outcome.voluntarySwitches), involuntary: Number(outcome.involuntarySwitches) },
@@ -210,18 +171,10 @@ export function toRunResult(outcome: StageOutcome, ctx: RunContext): RunResult {
     contextSwitches: { voluntary: 0, involuntary: 0 }, peakMemoryKiB: 0,
     oomKilled: false, output: { stdout: null, stderr: null }, limits,
   };
-  if (outcome.kind === 'lost') {
-    return { ...empty, exitCode: 125, error: { message: outcome.reason, errno: 'none' } };
+  if (outcome.kind === 'failed') {
+    const { exitCode, ...error } = describeFailure(outcome, plan, { searchPath: spec.searchPath });
+    return { ...empty, exitCode, error };
   }
-  const errno = errnoName(outcome.errno);
-  const op = plan[outcome.step];
-  const isExec = op?.code === Op.EXEC;
-  const detail = outcome.detail && outcome.detail !== outcome.what ? ` (${outcome.detail})` : '';
-  const message = `${outcome.what}: ${errno}${detail}`;
-  const hint = hintFor(op, errno, spec);
-  return {
-    ...empty,
-    exitCode: isExec ? (errno === 'ENOENT' ? 127 : 126) : 125,
-    error: { message, errno, ...(hint ? { hint } : {}) },
-  };
+  const reason = outcome.kind === 'lost' ? outcome.reason : 'the stage ended without starting the workload';
+  return { ...empty, exitCode: 125, error: { message: reason, errno: 'none' } };
 }

@@ -5,7 +5,7 @@ import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { loadProfile } from '../config/load-profile.js';
 import { SandboxError } from '../errors.js';
 import { probeHost, type HostFacts } from '../host/probe-host.js';
-import { launchStage } from '../launch/launch-stage.js';
+import { startStage, type StageRun, type StageStdio } from '../launch/stage-client.js';
 import { planRun } from '../launch/plan-run.js';
 import type { ExecOptions } from '../resolve/exec-options.js';
 import { resolveRunSpec, type InspectPath } from '../resolve/resolve-run-spec.js';
@@ -25,7 +25,7 @@ import type { NetworkHelper } from '../network/helper-process.js';
 import { needsHelper, startNetworkHelper } from '../network/start-network.js';
 import { formatPublish } from '../network/publish.js';
 
-export type StdioChoice = 'inherit' | 'pipe' | 'ignore' | number;
+export type StdioChoice = StageStdio;
 
 export interface SpawnOptions extends ExecOptions {
   /** stdin, stdout, stderr of the workload. Default: stdin "ignore" ("inherit" with interactive), others "inherit". */
@@ -107,7 +107,7 @@ function newRunId(): string {
   return `${process.pid}-${++runCounter}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-function stageStdio(spec: RunSpec, stdio: SpawnOptions['stdio'] = []): ('inherit' | 'pipe' | 'ignore' | number)[] {
+function stageStdio(spec: RunSpec, stdio: SpawnOptions['stdio'] = []): StageStdio[] {
   const [stdin, stdout, stderr] = stdio;
   const out = stdout ?? 'inherit';
   // without the relay, "stderr to stdout" is the same destination for both
@@ -150,7 +150,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     if (cgroup.backend !== 'none') cgroup.remove();
     await resources.release();
   };
-  let handle: ReturnType<typeof launchStage>;
+  let handle: StageRun;
   let plan: StageOp[];
   // the network helper: started at its SYNC, stopped when the run ends
   let helper: NetworkHelper | undefined;
@@ -171,24 +171,22 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   try {
     plan = planRun(spec, host, seccomp, cgroup, writable);
     const syncs = (cgroup.backend !== 'none' && cgroup.attach) || needsHelper(spec.network);
-    handle = launchStage(plan, stageStdio(spec, options.stdio), syncs ? onSync : undefined);
+    handle = startStage(plan, {
+      stdio: stageStdio(spec, options.stdio),
+      ...(syncs && { onSync }),
+      ...(options.signal && { signal: options.signal }),
+    });
   } catch (e) {
     await release();
     throw e;
   }
-  // the stage empties the writable layer after it has reported a failed set-up too
-  const stageGone = new Promise<void>((r) => handle.child.once('close', () => r()));
-  let aborted = false;
-  const onAbort = () => { aborted = true; handle.kill('SIGKILL'); };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  if (options.signal?.aborted) onAbort();
   const result = handle.outcome.then(async (outcome) => {
-    options.signal?.removeEventListener('abort', onAbort);
     // signalled now, not waited for: its exit is the kernel removing the tap
     // device (~20-30 ms); it has nothing left to do, and dies with this process
     void helper?.stop();
     const usage = cgroup.backend !== 'none' ? cgroup.collect() : undefined;
-    if (writable) await stageGone;
+    // the stage empties the writable layer after it has reported a failed set-up too
+    if (writable) await handle.ended;
     await release();
     const network = {
       mode: spec.network.mode,
@@ -199,7 +197,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
       spec, plan, seccomp: seccomp.policy, backend: cgroup.backend, usage, network,
       backendNote: cgroup.backend === 'none' ? fallbackNote(cgroup.reason, spec.limits) : undefined,
     };
-    if (aborted && outcome.kind === 'lost') {
+    if (handle.aborted() && outcome.kind === 'lost') {
       return { ...toRunResult(outcome, ctx), status: 'SG', exitCode: 137, signal: 'SIGKILL', error: undefined } as RunResult;
     }
     const r = toRunResult(outcome, ctx);
@@ -212,9 +210,9 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   return {
     pid: handle.pid,
     spec,
-    stdin: handle.child.stdin,
-    stdout: handle.child.stdout,
-    stderr: handle.child.stderr,
+    stdin: handle.stdin,
+    stdout: handle.stdout,
+    stderr: handle.stderr,
     started: handle.started,
     result,
     kill: (signal = 'SIGTERM') => handle.kill(signal),

@@ -8,15 +8,15 @@
 // creates the user namespace (an existing op in an earlier place), so the
 // worker needs no search permission on the host path to it.
 // Must not: decide which map or which directory (the caller: unpack-in-userns.ts).
-import { spawn } from 'node:child_process';
 import { SandboxError } from '../../errors.js';
 import type { HostFacts } from '../../host/probe-host.js';
 import type { IdMapPlan } from '../../idmap/plan-idmap.js';
-import { launchStage } from '../../launch/launch-stage.js';
+import { runStage } from '../../launch/stage-client.js';
+import { describeFailure, outcomeProblem } from '../../launch/stage-outcome.js';
 import { planIdMaps } from '../../launch/plan-run.js';
 import { packagePath } from '../../package-root.js';
-import { errnoName } from '../../run/run-result.js';
 import { CLONE, ops, type StageOp } from '../../stage/plan.js';
+import { Op } from '../../stage/protocol.js';
 import type { WorkerReply, WorkerRequest } from './unpack-worker.js';
 
 export function unpackWorkerPath(): string {
@@ -55,44 +55,39 @@ export function planWorker(request: WorkerRequest, run: Pick<WorkerRun, 'cwd' | 
 export async function runWorker(request: WorkerRequest, run: WorkerRun): Promise<WorkerReply & { ok: true }> {
   run.signal?.throwIfAborted();
   const plan = planWorker(request, run);
-  const handle = launchStage(plan, [run.stdinFd ?? 'ignore', 'pipe', 'pipe']);
-  const child = handle.child as ReturnType<typeof spawn>;
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 64 * 1024) stderr += d; });
-  const onAbort = () => handle.kill('SIGKILL');
-  run.signal?.addEventListener('abort', onAbort, { once: true });
-  const closed = new Promise<void>((r) => child.on('close', () => r()));
+  const { outcome, stdout, stderr } = await runStage(plan, {
+    collect: true,
+    ...(run.stdinFd !== undefined && { stdin: run.stdinFd }),
+    ...(run.signal && { signal: run.signal }),
+  });
+  run.signal?.throwIfAborted();
+  const line = stdout.trim().split('\n').pop() ?? '';
+  let reply: WorkerReply | null = null;
   try {
-    const outcome = await handle.outcome;
-    await closed; // every byte of stdout is in
-    run.signal?.throwIfAborted();
-    const line = stdout.trim().split('\n').pop() ?? '';
-    let reply: WorkerReply | null = null;
-    try {
-      reply = line ? (JSON.parse(line) as WorkerReply) : null;
-    } catch {
-      /* not the worker's reply: reported below */
-    }
-    if (reply && !reply.ok) {
-      const { code, message, hint } = reply.error;
-      const known = ['usage', 'config', 'host', 'setup', 'internal'].includes(code) ? code as SandboxError['code'] : 'setup';
-      throw new SandboxError(known, message, hint);
-    }
-    if (outcome.kind === 'exited' && outcome.waitStatus === 0 && reply?.ok) return reply;
-    if (outcome.kind === 'failed') {
-      const hint = outcome.errno === 13 && outcome.what.startsWith('execute')
-        ? `the ids of the image map must be able to read ${process.execPath} and ${unpackWorkerPath()}: install the sandbox where every user can read it`
-        : outcome.what.startsWith('newuidmap') || outcome.what.startsWith('write /proc')
-          ? 'check /etc/subuid and /etc/subgid and that newuidmap/newgidmap are setuid root (run `sandbox doctor`)'
-          : 'run `sandbox doctor` to check user namespaces on this host';
-      throw new SandboxError('setup', `${run.what}: ${outcome.what}: ${errnoName(outcome.errno)}${outcome.detail ? ` (${outcome.detail})` : ''}`, hint);
-    }
-    const how = outcome.kind === 'exited' ? `wait status ${outcome.waitStatus}` : outcome.reason;
-    throw new SandboxError('setup', `${run.what}: the unpack worker ended without a result (${how})${stderr ? `: ${stderr.trim().slice(-2000)}` : ''}`,
-      'run `sandbox doctor`; if it passes, this is a bug: report it with this message');
-  } finally {
-    run.signal?.removeEventListener('abort', onAbort);
+    reply = line ? (JSON.parse(line) as WorkerReply) : null;
+  } catch {
+    /* not the worker's reply: reported below */
   }
+  if (reply && !reply.ok) {
+    const { code, message, hint } = reply.error;
+    const known = ['usage', 'config', 'host', 'setup', 'internal'].includes(code) ? code as SandboxError['code'] : 'setup';
+    throw new SandboxError(known, message, hint);
+  }
+  if (outcome.kind === 'exited' && outcome.waitStatus === 0 && reply?.ok) return reply;
+  if (outcome.kind === 'failed') {
+    const failure = describeFailure(outcome, plan, { hint: workerHint });
+    throw new SandboxError('setup', `${run.what}: ${failure.message}`, failure.hint);
+  }
+  const how = outcomeProblem(outcome, plan) ?? 'no reply';
+  throw new SandboxError('setup', `${run.what}: the unpack worker ended without a result (${how})${stderr ? `: ${stderr.trim().slice(-2000)}` : ''}`,
+    'run `sandbox doctor`; if it passes, this is a bug: report it with this message');
+}
+
+/** The worker's own advice: it runs Node itself as the image's ids. */
+function workerHint(op: StageOp | undefined, errno: string): string {
+  if (op?.code === Op.EXEC && errno === 'EACCES') {
+    return `the ids of the image map must be able to read ${process.execPath} and ${unpackWorkerPath()}: install the sandbox where every user can read it`;
+  }
+  if (op?.code === Op.MAP_EXEC || op?.code === Op.MAP_WRITE) return 'check /etc/subuid and /etc/subgid and that newuidmap/newgidmap are setuid root (run `sandbox doctor`)';
+  return 'run `sandbox doctor` to check user namespaces on this host';
 }
