@@ -9,6 +9,7 @@ export type { RunOptions, CapturedRunResult } from './run/run.js';
 export { formatMeta } from './run/format-meta.js';
 export type { ExecOptions, LimitOptions } from './resolve/exec-options.js';
 export type { RunSpec } from './resolve/run-spec.js';
+export { validateRunSpec } from './resolve/validate-run-spec.js';
 export type { Profile, ProfileTmpfs, ProfileVolume } from './config/profile.js';
 export { loadProfile, listBuiltinProfiles } from './config/load-profile.js';
 export { SandboxError, isSandboxError } from './errors.js';

@@ -2,7 +2,7 @@
 // (HostFacts), so that resolve/ can stay pure and unit-testable.
 // Must not: decide anything or change the host.
 import { accessSync, constants, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { release, userInfo } from 'node:os';
 import { readSubIds, type SubIdRange } from './subid.js';
 
 export interface HostFacts {
@@ -18,6 +18,8 @@ export interface HostFacts {
   readonly newgidmap: string | null;
   /** Node's name for the CPU architecture (x64, arm64, ...). */
   readonly arch: string;
+  /** The kernel release (os.release(): "6.1.0-18-amd64"). */
+  readonly kernel: string;
   /** Absolute paths of the network helpers found in the caller's PATH, if installed. */
   readonly pasta: string | null;
   readonly slirp4netns: string | null;
@@ -60,6 +62,11 @@ export function findInPath(name: string, path = process.env.PATH): string | null
 export const SUBUID_FILE = '/etc/subuid';
 export const SUBGID_FILE = '/etc/subgid';
 
+/** The machine a filter is compiled for: CPU architecture and kernel release. */
+export function machineFacts(): { readonly arch: string; readonly kernel: string } {
+  return { arch: process.arch, kernel: release() };
+}
+
 export function probeHost(): HostFacts {
   const uid = process.getuid?.() ?? -1;
   const gid = process.getgid?.() ?? -1;
@@ -78,7 +85,7 @@ export function probeHost(): HostFacts {
     subgid: readSubIds(SUBGID_FILE, who)[0] ?? null,
     newuidmap: findTool('newuidmap'),
     newgidmap: findTool('newgidmap'),
-    arch: process.arch,
+    ...machineFacts(),
     pasta: findInPath('pasta'),
     slirp4netns: findInPath('slirp4netns'),
   };

@@ -95,10 +95,19 @@ function slotMaps(host: HostFacts, slot: UidSlotRange): Pick<IdMapPlan, 'uidMap'
  * The id maps of a run. With `slot` (held through acquireUidSlot), the run
  * maps only that part of the caller's range, so runs that hold different
  * slots never share a host id (except the caller's own, inside 0, for a
- * non-root caller). Without it, the whole range: what a run that is only
- * planned, not started, reports.
+ * non-root caller). Without it (undefined), the whole range: what a run
+ * that is only planned, not started, reports; with null (the range is too
+ * small to divide into slots), the whole range, shared, and said so.
  */
 export function planIdMap(host: HostFacts, workload: { uid: number; gid: number }, slot?: UidSlotRange | null): IdMapPlan {
+  const plan = planWholeOrSlot(host, workload, slot);
+  if (slot === null && plan.mode === 'subid' && !plan.note) {
+    return { ...plan, note: 'the subordinate range is too small to divide into uid slots: sandboxes that run at the same time share its ids' };
+  }
+  return plan;
+}
+
+function planWholeOrSlot(host: HostFacts, workload: { uid: number; gid: number }, slot: UidSlotRange | null | undefined): IdMapPlan {
   const { subuid, subgid } = host;
   if (slot && usesSubIds(host)) {
     const root = host.uid === 0;

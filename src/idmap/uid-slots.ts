@@ -442,17 +442,10 @@ export interface IdMapLease {
 }
 
 function lease(host: HostFacts, workload: { uid: number; gid: number }, slot: UidSlot | null): IdMapLease {
-  if (!slot) {
-    const plan = planIdMap(host, workload);
-    const shared = plan.mode === 'subid' && !plan.note
-      ? { ...plan, note: 'the subordinate range is too small to divide into uid slots: sandboxes that run at the same time share its ids' }
-      : plan;
-    return { plan: shared, slot: null, release() {} };
-  }
   try {
-    return { plan: planIdMap(host, workload, slot), slot, release: () => slot.release() };
+    return { plan: planIdMap(host, workload, slot), slot, release: () => slot?.release() };
   } catch (e) {
-    slot.release();
+    slot?.release();
     throw e;
   }
 }

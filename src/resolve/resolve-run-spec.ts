@@ -6,7 +6,7 @@ import { posix } from 'node:path';
 import type { LoadedProfile, ProfileTmpfs, ProfileVolume } from '../config/profile.js';
 import { SandboxError } from '../errors.js';
 import type { HostFacts } from '../host/probe-host.js';
-import { planIdMap } from '../idmap/plan-idmap.js';
+import { planIdMap, type UidSlotRange } from '../idmap/plan-idmap.js';
 import type { HostImageLayout } from '../rootfs/host-image.js';
 import type { ExecOptions } from './exec-options.js';
 import { resolveNetwork } from '../network/resolve-network.js';
@@ -14,6 +14,7 @@ import { resolveLimits } from './resolve-limits.js';
 import { mergeCapabilities, PODMAN_DEFAULT_CAPS, type Capability } from './capabilities.js';
 import { parseEnvArg, parseEnvFile, parseOctal, parseSize, parseTmpfs, parseUser, parseVolume } from './parse-options.js';
 import type { RunSpec, TmpfsSpec, VolumeSpec } from './run-spec.js';
+import { isReservedTarget, rejectNul, validateRunSpec } from './validate-run-spec.js';
 import { imageArgv, imageEnv, resolveImageUser, type ImageUser, type ResolvedImage } from './image-defaults.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -21,8 +22,6 @@ const DEFAULT_HOSTNAME = 'sandbox';
 const DEFAULT_ROOT_SIZE = '64m';
 const DEFAULT_TMPFS_SIZE = '64m';
 const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
-/** Mount targets that would hide what the sandbox itself provides. */
-const RESERVED_TARGETS = ['/', '/proc', '/dev', '/dev/pts'];
 
 /** What the resolver may know about a host path (canonical path and kind). */
 export type InspectPath = (path: string) => { real: string; kind: 'dir' | 'file' | 'other' } | null;
@@ -41,12 +40,17 @@ export interface ResolveInput {
   readonly hostResolvConf?: string | null;
   /** The image when it is not `host`, resolved to unpacked layers by the caller. */
   readonly image?: ResolvedImage;
+  /**
+   * The uid slot the run holds (acquired for the user resolveRunUser names): its id map maps only that part
+   * of the range. null: the range cannot be divided (shared, noted). Absent: a plan only, the whole range.
+   */
+  readonly slot?: UidSlotRange | null;
 }
 
 function normalizeTarget(path: string, where: string): string {
   const p = posix.normalize(path).replace(/(.)\/+$/, '$1');
   if (!p.startsWith('/')) throw new SandboxError('usage', `"${path}" (${where}) is not an absolute path`, 'write it from /');
-  if (RESERVED_TARGETS.includes(p) || p.startsWith('/proc/')) {
+  if (isReservedTarget(p)) {
     throw new SandboxError('usage', `cannot mount over ${p} (${where})`, 'the sandbox provides /, /proc and /dev itself; choose another path');
   }
   return p;
@@ -90,11 +94,6 @@ function mergeMounts(fromProfile: Mount[], fromFlags: Mount[]): Mount[] {
   return [...fromProfile.filter((m) => !flagged.has(targetOf(m))), ...fromFlags];
 }
 
-/** The kernel takes NUL-terminated strings: refuse NUL bytes here, by name. */
-function rejectNul(value: string, what: string): void {
-  if (value.includes('\0')) throw new SandboxError('usage', `${what} contains a NUL byte`, 'remove the NUL (\\0) character');
-}
-
 function resolveEnv(input: ResolveInput, base: Record<string, string>): string[] {
   const env = new Map<string, string>(Object.entries(base));
   for (const [k, v] of Object.entries(input.profile.profile.env ?? {})) env.set(k, v);
@@ -132,7 +131,7 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
       `give the program to run after the image, e.g. \`sandbox exec ${oci ? ref : 'host'} -- /bin/echo hi\``);
   }
 
-  const { user, name, home } = resolveUser(input, oci);
+  const { user, name, home } = resolveRunUser(input);
 
   const hostname = options.hostname ?? profile.hostname ?? DEFAULT_HOSTNAME;
   if (!HOSTNAME_RE.test(hostname)) {
@@ -204,7 +203,7 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
     volumes,
     tty,
     interactive: options.interactive ?? false,
-    idmap: planIdMap(host, user),
+    idmap: planIdMap(host, user, input.slot),
     seccomp,
     capabilities,
     noNewPrivileges,
@@ -214,7 +213,7 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
       mergeStderr: options.stderrToStdout ?? false,
     },
   };
-  return deepFreeze(spec);
+  return deepFreeze(validateRunSpec(spec, host));
 }
 
 /** The profile's capabilities on podman's default set, then the flags on top; a profile may refuse additions. */
@@ -231,11 +230,13 @@ function resolveCapabilities(options: ExecOptions, loaded: LoadedProfile): Capab
 
 /**
  * Who the workload is: -u, else (for an image) the image's User, else the
- * profile's user, else root. Names exist only in images (their /etc/passwd);
+ * profile's user, else root. Known before the run takes its uid slot (a
+ * large id needs more than one). Names exist only in images (their /etc/passwd);
  * the host image has fixed ones.
  */
-function resolveUser(input: ResolveInput, oci: ResolvedImage | null | undefined): { user: { uid: number; gid: number }; name: string; home: string } {
+export function resolveRunUser(input: ResolveInput): { user: { uid: number; gid: number }; name: string; home: string } {
   const { options, profile: loaded } = input;
+  const oci = (options.image ?? 'host') === 'host' ? null : input.image;
   if (oci) {
     let found: ImageUser;
     if (typeof options.user === 'string') found = resolveImageUser(options.user, oci, '-u');

@@ -5,20 +5,12 @@
 // both paths are tested on one machine. Fail closed: no overlay, no run.
 // Must not: look at anything but the facts it is given.
 import { SandboxError } from '../errors.js';
+import type { OverlayFacts } from '../host/probe-overlay.js';
 
 export type OverlayDriver = { readonly kind: 'native' } | { readonly kind: 'fuse'; readonly program: string };
 export type OverlayChoice = 'auto' | 'native' | 'fuse';
 
-export const OVERLAY_ENV = 'SANDBOX_OVERLAY';
-
-export interface OverlayFacts {
-  /** os.release(): "6.1.0-18-amd64". */
-  readonly kernel: string;
-  /** Path of fuse-overlayfs, if installed. */
-  readonly fuseOverlayfs: string | null;
-  /** /dev/fuse can be opened for reading and writing by the caller. */
-  readonly devFuse: boolean;
-}
+export { OVERLAY_ENV, type OverlayFacts } from '../host/probe-overlay.js';
 
 /** Unprivileged overlayfs mounts in a user namespace arrived in Linux 5.11. */
 export function kernelHasUserOverlay(release: string): boolean {

@@ -29,17 +29,11 @@ export interface WritableLayer {
 // fd numbers the stage gives the writable layer's directories (planClearDirs numbers them in order)
 const WORK_FD = FIRST_CLEAR_FD;
 const UPPER_FD = FIRST_CLEAR_FD + 1;
-/** Docker refuses more than 127 layers too. */
-export const MAX_LAYERS = 128;
 const LAYERS = '/layers';
 const WRITABLE = '/writable';
 
 /** Stage ops, before USERNS: keep fds of the writable layer, to empty it when the sandbox has ended. */
 export function planWritableLayerFds(image: OciImageSpec, writable: WritableLayer): StageOp[] {
-  if (image.layers.length === 0 || image.layers.length > MAX_LAYERS) {
-    throw new SandboxError('usage', `image ${image.ref} has ${image.layers.length} layers`,
-      `an image needs 1 to ${MAX_LAYERS} layers; squash it (e.g. podman build --squash)`);
-  }
   const { open, clear } = planClearDirs([writable.work, writable.upper]);
   // the files the workload wrote belong to ids inside: the stage removes them when the sandbox has ended
   return [...open, ...clear(true)];

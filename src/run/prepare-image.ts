@@ -3,9 +3,9 @@
 // a directory is a one-layer image with no config; anything else comes from
 // the image store.
 // Must not: plan or start the run.
-import { constants, realpathSync, statSync } from 'node:fs';
-import { release } from 'node:os';
-import { canAccess, findTool, probeHost, type HostFacts } from '../host/probe-host.js';
+import { realpathSync, statSync } from 'node:fs';
+import { probeHost, type HostFacts } from '../host/probe-host.js';
+import { probeOverlay } from '../host/probe-overlay.js';
 import { chooseOverlay, OVERLAY_ENV, parseOverlayChoice, type OverlayDriver } from '../rootfs/choose-overlay.js';
 import { SandboxError } from '../errors.js';
 import { openStore } from '../image/store/image-store.js';
@@ -33,9 +33,9 @@ export interface PrepareImageOptions {
 
 /** The overlay that will merge the layers: known before anything is pulled or made. */
 function pickOverlay(options: PrepareImageOptions): OverlayDriver {
-  const choice = parseOverlayChoice(options.overlay ?? process.env[OVERLAY_ENV], options.overlay ? '--overlay' : `$${OVERLAY_ENV}`);
-  const devFuse = canAccess('/dev/fuse', constants.R_OK | constants.W_OK);
-  return chooseOverlay(choice, { kernel: release(), fuseOverlayfs: findTool('fuse-overlayfs'), devFuse });
+  const facts = probeOverlay();
+  const choice = parseOverlayChoice(options.overlay ?? facts.requested, options.overlay ? '--overlay' : `$${OVERLAY_ENV}`);
+  return chooseOverlay(choice, facts);
 }
 
 function withUsers(image: Omit<ResolvedImage, 'passwd' | 'group'>): ResolvedImage {

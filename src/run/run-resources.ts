@@ -1,10 +1,11 @@
 // What a run holds on the host besides its processes, and gives back after:
-// for a `host` image run, a uid slot of the caller's range (so concurrent
-// runs never share host ids); for an image run, its writable layer (image
-// runs map the whole range: the layers' owners are fixed in it, as in
-// podman). Stale writable layers of killed runs are cleared first.
+// for a `host` image run, the uid slot of the caller's range it was resolved
+// with (so concurrent runs never share host ids); for an image run, its
+// writable layer (image runs map the whole range: the layers' owners are
+// fixed in it, as in podman). Stale writable layers of killed runs are
+// cleared first.
 import type { HostFacts } from '../host/probe-host.js';
-import { acquireIdMap } from '../idmap/uid-slots.js';
+import type { UidSlot } from '../idmap/uid-slots.js';
 import { storeRoot } from '../image/store/store-paths.js';
 import type { RunSpec } from '../resolve/run-spec.js';
 import { cleanStaleLayers, clearInside } from './clean-stale-layers.js';
@@ -12,7 +13,6 @@ import type { WritableLayer } from '../rootfs/overlay-root.js';
 import { createWritableLayer, removeWritableLayer } from './writable-layer.js';
 
 export interface RunResources {
-  /** The spec with the id map this run holds. */
   readonly spec: RunSpec;
   readonly writable?: WritableLayer;
   /** Gives everything back (once the stage has ended). */
@@ -20,12 +20,9 @@ export interface RunResources {
 }
 
 export async function acquireRunResources(
-  resolved: RunSpec, host: HostFacts, options: { store?: string; signal?: AbortSignal },
+  resolved: RunSpec, host: HostFacts, options: { store?: string }, slot: UidSlot | null | undefined,
 ): Promise<RunResources> {
-  if (resolved.image.kind !== 'oci') {
-    const lease = await acquireIdMap(host, resolved.user, { signal: options.signal });
-    return { spec: Object.freeze({ ...resolved, idmap: lease.plan }), release: async () => lease.release() };
-  }
+  if (resolved.image.kind !== 'oci') return { spec: resolved, release: async () => slot?.release() };
   const root = storeRoot(options.store);
   await cleanStaleLayers(root, resolved.idmap, host);
   const writable = await createWritableLayer(root, resolved.idmap);

@@ -8,7 +8,10 @@ import { probeHost, type HostFacts } from '../host/probe-host.js';
 import { startStage, type StageRun, type StageStdio } from '../launch/stage-client.js';
 import { planRun } from '../launch/plan-run.js';
 import type { ExecOptions } from '../resolve/exec-options.js';
-import { resolveRunSpec, type InspectPath } from '../resolve/resolve-run-spec.js';
+import { resolveRunSpec, resolveRunUser, type InspectPath, type ResolveInput } from '../resolve/resolve-run-spec.js';
+import { readHostResolvConf } from '../host/resolv-conf.js';
+import { acquireUidSlot } from '../idmap/uid-slots.js';
+import type { UidSlotRange } from '../idmap/plan-idmap.js';
 import type { RunSpec } from '../resolve/run-spec.js';
 import { probeHostImage } from '../rootfs/host-image.js';
 import { filterContext, prepareSeccomp } from '../seccomp/prepare-seccomp.js';
@@ -77,20 +80,11 @@ function readEnvFiles(files: readonly string[]): { file: string; text: string }[
   });
 }
 
-function readHostResolvConf(): string | null {
-  try {
-    return readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-/** Resolves everything a run needs without starting it. */
-export function prepareRun(options: ExecOptions, host: HostFacts = probeHost(), image?: ResolvedImage | null): RunSpec {
-  const profile = loadProfile(options.profile ?? 'default');
-  return resolveRunSpec({
+/** What resolve takes besides the options: read off the host and the caller. */
+function resolveInput(options: ExecOptions, host: HostFacts, image: ResolvedImage | null | undefined): ResolveInput {
+  return {
     options,
-    profile,
+    profile: loadProfile(options.profile ?? 'default'),
     host,
     layout: probeHostImage(),
     callerEnv: process.env,
@@ -98,7 +92,16 @@ export function prepareRun(options: ExecOptions, host: HostFacts = probeHost(), 
     inspectPath,
     hostResolvConf: readHostResolvConf(),
     ...(image && { image }),
-  });
+  };
+}
+
+/**
+ * Resolves everything a run needs without starting it. Given the uid slot the
+ * run holds (spawnSandbox acquires it), this is exactly the spec that runs;
+ * without, the id map spans the caller's whole range.
+ */
+export function prepareRun(options: ExecOptions, host: HostFacts = probeHost(), image?: ResolvedImage | null, slot?: UidSlotRange | null): RunSpec {
+  return resolveRunSpec({ ...resolveInput(options, host, image), ...(slot !== undefined && { slot }) });
 }
 
 let runCounter = 0;
@@ -127,9 +130,18 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     ...(options.overlay && { overlay: options.overlay }),
     ...(options.signal && { signal: options.signal }),
   });
-  const resolved = prepareRun(options, host, image);
-  // the uid slot or writable layer is made on the thread pool while this thread finds the filter
-  const acquiring = acquireRunResources(resolved, host, options);
+  const input = resolveInput(options, host, image);
+  // a host-image run takes its uid slot before resolving, so the spec's id map is the one that runs
+  const slot = image ? undefined : await acquireUidSlot(host, { workload: resolveRunUser(input).user, ...(options.signal && { signal: options.signal }) });
+  let resolved: RunSpec;
+  try {
+    resolved = resolveRunSpec({ ...input, ...(slot !== undefined && { slot }) });
+  } catch (e) {
+    slot?.release();
+    throw e;
+  }
+  // an image run's writable layer is made on the thread pool while this thread finds the filter
+  const acquiring = acquireRunResources(resolved, host, options, slot);
   let seccomp: ReturnType<typeof prepareSeccomp>;
   try {
     seccomp = prepareSeccomp(resolved.seccomp, filterContext(resolved.network.mode !== 'none', resolved.capabilities));

@@ -2,7 +2,7 @@
 // the same context before, else loaded, validated, resolved, compiled and
 // cached. "unconfined" means no filter, and only when asked for by name.
 import { readFileSync } from 'node:fs';
-import { release } from 'node:os';
+import { machineFacts } from '../host/probe-host.js';
 import { compileFilter } from './compile-filter.js';
 import { cacheKey, readCachedFilter, writeCachedFilter } from './filter-cache.js';
 import { loadPolicy, policyFile, UNCONFINED } from './load-policy.js';
@@ -16,9 +16,11 @@ export interface SeccompSetup {
   readonly source: 'cache' | 'compiled' | 'none';
 }
 
-/** This machine, a sandbox with or without a network, and the capabilities its workload holds. */
-export function filterContext(network: boolean, caps: readonly string[] = []): FilterContext {
-  return { arch: process.arch, kernel: release(), network, caps: [...caps].sort() };
+/** A machine (default: this one), a sandbox with or without a network, and the capabilities its workload holds. */
+export function filterContext(
+  network: boolean, caps: readonly string[] = [], machine: { readonly arch: string; readonly kernel: string } = machineFacts(),
+): FilterContext {
+  return { arch: machine.arch, kernel: machine.kernel, network, caps: [...caps].sort() };
 }
 
 export function prepareSeccomp(ref: string, ctx: FilterContext): SeccompSetup {

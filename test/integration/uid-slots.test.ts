@@ -16,14 +16,18 @@ import { parseSubIds } from '../../src/host/subid.js';
 import { acquireIdMap, acquireUidSlot, acquireUidSlotSync, slotGeometry, type UidSlot } from '../../src/idmap/uid-slots.js';
 import { IDENTITIES, isRoot, REPO, type Identity } from './harness.js';
 
-/** The child: `hold N TIMEOUT_MS` takes N slots at once, prints them, and holds them until stdin ends. */
+/**
+ * The child: `hold N TIMEOUT_MS` takes N slots at once, prints them, and holds them until stdin ends;
+ * `wait N TIMEOUT_MS` first prints that it is about to ask (so a test knows how long it waits).
+ */
 const CHILD = `
 import { acquireUidSlot, slotLockDir } from './src/idmap/uid-slots.ts';
 import { probeHost } from './src/host/probe-host.ts';
 const [cmd, n, timeoutMs] = process.argv.slice(2);
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
 const host = probeHost();
-if (cmd === 'hold') {
+if (cmd === 'hold' || cmd === 'wait') {
+  if (cmd === 'wait') out({ waiting: true });
   const started = Date.now();
   try {
     const slots = await Promise.all(Array.from({ length: Number(n) }, () => acquireUidSlot(host, { timeoutMs: Number(timeoutMs) })));
@@ -139,7 +143,8 @@ describe.each(withRange.map((as) => [as.name, as] as const))('uid slots as %s', 
     expect(refused.error.message).toMatch(new RegExp(`^all ${slots} uid slots of ${as.name} are in use \\(waited 0\\.[0-9] s; locks in ${dir}; holders include pid ${held.pid}`));
     expect(refused.error.hint).toMatch(/run fewer sandboxes at once, or give the user a larger range/);
 
-    const waiter = startChild(as, xdg, ['hold', '1', '10000']);
+    const waiter = startChild(as, xdg, ['wait', '1', '10000']);
+    expect((await waiter.next()).waiting).toBe(true);
     await new Promise((r) => setTimeout(r, 400));
     await all.release();
     const got = await waiter.next();

@@ -17,7 +17,7 @@ export const TOOLS = { newuidmap: NEWUIDMAP, newgidmap: NEWGIDMAP } as const;
 export const aliceSubid: HostFacts = {
   uid: 1000, gid: 1000, userName: 'alice',
   subuid: { start: 100000, count: 65536 }, subgid: { start: 300000, count: 65536 },
-  newuidmap: NEWUIDMAP, newgidmap: NEWGIDMAP, arch: 'x64', pasta: '/usr/bin/pasta', slirp4netns: '/usr/bin/slirp4netns',
+  newuidmap: NEWUIDMAP, newgidmap: NEWGIDMAP, arch: 'x64', kernel: '6.1.0-18-amd64', pasta: '/usr/bin/pasta', slirp4netns: '/usr/bin/slirp4netns',
 };
 /** Non-root caller without any /etc/subuid range. */
 export const aliceNoRange: HostFacts = { ...aliceSubid, subuid: null, subgid: null };
@@ -27,7 +27,7 @@ export const aliceNoTools: HostFacts = { ...aliceSubid, newuidmap: null, newgidm
 export const rootSubid: HostFacts = {
   uid: 0, gid: 0, userName: 'root',
   subuid: { start: 200000, count: 65536 }, subgid: { start: 400000, count: 65536 },
-  newuidmap: NEWUIDMAP, newgidmap: NEWGIDMAP, arch: 'x64', pasta: '/usr/bin/pasta', slirp4netns: '/usr/bin/slirp4netns',
+  newuidmap: NEWUIDMAP, newgidmap: NEWGIDMAP, arch: 'x64', kernel: '6.1.0-18-amd64', pasta: '/usr/bin/pasta', slirp4netns: '/usr/bin/slirp4netns',
 };
 /** Root without a range. */
 export const rootNoRange: HostFacts = { ...rootSubid, subuid: null, subgid: null };
@@ -87,6 +87,7 @@ export function input(
     inspectPath: rest.inspectPath ?? inspectStub,
     hostResolvConf: rest.hostResolvConf ?? null,
     ...(rest.image && { image: rest.image }),
+    ...(rest.slot !== undefined && { slot: rest.slot }),
   };
 }
 
