@@ -853,6 +853,14 @@ __attribute__((noreturn)) static void reaper_end(pid_t workload, int have_status
   _exit(0);
 }
 
+/* pid 1 was killed by a signal from outside the sandbox (kill -9 of its
+ * host pid) before it could report: the kernel killed everything else in its
+ * pid namespace with SIGKILL, the workload included, so the run ends as a
+ * workload killed by SIGKILL (SG, 137), not as a set-up failure. */
+static int pid1_killed_from_outside(int reaped, int reaper_status) {
+  return reaped && WIFSIGNALED(reaper_status);
+}
+
 static void reaper_loop(pid_t workload) {
   close(err_fd);
   if (tty_slave >= 0) close(tty_slave);
@@ -1078,7 +1086,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
   int64_t t0 = now_ns(), t_exit = 0;
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
-  int reaped = 0;
+  int reaped = 0, reaper_status = 0;
   sigset_t deferred;
   sigemptyset(&deferred);
 
@@ -1184,7 +1192,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
       struct signalfd_siginfo si;
       while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGCHLD) {
-          if (wait4(reaper, &(int){0}, WNOHANG, &ru) == reaper) reaped = 1;
+          if (wait4(reaper, &reaper_status, WNOHANG, &ru) == reaper) reaped = 1;
         } else if (si.ssi_signo == SIGWINCH) {
           if (master >= 0) copy_winsize(master);
         } else if (!started) {
@@ -1208,7 +1216,10 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
       /* the stage killed pid 1 before it could report: the workload died of that SIGKILL */
       wstatus = SIGKILL;
       have_status = 1;
-      t_exit = killed_at;
+      t_exit = killed_at;    } else if (pid1_killed_from_outside(reaped, reaper_status)) {
+      wstatus = SIGKILL;
+      have_status = 1;
+      t_exit = now_ns();
     }
   }
   /* everything in the sandbox is dead: drain what it wrote before */
