@@ -14,7 +14,7 @@ import type { PullProgress } from '../image/registry/pull-image.js';
 import { resolveImage, type PullPolicy } from '../image/resolve-image.js';
 import { validateImageConfig } from '../image/image-json.js';
 import type { ResolvedImage } from '../resolve/image-defaults.js';
-import { readImageFile } from './image-etc.js';
+import { readImageFileNoted } from './image-etc.js';
 
 export interface PrepareImageOptions {
   /** Image store directory (default: $SANDBOX_STORE, else under $XDG_DATA_HOME). */
@@ -38,8 +38,23 @@ function pickOverlay(options: PrepareImageOptions): OverlayDriver {
   return chooseOverlay(choice, { kernel: release(), fuseOverlayfs: findTool('fuse-overlayfs'), devFuse });
 }
 
+/**
+ * The layers (bottom first) with a layer listed more than once kept only at
+ * its topmost place: overlayfs refuses one directory twice (ELOOP), and the
+ * result is the same, since a layer applied again on top decides every path
+ * it touches, whatever it did lower down.
+ */
+export function topmostOccurrences(layers: readonly string[]): string[] {
+  return layers.filter((dir, i) => layers.indexOf(dir, i + 1) === -1);
+}
+
 function withUsers(image: Omit<ResolvedImage, 'passwd' | 'group'>): ResolvedImage {
-  return { ...image, passwd: readImageFile(image.layers, '/etc/passwd'), group: readImageFile(image.layers, '/etc/group') };
+  const passwd = readImageFileNoted(image.layers, '/etc/passwd');
+  const group = readImageFileNoted(image.layers, '/etc/group');
+  return {
+    ...image, passwd: passwd.text, group: group.text,
+    ...(passwd.note && { passwdNote: passwd.note }), ...(group.note && { groupNote: group.note }),
+  };
 }
 
 function directoryImage(ref: string, path: string, overlay: OverlayDriver): ResolvedImage {
@@ -72,7 +87,7 @@ export async function prepareImage(ref: string, options: PrepareImageOptions = {
     ...(options.signal && { signal: options.signal }),
   });
   // resolveImage made sure of every layer
-  const layers = image.layers.map((l) => store.layerPath(l.diffId));
+  const layers = topmostOccurrences(image.layers.map((l) => store.layerPath(l.diffId)));
   // pulls and loads check the config; a record stored by an older version is checked here
   const config = validateImageConfig(ref, `stored config ${image.configDigest}`, image.config,
     `the image was stored without this check: remove it (sandbox image rm ${ref}) and pull or load it again`);
