@@ -9,6 +9,7 @@ import { launchStage } from '../launch/launch-stage.js';
 import { planRun } from '../launch/plan-run.js';
 import type { ExecOptions } from '../resolve/exec-options.js';
 import { resolveRunSpec, type InspectPath } from '../resolve/resolve-run-spec.js';
+import { checkMountRedirects } from '../rootfs/mount-redirects.js';
 import type { RunSpec } from '../resolve/run-spec.js';
 import { probeHostImage } from '../rootfs/host-image.js';
 import { filterContext, prepareSeccomp } from '../seccomp/prepare-seccomp.js';
@@ -62,8 +63,9 @@ const inspectPath: InspectPath = (path) => {
     const real = realpathSync(path);
     const st = statSync(real);
     return { real, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other' };
-  } catch {
-    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    return code === 'ENOENT' || code === 'ENOTDIR' ? null : { error: code };
   }
 };
 
@@ -128,6 +130,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     ...(options.signal && { signal: options.signal }),
   });
   const resolved = prepareRun(options, host, image);
+  checkMountRedirects(resolved);
   // the uid slot or writable layer is made on the thread pool while this thread finds the filter
   const acquiring = acquireRunResources(resolved, host, options);
   let seccomp: ReturnType<typeof prepareSeccomp>;
