@@ -597,6 +597,18 @@ static void confined_symlink(uint32_t step, const char *target, const char *path
   close(dfd);
 }
 
+/* A backstop for image content: a mount target (not the root itself) that
+ * resolves to the root of the confinement (an image symlink such as
+ * /proc -> .. or /tmp -> /) would cover the whole image. TypeScript refuses
+ * these first, naming the link; this only keeps the stage from doing it. */
+static void refuse_root_target(uint32_t step, const char *dst, int tfd) {
+  const char *rel = confined_rel(dst);
+  if (!rel || strcmp(rel, ".") == 0 || !*rel) return;
+  struct stat t, r;
+  if (fstat(tfd, &t) == 0 && fstat(confine_fd, &r) == 0 && t.st_dev == r.st_dev && t.st_ino == r.st_ino)
+    fail(step, ELOOP, "mount on %s: it resolves to the root of the sandbox (a symlink in the image leads there)", dst);
+}
+
 /* Bind: a detached copy of the source tree, attached at the target's fd. */
 static void confined_bind(uint32_t step, const char *src, const char *dst, int recursive) {
   int sfd = path_fd(src, 0);
@@ -605,6 +617,7 @@ static void confined_bind(uint32_t step, const char *src, const char *dst, int r
   if (tree < 0) fail(step, errno, "bind %s on %s: open_tree", src, dst);
   int tfd = path_fd(dst, 0);
   if (tfd < 0) fail(step, errno, "open %s", dst);
+  refuse_root_target(step, dst, tfd);
   if (syscall(SYS_move_mount, tree, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     fail(step, errno, "bind %s on %s", src, dst);
   close(tree); close(tfd); close(sfd);
@@ -616,6 +629,7 @@ static void confined_mount(uint32_t step, const char *src, const char *dst, cons
     fail(step, errno, "mount %s on %s (%s)", src, dst, fs);
   int tfd = path_fd(dst, O_DIRECTORY);
   if (tfd < 0) fail(step, errno, "open %s", dst);
+  refuse_root_target(step, dst, tfd);
   if (syscall(SYS_move_mount, AT_FDCWD, confine_staging, tfd, "", MOVE_MOUNT_T_EMPTY_PATH) < 0)
     fail(step, errno, "move the mount of %s to %s", fs, dst);
   close(tfd);
