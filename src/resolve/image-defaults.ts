@@ -30,6 +30,9 @@ export interface ResolvedImage {
   /** The image's /etc/passwd and /etc/group (null: the image has none). */
   readonly passwd: string | null;
   readonly group: string | null;
+  /** Why passwd or group may be incomplete (cut after 1 MiB, unreadable): said when a name is not found. */
+  readonly passwdNote?: string;
+  readonly groupNote?: string;
 }
 
 export interface ImageUser {
@@ -70,7 +73,7 @@ function numericId(s: string): number | null {
  * "user", "uid", "user:group", "uid:gid" (as the image config's User or -u
  * say it) to ids, with the image's passwd/group. `where` names the source.
  */
-export function resolveImageUser(spec: string, image: Pick<ResolvedImage, 'passwd' | 'group' | 'ref'>, where: string): ImageUser {
+export function resolveImageUser(spec: string, image: Pick<ResolvedImage, 'passwd' | 'group' | 'ref' | 'passwdNote' | 'groupNote'>, where: string): ImageUser {
   const [u = '', g, ...rest] = spec.split(':');
   if (u === '' || rest.length || g === '') {
     throw new SandboxError('usage', `invalid user "${spec}" (${where})`, 'use USER, UID, USER:GROUP or UID:GID');
@@ -79,7 +82,7 @@ export function resolveImageUser(spec: string, image: Pick<ResolvedImage, 'passw
   const uidNum = numericId(u);
   const entry = uidNum === null ? entries.find((e) => e.name === u) : entries.find((e) => e.uid === uidNum);
   if (uidNum === null && !entry) {
-    throw new SandboxError('usage', `user "${u}" (${where}) is not in the image's /etc/passwd (${image.ref})`,
+    throw new SandboxError('usage', `user "${u}" (${where}) is not in the image's /etc/passwd (${image.ref})${image.passwdNote ? `: ${image.passwdNote}` : ''}`,
       'give a numeric uid, or a user the image defines');
   }
   const uid = uidNum ?? entry!.uid;
@@ -88,7 +91,7 @@ export function resolveImageUser(spec: string, image: Pick<ResolvedImage, 'passw
   else {
     const gidNum = numericId(g) ?? groupId(image.group, g);
     if (gidNum === null) {
-      throw new SandboxError('usage', `group "${g}" (${where}) is not in the image's /etc/group (${image.ref})`,
+      throw new SandboxError('usage', `group "${g}" (${where}) is not in the image's /etc/group (${image.ref})${image.groupNote ? `: ${image.groupNote}` : ''}`,
         'give a numeric gid, or a group the image defines');
     }
     gid = gidNum;

@@ -24,7 +24,8 @@ const DEFAULT_TMPFS_SIZE = '64m';
 const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
 
 /** What the resolver may know about a host path (canonical path and kind). */
-export type InspectPath = (path: string) => { real: string; kind: 'dir' | 'file' | 'other' } | null;
+/** null: the path does not exist (ENOENT, ENOTDIR); `error`: it could not be looked at (EACCES, ELOOP...). */
+export type InspectPath = (path: string) => { real: string; kind: 'dir' | 'file' | 'other' } | { error: string } | null;
 
 export interface ResolveInput {
   readonly options: ExecOptions;
@@ -69,6 +70,10 @@ function resolveVolume(v: ProfileVolume, where: string, inspect: InspectPath): V
   const found = inspect(v.source);
   if (!found) {
     throw new SandboxError('usage', `volume source ${v.source} does not exist (${where})`, 'create it first, or fix the path');
+  }
+  if ('error' in found) {
+    throw new SandboxError('usage', `volume source ${v.source} cannot be reached (${where}): ${found.error}${found.error === 'EACCES' ? ' (permission denied: you may not search a directory on its path)' : ''}`,
+      found.error === 'EACCES' ? 'the sandbox binds it as you: give your user search (x) permission on each directory of the path, or bind a path you can reach' : 'fix the path');
   }
   if (found.kind === 'other') {
     throw new SandboxError('usage', `volume source ${v.source} is not a file or directory (${where})`, 'bind only regular files and directories');

@@ -14,7 +14,10 @@ import type { PullProgress } from '../image/registry/pull-image.js';
 import { resolveImage, type PullPolicy } from '../image/resolve-image.js';
 import { validateImageConfig } from '../image/image-json.js';
 import type { ResolvedImage } from '../resolve/image-defaults.js';
-import { readImageFile } from './image-etc.js';
+import { readImageFileNoted } from './image-etc.js';
+import { basename, dirname } from 'node:path';
+import { planImageIdMap } from '../idmap/image-idmap.js';
+import { runWorker } from '../image/unpack/userns-worker.js';
 
 export interface PrepareImageOptions {
   /** Image store directory (default: $SANDBOX_STORE, else under $XDG_DATA_HOME). */
@@ -38,11 +41,48 @@ function pickOverlay(options: PrepareImageOptions): OverlayDriver {
   return chooseOverlay(choice, facts);
 }
 
-function withUsers(image: Omit<ResolvedImage, 'passwd' | 'group'>): ResolvedImage {
-  return { ...image, passwd: readImageFile(image.layers, '/etc/passwd'), group: readImageFile(image.layers, '/etc/group') };
+/**
+ * The layers (bottom first) with a layer listed more than once kept only at
+ * its topmost place: overlayfs refuses one directory twice (ELOOP), and the
+ * result is the same, since a layer applied again on top decides every path
+ * it touches, whatever it did lower down.
+ */
+export function topmostOccurrences(layers: readonly string[]): string[] {
+  return layers.filter((dir, i) => layers.indexOf(dir, i + 1) === -1);
 }
 
-function directoryImage(ref: string, path: string, overlay: OverlayDriver): ResolvedImage {
+type Noted = { text: string | null; note?: string };
+
+/**
+ * The image's /etc/passwd and /etc/group as the caller reads them; where that
+ * is refused (a 0600 file owned by an id inside: host root may read it, the
+ * caller may not), as root of the image's user namespace reads them, so that
+ * root and an unprivileged user get the same answer.
+ */
+async function readUsers(layers: readonly string[], host: HostFacts | undefined): Promise<{ passwd: Noted; group: Noted }> {
+  const passwd = readImageFileNoted(layers, '/etc/passwd');
+  const group = readImageFileNoted(layers, '/etc/group');
+  const refused = (f: Noted) => f.note?.includes('(EACCES)') ?? false;
+  const parent = dirname(layers[0]!);
+  if (!(refused(passwd) || refused(group)) || layers.some((l) => dirname(l) !== parent)) return { passwd, group };
+  const facts = host ?? probeHost();
+  const idmap = planImageIdMap(facts);
+  if (idmap.mode !== 'subid') return { passwd, group };
+  const reply = await runWorker({ op: 'read-etc', layers: layers.map((l) => basename(l)), paths: ['/etc/passwd', '/etc/group'] },
+    { cwd: parent, idmap, host: facts, what: 'read the image\'s /etc/passwd and /etc/group' });
+  const files = reply.report as Record<string, Noted>;
+  return { passwd: files['/etc/passwd'] ?? passwd, group: files['/etc/group'] ?? group };
+}
+
+async function withUsers(image: Omit<ResolvedImage, 'passwd' | 'group'>, host?: HostFacts): Promise<ResolvedImage> {
+  const { passwd, group } = await readUsers(image.layers, host);
+  return {
+    ...image, passwd: passwd.text, group: group.text,
+    ...(passwd.note && { passwdNote: passwd.note }), ...(group.note && { groupNote: group.note }),
+  };
+}
+
+function directoryImage(ref: string, path: string, overlay: OverlayDriver): Promise<ResolvedImage> {
   let real: string;
   try {
     real = realpathSync(path);
@@ -72,9 +112,9 @@ export async function prepareImage(ref: string, options: PrepareImageOptions = {
     ...(options.signal && { signal: options.signal }),
   });
   // resolveImage made sure of every layer
-  const layers = image.layers.map((l) => store.layerPath(l.diffId));
+  const layers = topmostOccurrences(image.layers.map((l) => store.layerPath(l.diffId)));
   // pulls and loads check the config; a record stored by an older version is checked here
   const config = validateImageConfig(ref, `stored config ${image.configDigest}`, image.config,
     `the image was stored without this check: remove it (sandbox image rm ${ref}) and pull or load it again`);
-  return withUsers({ ref, digest: image.manifestDigest, layers, overlay, config: config.config ?? {} });
+  return withUsers({ ref, digest: image.manifestDigest, layers, overlay, config: config.config ?? {} }, host);
 }

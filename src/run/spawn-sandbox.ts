@@ -12,6 +12,7 @@ import { resolveRunSpec, resolveRunUser, type InspectPath, type ResolveInput } f
 import { readHostResolvConf } from '../host/resolv-conf.js';
 import { acquireUidSlot } from '../idmap/uid-slots.js';
 import type { UidSlotRange } from '../idmap/plan-idmap.js';
+import { checkMountRedirects } from '../rootfs/mount-redirects.js';
 import type { RunSpec } from '../resolve/run-spec.js';
 import { probeHostImage } from '../rootfs/host-image.js';
 import { filterContext, prepareSeccomp } from '../seccomp/prepare-seccomp.js';
@@ -65,8 +66,9 @@ const inspectPath: InspectPath = (path) => {
     const real = realpathSync(path);
     const st = statSync(real);
     return { real, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other' };
-  } catch {
-    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    return code === 'ENOENT' || code === 'ENOTDIR' ? null : { error: code };
   }
 };
 
@@ -136,6 +138,8 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   let resolved: RunSpec;
   try {
     resolved = resolveRunSpec({ ...input, ...(slot !== undefined && { slot }) });
+    // an image symlink must not send a mount onto the root (read off the layers, so not in the pure validateRunSpec)
+    checkMountRedirects(resolved);
   } catch (e) {
     slot?.release();
     throw e;

@@ -597,6 +597,18 @@ static void confined_symlink(uint32_t step, const char *target, const char *path
   close(dfd);
 }
 
+/* A backstop for image content: a mount target (not the root itself) that
+ * resolves to the root of the confinement (an image symlink such as
+ * /proc -> .. or /tmp -> /) would cover the whole image. TypeScript refuses
+ * these first, naming the link; this only keeps the stage from doing it. */
+static void refuse_root_target(uint32_t step, const char *dst, int tfd) {
+  const char *rel = confined_rel(dst);
+  if (!rel || strcmp(rel, ".") == 0 || !*rel) return;
+  struct stat t, r;
+  if (fstat(tfd, &t) == 0 && fstat(confine_fd, &r) == 0 && t.st_dev == r.st_dev && t.st_ino == r.st_ino)
+    fail(step, ELOOP, "mount on %s: it resolves to the root of the sandbox (a symlink in the image leads there)", dst);
+}
+
 /* Bind: a detached copy of the source tree, attached at the target's fd. */
 static void confined_bind(uint32_t step, const char *src, const char *dst, int recursive) {
   int sfd = path_fd(src, 0);
@@ -605,6 +617,7 @@ static void confined_bind(uint32_t step, const char *src, const char *dst, int r
   if (tree < 0) fail(step, errno, "bind %s on %s: open_tree", src, dst);
   int tfd = path_fd(dst, 0);
   if (tfd < 0) fail(step, errno, "open %s", dst);
+  refuse_root_target(step, dst, tfd);
   if (syscall(SYS_move_mount, tree, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     fail(step, errno, "bind %s on %s", src, dst);
   close(tree); close(tfd); close(sfd);
@@ -616,6 +629,7 @@ static void confined_mount(uint32_t step, const char *src, const char *dst, cons
     fail(step, errno, "mount %s on %s (%s)", src, dst, fs);
   int tfd = path_fd(dst, O_DIRECTORY);
   if (tfd < 0) fail(step, errno, "open %s", dst);
+  refuse_root_target(step, dst, tfd);
   if (syscall(SYS_move_mount, AT_FDCWD, confine_staging, tfd, "", MOVE_MOUNT_T_EMPTY_PATH) < 0)
     fail(step, errno, "move the mount of %s to %s", fs, dst);
   close(tfd);
@@ -853,6 +867,14 @@ __attribute__((noreturn)) static void reaper_end(pid_t workload, int have_status
   _exit(0);
 }
 
+/* pid 1 was killed by a signal from outside the sandbox (kill -9 of its
+ * host pid) before it could report: the kernel killed everything else in its
+ * pid namespace with SIGKILL, the workload included, so the run ends as a
+ * workload killed by SIGKILL (SG, 137), not as a set-up failure. */
+static int pid1_killed_from_outside(int reaped, int reaper_status) {
+  return reaped && WIFSIGNALED(reaper_status);
+}
+
 static void reaper_loop(pid_t workload) {
   close(err_fd);
   if (tty_slave >= 0) close(tty_slave);
@@ -1078,7 +1100,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
   int64_t t0 = now_ns(), t_exit = 0;
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
-  int reaped = 0;
+  int reaped = 0, reaper_status = 0;
   sigset_t deferred;
   sigemptyset(&deferred);
 
@@ -1184,7 +1206,7 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
       struct signalfd_siginfo si;
       while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGCHLD) {
-          if (wait4(reaper, &(int){0}, WNOHANG, &ru) == reaper) reaped = 1;
+          if (wait4(reaper, &reaper_status, WNOHANG, &ru) == reaper) reaped = 1;
         } else if (si.ssi_signo == SIGWINCH) {
           if (master >= 0) copy_winsize(master);
         } else if (!started) {
@@ -1208,7 +1230,10 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
       /* the stage killed pid 1 before it could report: the workload died of that SIGKILL */
       wstatus = SIGKILL;
       have_status = 1;
-      t_exit = killed_at;
+      t_exit = killed_at;    } else if (pid1_killed_from_outside(reaped, reaper_status)) {
+      wstatus = SIGKILL;
+      have_status = 1;
+      t_exit = now_ns();
     }
   }
   /* everything in the sandbox is dead: drain what it wrote before */

@@ -124,6 +124,18 @@ describe.skipIf(!isRoot)('CONFINE keeps set-up inside the new root', () => {
     expectHostUntouched();
   }, T);
 
+  it('MOUNT or BIND onto a link that resolves to the root itself fails (ELOOP), naming the target', async () => {
+    const toRoot = [ops.symlink('..', '/newroot/proc'), ops.symlink('/', '/newroot/tmp')];
+    for (const op of [ops.mount('proc', '/newroot/proc', 'proc', MS.NOSUID), ops.mount('tmpfs', '/newroot/tmp', 'tmpfs', 0, 'size=16k'),
+      ops.bind('/oldroot/dev/null', '/newroot/tmp', false)]) {
+      const { outcome, out } = await run(hostilePlan([...toRoot, op], 'true'));
+      expect(outcome.kind, show(outcome) + out).toBe('failed');
+      expect(outcome.kind === 'failed' && outcome.errno).toBe(40); // ELOOP
+      expect(outcome.kind === 'failed' && outcome.detail).toMatch(/resolves to the root of the sandbox/);
+    }
+    expectHostUntouched();
+  }, T);
+
   it('without CONFINE the same link does reach the host (the test can tell the difference)', async () => {
     const plan = hostilePlan([], 'true').filter((o) => o.what !== 'resolve paths under /newroot inside it');
     const i = plan.findIndex((o) => o.what.startsWith('execute'));

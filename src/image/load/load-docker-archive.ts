@@ -35,7 +35,14 @@ const LAYER_TYPES = {
 
 function readManifestJson(name: string, scan: ArchiveScan): ManifestEntry[] {
   const e = scan.entries.get('manifest.json');
-  if (!e || e.type !== 'file') {
+  if (e?.type === 'symlink') {
+    throw loadError(name, 'manifest.json', `a symlink (to '${e.linkname}'), not a file: docker save writes it as a regular file`,
+      'the archive was made or changed by something else: save the image again (docker save / podman save --format docker-archive)');
+  }
+  if (e && e.type !== 'file') {
+    throw loadError(name, 'manifest.json', 'not a regular file: this is not a docker-archive as docker save writes it', 'save the image again (docker save / podman save --format docker-archive)');
+  }
+  if (!e) {
     throw loadError(name, 'manifest.json', 'missing: this is not a docker-archive', 'for an OCI layout archive use oci-archive:FILE');
   }
   if (e.size > LOAD_LIMITS.maxJsonBytes || !e.data) {

@@ -29,7 +29,7 @@
 // and opaque xattrs (overlay-marks.ts) once every entry is in place, so an
 // entry of this layer always wins over a whiteout of the same path (a
 // whiteout only hides lower layers, OCI image-spec layer.md).
-import { closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readdirSync, realpathSync, symlinkSync, unlinkSync, constants as fsc, writeSync, lstatSync, statSync } from 'node:fs';
+import { closeSync, readFileSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readdirSync, realpathSync, symlinkSync, unlinkSync, constants as fsc, writeSync, lstatSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline, Transform, type Duplex, type Readable } from 'node:stream';
 import * as tar from 'tar-stream';
@@ -211,7 +211,7 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
     return done.then(
       () => {
         try {
-          if (chown) fchownSync(fd, header.uid ?? 0, header.gid ?? 0);
+          if (chown) ownBy(name, header.uid ?? 0, header.gid ?? 0, () => fchownSync(fd, header.uid ?? 0, header.gid ?? 0));
           fchmodSync(fd, fileModeOf(header)); // after chown, which would clear what it may
           if (header.mtime) futimesSync(fd, header.mtime, header.mtime);
           const st = fstatSync(fd);
@@ -293,7 +293,7 @@ export async function unpackLayer(source: Readable, targetDir: string, options: 
         const path = layer.prepareParents(components, name);
         clearPath(path, rel, false);
         symlinkSync(target, path); // the target is only text: resolved inside the container at run time
-        if (chown) lchownSync(path, header.uid ?? 0, header.gid ?? 0);
+        if (chown) ownBy(name, header.uid ?? 0, header.gid ?? 0, () => lchownSync(path, header.uid ?? 0, header.gid ?? 0));
         if (header.mtime) lutimesSync(path, header.mtime, header.mtime);
         report.counts.symlink++;
         return consume(entry, name);
@@ -414,6 +414,47 @@ function applyOverlayMarks(layer: LayerRoot, whiteouts: readonly string[], opaqu
   return marks;
 }
 
+/** "0-65535" (adjacent ranges merged, as the caller's own id next to its subordinate range). */
+function joinRanges(ranges: [number, number][]): string {
+  const merged: [number, number][] = [];
+  for (const [lo, hi] of [...ranges].sort((x, y) => x[0] - y[0])) {
+    const last = merged[merged.length - 1];
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else merged.push([lo, hi]);
+  }
+  return merged.map(([lo, hi]) => `${lo}-${hi}`).join(', ');
+}
+
+/** "0-65535" for the inside ids of /proc/self/{uid,gid}_map (the user namespace the unpack runs in). */
+function insideRanges(file: string): { text: string; has: (id: number) => boolean } {
+  let lines: number[][] = [];
+  try {
+    lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((l) => l.length === 3);
+  } catch {
+    /* no map to name */
+  }
+  return {
+    text: lines.length ? joinRanges(lines.map(([inside, , count]) => [inside!, inside! + count! - 1] as [number, number])) : 'unknown',
+    has: (id) => lines.some(([inside, , count]) => id >= inside! && id < inside! + count!),
+  };
+}
+
+/** Runs a chown of entry `name`; an owner the user namespace does not map (EINVAL) is named with the mapped range. */
+function ownBy(name: string, uid: number, gid: number, chown: () => void): void {
+  try {
+    chown();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+    const uids = insideRanges('/proc/self/uid_map');
+    const gids = insideRanges('/proc/self/gid_map');
+    const out = [...(uids.has(uid) ? [] : [`uid ${uid} is outside the mapped uids ${uids.text}`]),
+      ...(gids.has(gid) ? [] : [`gid ${gid} is outside the mapped gids ${gids.text}`])];
+    throw layerError(`entry '${printableEntryName(name)}': owner ${uid}:${gid} cannot be set: ${out.length ? out.join('; ') : 'the user namespace refused it (EINVAL)'}`,
+      'image layers are unpacked with your subordinate ids (/etc/subuid, /etc/subgid: inside 0 is you or the first id of your range); '
+      + 'give your user a larger range (usermod --add-subuids/--add-subgids) or rebuild the image with owners inside it');
+  }
+}
+
 /**
  * Directory modes, owners and mtimes, applied last (creating entries inside
  * would change the mtime; a 0555 directory would refuse them), deepest
@@ -432,7 +473,7 @@ function applyDirectories(layer: LayerRoot, dirs: Map<string, DeferredDir>, chow
       continue; // replaced by a later entry: nothing to apply
     }
     try {
-      if (chown) fchownSync(fd, d.uid, d.gid);
+      if (chown) ownBy(rel, d.uid, d.gid, () => fchownSync(fd, d.uid, d.gid));
       fchmodSync(fd, d.mode);
       if (d.mtime) futimesSync(fd, d.mtime, d.mtime);
     } finally {

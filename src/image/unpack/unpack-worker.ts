@@ -6,6 +6,8 @@
 // (root's store may sit below /root, which root's subordinate ids cannot search).
 //   argv[2] = JSON request:
 //     {"op":"unpack","options":{...}}  stdin: the verified layer blob; cwd: the empty target
+//     {"op":"read-etc","layers":[...],"paths":[...]}  cwd: the directory holding the layers (an image
+//        /etc/passwd of mode 0600 owned by an id inside is readable only there)
 //   stdout: one JSON line, {"ok":true,...} or {"ok":false,"error":{code,message,hint}}.
 // Must not: read anything but stdin and the cwd tree, follow a symlink, or
 // touch a path outside the cwd. (Trees are removed by the stage's CLEAR_DIR,
@@ -13,11 +15,15 @@
 import { createReadStream } from 'node:fs';
 import { isSandboxError, SandboxError } from '../../errors.js';
 import { unpackLayer, type UnpackOptions } from './unpack-layer.js';
+import { readImageFileNoted } from '../../run/image-etc.js';
 
 /** Options the worker accepts for 'unpack' (JSON: no streams, no functions). */
 export type WorkerUnpackOptions = Pick<UnpackOptions, 'compression' | 'maxBytes' | 'maxEntries' | 'whiteouts' | 'chown' | 'strict' | 'expectDiffId'>;
 
-export type WorkerRequest = { op: 'unpack'; options: WorkerUnpackOptions };
+export type WorkerRequest =
+  | { op: 'unpack'; options: WorkerUnpackOptions }
+  /** Reads small /etc files of an image as the overlay shows them (layers: directory names in the cwd, bottom first). */
+  | { op: 'read-etc'; layers: string[]; paths: string[] };
 
 export type WorkerReply =
   | { ok: true; report?: unknown }
@@ -36,6 +42,12 @@ async function main(): Promise<void> {
     const source = createReadStream('', { fd: 0 });
     const report = await unpackLayer(source, CWD, { ...request.options, targetIsResolved: true });
     return reply({ ok: true, report });
+  }
+  if (request?.op === 'read-etc') {
+    if (request.layers.some((l) => l.includes('/') || l === '..' || l === '.')) throw new SandboxError('internal', 'unpack worker: a layer name with a slash', 'a bug: report it');
+    const layers = request.layers.map((l) => `${CWD}/${l}`);
+    const files = Object.fromEntries(request.paths.map((p) => [p, readImageFileNoted(layers, p)]));
+    return reply({ ok: true, report: files });
   }
   throw new SandboxError('internal', `unpack worker: unknown request ${process.argv[2]}`, 'the sandbox and its worker are from different builds: reinstall');
 }
