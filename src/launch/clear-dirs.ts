@@ -15,7 +15,7 @@
 import { SandboxError } from '../errors.js';
 import type { HostFacts } from '../host/probe-host.js';
 import type { IdMapPlan } from '../idmap/plan-idmap.js';
-import { errnoName } from '../run/run-result.js';
+import { errnoName } from '../errno-name.js';
 import { ops, type StageOp } from '../stage/plan.js';
 import { launchStage } from './launch-stage.js';
 import { planUserns } from './plan-run.js';

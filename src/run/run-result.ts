@@ -1,6 +1,7 @@
 // RunResult: everything a caller learns about a run that started. A workload
 // that fails is a result, not an exception.
 import { constants } from 'node:os';
+import { errnoName } from '../errno-name.js';
 import type { CgroupUsage } from '../cgroup/cgroup-run.js';
 import type { StageExit, StageOutcome } from '../launch/launch-stage.js';
 import type { LimitsSpec, RunSpec } from '../resolve/run-spec.js';
@@ -101,11 +102,6 @@ export interface RunContext {
 }
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
-const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
-}
 
 function base(ctx: RunContext) {
   const { spec } = ctx;

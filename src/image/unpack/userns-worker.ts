@@ -15,7 +15,7 @@ import type { IdMapPlan } from '../../idmap/plan-idmap.js';
 import { launchStage } from '../../launch/launch-stage.js';
 import { planIdMaps } from '../../launch/plan-run.js';
 import { packagePath } from '../../package-root.js';
-import { errnoName } from '../../run/run-result.js';
+import { errnoName } from '../../errno-name.js';
 import { CLONE, ops, type StageOp } from '../../stage/plan.js';
 import type { WorkerReply, WorkerRequest } from './unpack-worker.js';
 

@@ -2,7 +2,8 @@
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { planRun } from '../../../src/launch/plan-run.js';
-import { errnoName, toRunResult } from '../../../src/run/run-result.js';
+import { errnoName } from '../../../src/errno-name.js';
+import { toRunResult } from '../../../src/run/run-result.js';
 import { KillReason, Op } from '../../../src/stage/protocol.js';
 import type { StageExit } from '../../../src/launch/launch-stage.js';
 import type { RunContext } from '../../../src/run/run-result.js';
