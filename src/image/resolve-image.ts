@@ -13,7 +13,7 @@ import { isLoadable, loadImage } from './load/load-image.js';
 import { pullIntoStore } from './pull-into-store.js';
 import { parseImageReference, type ImageReference } from './registry/parse-reference.js';
 import { fetchOptions, type ImageFetchOptions } from './image-fetch-options.js';
-import { formatPlatform, parsePlatform } from './registry/registry-client.js';
+import { formatPlatform, parsePlatform } from './platform.js';
 import { type ImageStore, type StoredImage } from './store/image-store.js';
 import { openStore } from './store/image-store.js';
 
