@@ -164,6 +164,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
       }
       return;
     }
+    // internal invariant: the plan's sync points are the ones this loop answers
     throw new Error(`no one waits for the stage at "${op.what}"`);
   };
   try {
