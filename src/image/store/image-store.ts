@@ -17,27 +17,23 @@
 // (remove-tree-in-userns.ts), never by a path walk. Who may walk the store's
 // directories is store-access.ts's, applied on every open.
 // This file opens the store and binds its parts to its paths: blobs.ts,
-// layers.ts, records.ts (with putImage and the removals here, under
-// store.lock) and prune/ (one sweep per file).
+// layers.ts, records.ts, record-writes.ts (under store.lock) and prune/
+// (one sweep per file).
 // Must not: download (registry/pull-image.ts, with blobDir = blobsDir),
 // decide how a layer is unpacked (the caller's callback: unpackLayer, in
 // the stage for chown), or remove a tree by path.
-import { promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { SandboxError } from '../../errors.js';
 import { probeHost, type HostFacts } from '../../host/probe-host.js';
 import { planImageIdMap } from '../../idmap/image-idmap.js';
 import { layerTreeRemover } from '../unpack/remove-tree-in-userns.js';
 import { hasBlob, putBlob } from './blobs.js';
 import { hasLayer, unpackLayerOnce, type UnpackLayer } from './layers.js';
 import { pruneStore, type PruneOptions, type PruneReport } from './prune/prune-store.js';
-import {
-  listRecordDigests, namesOf, platformOf, readNames, readRecord, resolveDigest, validateRecord, type ImageRecord, type StoredImage,
-} from './records.js';
+import { deleteImage, deleteName, writeImage } from './record-writes.js';
+import { getImage, listImages, validateRecord, type ImageRecord, type StoredImage } from './records.js';
 import { secureStoreDir, storeAccess, type StoreDirKind } from './store-access.js';
-import { hostError, statOrNull, writeFileAtomic } from './store-fs.js';
 import { acquireLock } from './store-lock.js';
-import { digestHex, escapeName, isDigest, runsDir, storePaths, storeRoot, type StorePaths } from './store-paths.js';
+import { digestHex, escapeName, runsDir, storePaths, storeRoot, type StorePaths } from './store-paths.js';
 
 export type { EnsureLayerContext } from './layers.js';
 export type { PruneOptions, PruneReport } from './prune/prune-store.js';
@@ -112,80 +108,10 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
     return p;
   }
 
-  async function getImage(nameOrDigest: string, opts: { names?: boolean } = {}): Promise<StoredImage | null> {
-    const digest = await resolveDigest(paths, nameOrDigest);
-    if (!digest) return null;
-    const record = await readRecord(paths, digest);
-    if (!record) return null;
-    // the names are found by reading every name file: a run does not need them
-    return { ...record, names: opts.names === false ? [] : namesOf(await readNames(paths), digest) };
-  }
-
-  async function listImages(): Promise<StoredImage[]> {
-    const names = await readNames(paths);
-    const out: StoredImage[] = [];
-    for (const digest of await listRecordDigests(paths)) {
-      const record = await readRecord(paths, digest);
-      if (record) out.push({ ...record, names: namesOf(names, digest) });
-    }
-    return out.sort((a, b) => a.created.localeCompare(b.created) || a.manifestDigest.localeCompare(b.manifestDigest));
-  }
-
   async function putImage(record: ImageRecord, names: readonly string[]): Promise<StoredImage> {
     validateRecord(record);
     for (const n of names) escapeName(n);
-    const stored: Omit<StoredImage, 'names'> = {
-      manifestDigest: record.manifestDigest,
-      configDigest: record.configDigest,
-      config: record.config,
-      layers: record.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType })),
-      created: record.created ?? new Date().toISOString(),
-      platform: record.platform ?? platformOf(record.config),
-    };
-    return withStoreLock(async () => {
-      // under the lock prune cannot run: what is here now stays while the record exists
-      const missing: string[] = [];
-      if (!(await hasBlob(paths, record.configDigest))) missing.push(`config blob ${record.configDigest}`);
-      for (const l of record.layers) {
-        if (!(await hasBlob(paths, l.digest))) missing.push(`layer blob ${l.digest}`);
-        if (!(await hasLayer(paths, l.diffId))) missing.push(`unpacked layer ${l.diffId}`);
-      }
-      if (missing.length) {
-        throw new SandboxError('host', `image ${record.manifestDigest} cannot be recorded in ${paths.root}: missing ${missing.join(', ')}`,
-          'store every blob (putBlob) and unpack every layer (ensureLayer) first; a concurrent prune may have removed them: pull again');
-      }
-      await writeFileAtomic(paths.image(record.manifestDigest), `${JSON.stringify({ schemaVersion: 1, ...stored }, null, 2)}\n`);
-      for (const n of names) await writeFileAtomic(paths.name(n), `${record.manifestDigest}\n`);
-      return { ...stored, names: namesOf(await readNames(paths), record.manifestDigest) };
-    });
-  }
-
-  async function removeImage(nameOrDigest: string): Promise<string> {
-    return withStoreLock(async () => {
-      const digest = await resolveDigest(paths, nameOrDigest);
-      const exists = digest ? await statOrNull(paths.image(digest)) : null;
-      if (!digest || !exists) {
-        throw new SandboxError('config', `no image '${nameOrDigest}' in the store ${paths.root}`,
-          'list the stored images by name and digest, and name one of them');
-      }
-      // names first: a crash in between leaves a nameless record, never a name without its image
-      for (const n of namesOf(await readNames(paths), digest)) {
-        await fsp.rm(paths.name(n), { force: true }).catch((e) => { throw hostError(`cannot remove ${paths.name(n)}`, e); });
-      }
-      await fsp.rm(paths.image(digest), { force: true }).catch((e) => { throw hostError(`cannot remove ${paths.image(digest)}`, e); });
-      return digest;
-    });
-  }
-
-  async function removeName(name: string): Promise<string> {
-    return withStoreLock(async () => {
-      const digest = isDigest(name) ? null : await resolveDigest(paths, name);
-      if (!digest) {
-        throw new SandboxError('config', `no image named '${name}' in the store ${paths.root}`, 'list the stored images by name and digest, and name one of them');
-      }
-      await fsp.rm(paths.name(name), { force: true }).catch((e) => { throw hostError(`cannot remove ${paths.name(name)}`, e); });
-      return digest;
-    });
+    return withStoreLock(() => writeImage(paths, record, names));
   }
 
   function prune(opts: PruneOptions = {}): Promise<PruneReport> {
@@ -202,10 +128,10 @@ export async function openStore(root?: string, options: StoreOptions = {}): Prom
     hasLayer: (diffId) => hasLayer(paths, diffId),
     layerPath: (d) => paths.layer(d),
     putImage,
-    getImage,
-    listImages,
-    removeImage,
-    removeName,
+    getImage: (nameOrDigest, opts) => getImage(paths, nameOrDigest, opts),
+    listImages: () => listImages(paths),
+    removeImage: (nameOrDigest) => withStoreLock(() => deleteImage(paths, nameOrDigest)),
+    removeName: (name) => withStoreLock(() => deleteName(paths, name)),
     prune,
   };
 }

@@ -1,7 +1,7 @@
 // Image records and names in the store: images/<hex>.json (the manifest
 // digest's record: config, layers, platform) and names/<escaped name> (one
 // manifest digest each). Reading, checking and resolving them; writing is
-// putImage's, under store.lock.
+// record-writes.ts's, under store.lock.
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { SandboxError } from '../../errors.js';
@@ -130,4 +130,25 @@ export async function resolveDigest(paths: StorePaths, nameOrDigest: string): Pr
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw hostError(`cannot read ${file}`, e);
   }
+}
+
+/** An image by name, "sha256:<hex>" or bare 64-hex manifest digest, with its names unless `names: false`; null if not there. */
+export async function getImage(paths: StorePaths, nameOrDigest: string, opts: { names?: boolean } = {}): Promise<StoredImage | null> {
+  const digest = await resolveDigest(paths, nameOrDigest);
+  if (!digest) return null;
+  const record = await readRecord(paths, digest);
+  if (!record) return null;
+  // the names are found by reading every name file: a run does not need them
+  return { ...record, names: opts.names === false ? [] : namesOf(await readNames(paths), digest) };
+}
+
+/** Every recorded image with its names, oldest first. */
+export async function listImages(paths: StorePaths): Promise<StoredImage[]> {
+  const names = await readNames(paths);
+  const out: StoredImage[] = [];
+  for (const digest of await listRecordDigests(paths)) {
+    const record = await readRecord(paths, digest);
+    if (record) out.push({ ...record, names: namesOf(names, digest) });
+  }
+  return out.sort((a, b) => a.created.localeCompare(b.created) || a.manifestDigest.localeCompare(b.manifestDigest));
 }
