@@ -1,5 +1,9 @@
 // What every doctor check returns (DoctorCheck), who asks (Caller), and the
-// small helpers the checks share to phrase their fixes.
+// small helpers the checks share to phrase their fixes. The checks are in
+// checks/, one file each: a pure evaluate* helper (made-up facts in,
+// DoctorCheck out, unit-tested) and a check* function that gathers the real
+// facts (files, tools, a stage run).
+// Must not: change the host. Fixes are printed for a human to run, never run.
 import { readFileSync } from 'node:fs';
 
 export type DoctorStatus = 'ok' | 'warn' | 'fail' | 'info';
