@@ -2,6 +2,7 @@
 // marshalling of method calls, reading the messages systemd sends back) to ask
 // the service manager for a transient scope over its private socket without
 // starting a helper process. Types: y b u s o g v, arrays and structs.
+// A malformed message throws a plain Error, wrapped like systemd-scope.ts's own.
 // Must not: do I/O; systemd-scope.ts owns the socket.
 
 /** A D-Bus value with its signature spelled out where it cannot be inferred. */

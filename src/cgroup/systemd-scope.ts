@@ -3,6 +3,8 @@
 // Delegate=yes, over the manager's private socket (what systemctl and
 // systemd-run use; it needs no D-Bus broker and no helper process), and waits
 // until the kernel shows the pid in the scope.
+// Failures are plain Errors carrying the manager's answer: callers wrap them
+// (cgroup2-scope-run.ts: a host SandboxError with its hint; doctor: its cgroups check).
 // Must not: touch cgroup files; the cgroup backend does that inside the scope.
 import { readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';

@@ -168,7 +168,7 @@ export function registerImageCommand(program: Command): void {
         pulled = await pullIntoStore(store, parsed, {
           ...(flags.platform ? { platform: flags.platform } : {}),
           ...(flags.tlsVerify !== undefined ? { tlsVerify: flags.tlsVerify } : {}),
-          ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+          ...(progress.onProgress ? { progress: progress.onProgress } : {}),
         });
       } finally {
         progress.stop();

@@ -2,12 +2,19 @@
 // checks) into one DoctorReport, and renders it as text for a terminal.
 // Must not: change the host, or print; the CLI prints what formatDoctor returns.
 import { probeHost } from '../host/probe-host.js';
-import {
-  checkCgroups, checkIdMapTools, checkLibseccomp, checkNetworkHelpers, checkOverlayRun, checkStageBinary,
-  checkSubIds, checkUserNamespaces, checkUsernsRun, readCallerSubIds, skipStageCheck, type Caller, type DoctorCheck,
-} from './checks.js';
+import type { Caller, DoctorCheck } from './doctor-check.js';
+import { checkCgroups } from './checks/cgroups.js';
+import { checkIdMapTools } from './checks/idmap-tools.js';
+import { checkLibseccomp } from './checks/libseccomp.js';
+import { checkNetworkHelpers } from './checks/network-helpers.js';
+import { checkOverlayRun } from './checks/overlay-run.js';
+import { checkStageBinary } from './checks/stage-binary.js';
+import { skipStageCheck } from './checks/stage-run.js';
+import { checkSubIds, readCallerSubIds } from './checks/subids.js';
+import { checkUserNamespaces } from './checks/user-namespaces.js';
+import { checkUsernsRun } from './checks/userns-run.js';
 
-export type { DoctorCheck } from './checks.js';
+export type { DoctorCheck } from './doctor-check.js';
 
 export interface DoctorReport {
   /** No check failed. */

@@ -7,20 +7,31 @@ export interface SubIdRange {
   readonly count: number;
 }
 
-/** All ranges of a user, matched by name or numeric id, in file order. */
-export function parseSubIds(text: string, user: { name: string | null; id: number }): SubIdRange[] {
-  const ranges: SubIdRange[] = [];
+export interface SubIdEntry extends SubIdRange {
+  /** The name or numeric id the line starts with. */
+  readonly owner: string;
+}
+
+/** Every well-formed line of a subid file, of every owner, in file order. */
+export function parseSubIdLines(text: string): SubIdEntry[] {
+  const entries: SubIdEntry[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     const [owner, start, count] = line.split(':');
     if (owner === undefined || start === undefined || count === undefined) continue;
-    if (owner !== user.name && owner !== String(user.id)) continue;
     const s = Number(start), c = Number(count);
     if (!Number.isSafeInteger(s) || !Number.isSafeInteger(c) || s < 0 || c <= 0 || s + c > 0xffffffff) continue;
-    ranges.push({ start: s, count: c });
+    entries.push({ owner, start: s, count: c });
   }
-  return ranges;
+  return entries;
+}
+
+/** All ranges of a user, matched by name or numeric id, in file order. */
+export function parseSubIds(text: string, user: { name: string | null; id: number }): SubIdRange[] {
+  return parseSubIdLines(text)
+    .filter((e) => e.owner === user.name || e.owner === String(user.id))
+    .map(({ start, count }) => ({ start, count }));
 }
 
 /** Reads a subid file; a missing file means no ranges. */

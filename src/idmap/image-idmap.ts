@@ -50,6 +50,7 @@ export function planImageIdMap(host: HostFacts): IdMapPlan {
 export function hostRootOf(map: IdMapPlan): { uid: number; gid: number } {
   const u = map.uidMap.find((l) => l.inside === 0);
   const g = map.gidMap.find((l) => l.inside === 0);
+  // internal invariant: every planned image id map maps inside 0
   if (!u || !g) throw new Error('image id map without inside 0');
   return { uid: u.outside, gid: g.outside };
 }

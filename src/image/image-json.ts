@@ -10,7 +10,7 @@ import { describeSchemaError } from '../config/load-json-config.js';
 import validateImageConfigSchema from './generated/validate-image-config.js';
 import { LOAD_LIMITS, loadError, pointer } from './load/load-error.js';
 import type { ImageConfig } from './registry/pull-image.js';
-import type { Descriptor, ImageIndex, ImageManifest } from './registry/registry-client.js';
+import type { Descriptor, ImageIndex, ImageManifest } from './oci-types.js';
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const MAX_SCHEMA_ERRORS = 5;

@@ -4,22 +4,19 @@
 // Must not: talk to the registry itself (pull-image.ts does).
 import { recordImage } from './load/record-image.js';
 import type { DockerReference } from './registry/parse-reference.js';
-import { pullImage, type PullProgress } from './registry/pull-image.js';
+import { pullImage } from './registry/pull-image.js';
 import type { ImageStore, StoredImage } from './store/image-store.js';
+import type { ImageFetchOptions } from './image-fetch-options.js';
 
-export interface PullIntoStoreOptions {
-  readonly platform?: string;
-  readonly tlsVerify?: boolean;
-  readonly onProgress?: (e: PullProgress) => void;
-  readonly signal?: AbortSignal;
-}
+/** The pull policy is the caller's business: this pulls. */
+export type PullIntoStoreOptions = Omit<ImageFetchOptions, 'pull'>;
 
 export async function pullIntoStore(store: ImageStore, ref: DockerReference, opts: PullIntoStoreOptions = {}): Promise<StoredImage> {
   const pulled = await pullImage(ref, {
     blobDir: store.paths.blobsDir,
     ...(opts.platform !== undefined ? { platform: opts.platform } : {}),
     ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}),
-    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.progress ? { onProgress: opts.progress } : {}),
   });
   opts.signal?.throwIfAborted();
   return recordImage(store, {

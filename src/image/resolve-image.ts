@@ -12,23 +12,14 @@ import { findImage } from './find-image.js';
 import { isLoadable, loadImage } from './load/load-image.js';
 import { pullIntoStore } from './pull-into-store.js';
 import { parseImageReference, type ImageReference } from './registry/parse-reference.js';
-import type { PullProgress } from './registry/pull-image.js';
-import { formatPlatform, parsePlatform } from './registry/registry-client.js';
+import { fetchOptions, type ImageFetchOptions } from './image-fetch-options.js';
+import { formatPlatform, parsePlatform } from './platform.js';
 import { type ImageStore, type StoredImage } from './store/image-store.js';
 import { openStore } from './store/image-store.js';
 
-export type PullPolicy = 'missing' | 'always' | 'never';
-
-export interface ResolveImageOptions {
+export interface ResolveImageOptions extends ImageFetchOptions {
   /** Default: openStore() at storeRoot() ($SANDBOX_STORE, $XDG_DATA_HOME/...). */
   readonly store?: ImageStore;
-  /** Registry references: 'missing' (default) pulls only when the name is not stored. */
-  readonly pull?: PullPolicy;
-  /** "os/arch[/variant]"; default the host's. */
-  readonly platform?: string;
-  readonly tlsVerify?: boolean;
-  readonly progress?: (e: PullProgress) => void;
-  readonly signal?: AbortSignal;
   /** Host facts for unpacking layers (default: probeHost()). */
   readonly host?: HostFacts;
 }
@@ -66,12 +57,8 @@ export async function resolveImage(ref: string, opts: ResolveImageOptions = {}):
         throw new SandboxError('config', `image ${parsed.canonical} is not in the store ${store.root} (pull policy: never)`,
           `pull it first: sandbox image pull ${ref}`);
       }
-      image ??= await pullIntoStore(store, parsed, {
-        ...(opts.platform !== undefined ? { platform: opts.platform } : {}),
-        ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}),
-        ...(opts.progress ? { onProgress: opts.progress } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
+      const { pull: _policy, ...pullOptions } = fetchOptions(opts);
+      image ??= await pullIntoStore(store, parsed, pullOptions);
     }
   }
   if (!image) throw new SandboxError('config', `no image "${ref}" in the store ${store.root}`, 'list the stored images: sandbox image ls');

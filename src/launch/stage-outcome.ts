@@ -86,16 +86,19 @@ export function exitStatus(waitStatus: number): { exitCode: number; signal: stri
   return { exitCode: 128 + termsig, signal: SIGNAL_NAMES.get(termsig) ?? `SIG${termsig}`, termsig };
 }
 
+/** "exit status 3" / "killed by signal 9" from a wait(2) status. */
+export function describeWaitStatus(status: number): string {
+  const sig = status & 0x7f;
+  if (sig === 0) return `exit status ${(status >> 8) & 0xff}`;
+  return `killed by signal ${sig}`;
+}
+
 /** One line for any outcome that is not a clean end: for callers that only report what went wrong. */
 export function outcomeProblem(outcome: StageOutcome, plan: readonly StageOp[], ctx: FailureContext = {}): string | null {
   switch (outcome.kind) {
     case 'completed': return null;
     case 'failed': return describeFailure(outcome, plan, ctx).message;
     case 'lost': return outcome.reason;
-    case 'exited': {
-      if (outcome.waitStatus === 0) return null;
-      const { exitCode, signal } = exitStatus(outcome.waitStatus);
-      return signal ? `ended by ${signal}` : `exit ${exitCode}`;
-    }
+    case 'exited': return outcome.waitStatus === 0 ? null : `the workload ended: ${describeWaitStatus(outcome.waitStatus)}`;
   }
 }

@@ -1,6 +1,8 @@
 // A kernel pipe for Node, through koffi (Node's own "pipe" stdio is a socket
 // pair): pasta writes its pid file when it is ready, and a socket cannot be
 // opened by path (/dev/fd/N), a pipe can.
+import { errnoName } from '../errno-name.js';
+import { SandboxError } from '../errors.js';
 import { loadKoffi } from '../idmap/flock.js';
 
 const O_CLOEXEC = 0o2000000;
@@ -15,6 +17,10 @@ export function openPipe(): { read: number; write: number } {
     errno = () => koffi.errno();
   }
   const fds = [-1, -1];
-  if (pipe2!(fds, O_CLOEXEC) !== 0) throw new Error(`pipe2: errno ${errno!()}`);
+  if (pipe2!(fds, O_CLOEXEC) !== 0) {
+    // EMFILE/ENFILE: the process or the system is out of file descriptors
+    throw new SandboxError('host', `cannot make a pipe for the network helper: pipe2: ${errnoName(errno!())}`,
+      'too many open files: close some, or raise the limit (ulimit -n; fs.file-max)');
+  }
   return { read: fds[0]!, write: fds[1]! };
 }

@@ -65,6 +65,7 @@ async function addHostForward(apiSocket: string, p: PublishSpec): Promise<void> 
   });
   if (!answer.return) {
     const desc = (answer.error as { desc?: string } | undefined)?.desc ?? JSON.stringify(answer);
+    // wrapped by startSlirp4netns into helperFailed (a SandboxError with its hint)
     throw new Error(`cannot publish ${formatPublish(p)}: ${desc}`);
   }
 }

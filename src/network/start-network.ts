@@ -12,5 +12,6 @@ export function needsHelper(spec: NetworkSpec): spec is Extract<NetworkSpec, { m
 export function startNetworkHelper(spec: NetworkSpec, stagePid: number): Promise<NetworkHelper> {
   if (spec.mode === 'pasta') return startPasta(spec, stagePid);
   if (spec.mode === 'slirp4netns') return startSlirp4netns(spec, stagePid);
+  // internal invariant: callers check needsHelper first
   throw new Error(`network mode ${spec.mode} has no helper`);
 }

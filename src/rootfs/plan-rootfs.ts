@@ -170,6 +170,7 @@ function planHome(spec: RunSpec): StageOp[] {
 
 export function planRootfs(spec: RunSpec, writable?: WritableLayer): StageOp[] {
   const { image } = spec;
+  // internal invariant: prepareRun makes the writable layer of every image run
   if (image.kind === 'oci' && !writable) throw new Error('an OCI image run needs its writable layer');
   // an image run's scratch root hides nothing of the host while host paths are still used (the layers' binds)
   const scratch = image.kind === 'oci' ? writable!.scratch : SCRATCH;

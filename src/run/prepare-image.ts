@@ -10,8 +10,8 @@ import { chooseOverlay, OVERLAY_ENV, parseOverlayChoice, type OverlayDriver } fr
 import { SandboxError } from '../errors.js';
 import { openStore } from '../image/store/image-store.js';
 import { parseImageReference } from '../image/registry/parse-reference.js';
-import type { PullProgress } from '../image/registry/pull-image.js';
-import { resolveImage, type PullPolicy } from '../image/resolve-image.js';
+import { fetchOptions, type ImageFetchOptions } from '../image/image-fetch-options.js';
+import { resolveImage } from '../image/resolve-image.js';
 import { validateImageConfig } from '../image/image-json.js';
 import type { ResolvedImage } from '../resolve/image-defaults.js';
 import { readImageFileNoted } from './image-etc.js';
@@ -19,15 +19,9 @@ import { basename, dirname } from 'node:path';
 import { planImageIdMap } from '../idmap/image-idmap.js';
 import { runWorker } from '../image/unpack/userns-worker.js';
 
-export interface PrepareImageOptions {
+export interface PrepareImageOptions extends ImageFetchOptions {
   /** Image store directory (default: $SANDBOX_STORE, else under $XDG_DATA_HOME). */
   readonly store?: string;
-  /** Registry references: pull when missing (default), always, or never. */
-  readonly pull?: PullPolicy;
-  readonly platform?: string;
-  readonly tlsVerify?: boolean;
-  readonly progress?: (e: PullProgress) => void;
-  readonly signal?: AbortSignal;
   /** auto (default: $SANDBOX_OVERLAY, else native where the kernel allows it), native or fuse. */
   readonly overlay?: string;
   /** The caller's host facts, already probed (default: probed here). */
@@ -105,11 +99,7 @@ export async function prepareImage(ref: string, options: PrepareImageOptions = {
   const image = await resolveImage(ref, {
     store,
     host,
-    ...(options.pull && { pull: options.pull }),
-    ...(options.platform && { platform: options.platform }),
-    ...(options.tlsVerify !== undefined && { tlsVerify: options.tlsVerify }),
-    ...(options.progress && { progress: options.progress }),
-    ...(options.signal && { signal: options.signal }),
+    ...fetchOptions(options),
   });
   // resolveImage made sure of every layer
   const layers = topmostOccurrences(image.layers.map((l) => store.layerPath(l.diffId)));

@@ -19,7 +19,8 @@ import { filterContext, prepareSeccomp } from '../seccomp/prepare-seccomp.js';
 import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { chooseCgroup, fallbackNote } from './choose-cgroup.js';
 import type { ResolvedImage } from '../resolve/image-defaults.js';
-import { prepareImage, type PrepareImageOptions } from './prepare-image.js';
+import { fetchOptions, type ImageFetchOptions } from '../image/image-fetch-options.js';
+import { prepareImage } from './prepare-image.js';
 import { acquireRunResources } from './run-resources.js';
 import { toRunResult, type RunResult } from './run-result.js';
 import type { StageOp } from '../stage/plan.js';
@@ -38,11 +39,12 @@ export interface SpawnOptions extends ExecOptions {
   readonly signal?: AbortSignal;
   /** Image store directory (default: $SANDBOX_STORE, else $XDG_DATA_HOME/rootless-sandbox/store; root: /var/lib/rootless-sandbox/store). */
   readonly store?: string;
-  /** How an image that is not stored is found, and a progress callback for pulls and loads. */
-  readonly pull?: PrepareImageOptions['pull'];
-  readonly platform?: string;
-  readonly tlsVerify?: boolean;
-  readonly pullProgress?: PrepareImageOptions['progress'];
+  /** How an image that is not stored is found (see ImageFetchOptions). */
+  readonly pull?: ImageFetchOptions['pull'];
+  readonly platform?: ImageFetchOptions['platform'];
+  readonly tlsVerify?: ImageFetchOptions['tlsVerify'];
+  /** A progress callback for pulls and loads (ImageFetchOptions' progress). */
+  readonly pullProgress?: ImageFetchOptions['progress'];
   /** auto (default: $SANDBOX_OVERLAY, else native where the kernel allows it), native or fuse (fuse-overlayfs). */
   readonly overlay?: string;
 }
@@ -125,12 +127,8 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   const image = await prepareImage(options.image ?? 'host', {
     host,
     ...(options.store && { store: options.store }),
-    ...(options.pull && { pull: options.pull }),
-    ...(options.platform && { platform: options.platform }),
-    ...(options.tlsVerify !== undefined && { tlsVerify: options.tlsVerify }),
-    ...(options.pullProgress && { progress: options.pullProgress }),
     ...(options.overlay && { overlay: options.overlay }),
-    ...(options.signal && { signal: options.signal }),
+    ...fetchOptions({ ...options, ...(options.pullProgress && { progress: options.pullProgress }) }),
   });
   const input = resolveInput(options, host, image);
   // a host-image run takes its uid slot before resolving, so the spec's id map is the one that runs
@@ -182,6 +180,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
       }
       return;
     }
+    // internal invariant: the plan's sync points are the ones this loop answers
     throw new Error(`no one waits for the stage at "${op.what}"`);
   };
   try {

@@ -1,16 +1,18 @@
 // Typed bindings to libseccomp 2.5+ through koffi, for compiling policies to
 // BPF in this process. Loaded on first use only: a cached filter needs none
-// of it. Every call that returns a negative errno throws LibseccompError.
+// of it. Every call that returns a negative errno throws LibseccompError; a
+// missing or too old library is a host problem (SandboxError with a hint).
 // Must not: load a filter into this process (seccomp_load is not bound).
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import type * as Koffi from 'koffi';
+import { errnoName } from '../errno-name.js';
+import { SandboxError } from '../errors.js';
 
 export class LibseccompError extends Error {
   constructor(readonly call: string, readonly errno: number) {
-    const name = Object.entries(constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
-    super(`${call}: ${name}`);
+    super(`${call}: ${errnoName(errno)}`);
   }
 }
 
@@ -48,14 +50,35 @@ interface Bindings {
 
 let bound: Bindings | undefined;
 
+type Version = Bindings['version'];
+
+const INSTALL_HINT = 'install libseccomp 2.5 or newer (debian/ubuntu: apt-get install libseccomp2; fedora/rhel: dnf install libseccomp); `sandbox doctor` checks it';
+
+/** Opens libseccomp.so.2 with `load` (koffi.load); a library the loader cannot find is a host problem. */
+export function openLibseccomp<L>(load: (name: string) => L): L {
+  try {
+    return load('libseccomp.so.2');
+  } catch (e) {
+    throw new SandboxError('host', `libseccomp.so.2 cannot be loaded: ${e instanceof Error ? e.message : String(e)}`, INSTALL_HINT);
+  }
+}
+
+/** Refuses a libseccomp older than 2.5 (seccomp_export_bpf to a memfd, the 2.5 attributes). */
+export function requireLibseccompVersion(v: Version): void {
+  if (v.major < 2 || (v.major === 2 && v.minor < 5)) {
+    throw new SandboxError('host', `libseccomp ${v.major}.${v.minor}.${v.micro} is too old: 2.5 or newer is needed`, INSTALL_HINT);
+  }
+}
+
 function bind(): Bindings {
   if (bound) return bound;
   const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
-  const lib = koffi.load('libseccomp.so.2');
+  const lib = openLibseccomp((name) => koffi.load(name));
   const libc = koffi.load('libc.so.6');
   const Version = koffi.struct('scmp_version', { major: 'uint', minor: 'uint', micro: 'uint' });
   koffi.struct('scmp_arg_cmp', { arg: 'uint', op: 'int', datum_a: 'uint64_t', datum_b: 'uint64_t' });
-  const version = koffi.decode(lib.func('const scmp_version *seccomp_version(void)')(), Version) as Bindings['version'];
+  const version = koffi.decode(lib.func('const scmp_version *seccomp_version(void)')(), Version) as Version;
+  requireLibseccompVersion(version);
   const ruleAddArray = lib.func('int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int arg_cnt, const scmp_arg_cmp *arg_array)');
   bound = {
     koffi,
@@ -72,9 +95,6 @@ function bind(): Bindings {
     exportPfc: lib.func('int seccomp_export_pfc(void *ctx, int fd)'),
     memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)'),
   };
-  if (version.major < 2 || (version.major === 2 && version.minor < 5)) {
-    throw new Error(`libseccomp ${version.major}.${version.minor}.${version.micro} is too old: 2.5 or newer is needed`);
-  }
   return bound;
 }
 

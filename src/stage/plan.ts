@@ -85,6 +85,7 @@ export function encodePlan(plan: readonly StageOp[]): Buffer {
   // strings to bytes once, then one buffer: this runs on every sandbox start
   const strs = plan.map((o) => o.strs.map((x) => {
     if (typeof x !== 'string') return x;
+    // internal invariant: resolve-run-spec.ts refuses NUL bytes by name before a plan is made
     if (x.includes('\0')) throw new Error(`NUL byte in stage argument of "${o.what}"`);
     return Buffer.from(x, 'utf8');
   }));

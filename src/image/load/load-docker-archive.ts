@@ -8,7 +8,7 @@
 // layer the config's rootfs.diff_ids does not name.
 import { Readable } from 'node:stream';
 import { parseDockerReference } from '../registry/parse-reference.js';
-import { MEDIA_TYPES } from '../registry/registry-client.js';
+import { MEDIA_TYPES } from '../oci-types.js';
 import { sniffCompression } from '../unpack/decompress.js';
 import type { ImageStore, StoredImage } from '../store/image-store.js';
 import { normaliseArchiveName, resolveArchiveName } from './archive-entries.js';

@@ -4,7 +4,7 @@
 import { SandboxError } from '../../errors.js';
 import type { PullProgress } from '../registry/pull-image.js';
 import { parseDockerReference } from '../registry/parse-reference.js';
-import { hostPlatform, parsePlatform, type Platform } from '../registry/registry-client.js';
+import { hostPlatform, parsePlatform, type Platform } from '../platform.js';
 
 export interface LoadOptions {
   /** "os/arch[/variant]"; default the host's. */

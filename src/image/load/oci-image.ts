@@ -6,10 +6,8 @@
 // media type it did not check.
 import { createHash } from 'node:crypto';
 import type { ImageConfig } from '../registry/pull-image.js';
-import {
-  formatPlatform, isIndexMediaType, isManifestMediaType, MEDIA_TYPES, selectPlatform,
-  type Descriptor, type ImageIndex, type ImageManifest, type Platform,
-} from '../registry/registry-client.js';
+import { isIndexMediaType, isManifestMediaType, MEDIA_TYPES, type Descriptor, type ImageIndex, type ImageManifest } from '../oci-types.js';
+import { formatPlatform, selectPlatform, type Platform } from '../platform.js';
 import { checkConfig, checkIndex, checkManifest, parseImageJson } from '../image-json.js';
 import { LOAD_LIMITS, loadError } from './load-error.js';
 

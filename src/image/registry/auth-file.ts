@@ -39,7 +39,7 @@ async function readAuths(file: string): Promise<Record<string, unknown>> {
   }
   try {
     const parsed = JSON.parse(text) as Record<string, unknown>;
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object'); // caught below: a config SandboxError
     return parsed;
   } catch (e) {
     throw new SandboxError('config', `${file} is not a valid auth file: ${(e as Error).message}`, `fix or remove ${file}`);

@@ -9,10 +9,11 @@ import { SandboxError } from '../../errors.js';
 import type { Credentials } from './credentials.js';
 import { checkConfig } from '../image-json.js';
 import { parseImageReference, type DockerReference } from './parse-reference.js';
-import {
-  RegistryClient, RegistryError, hostPlatform, mapLimit, parsePlatform,
-  type Descriptor, type ImageIndex, type ImageManifest, type FetchedManifest, type Platform,
-} from './registry-client.js';
+import type { Descriptor, ImageIndex, ImageManifest } from '../oci-types.js';
+import { hostPlatform, parsePlatform, type Platform } from '../platform.js';
+import { mapLimit } from './map-limit.js';
+import { RegistryClient, type FetchedManifest } from './registry-client.js';
+import { RegistryError } from './registry-transport.js';
 
 export interface PullProgress {
   readonly type: 'manifest' | 'blob-start' | 'blob-data' | 'blob-done' | 'blob-cached';

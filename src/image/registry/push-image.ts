@@ -4,7 +4,9 @@
 import { SandboxError } from '../../errors.js';
 import type { Credentials } from './credentials.js';
 import { parseImageReference, type DockerReference } from './parse-reference.js';
-import { MEDIA_TYPES, RegistryClient, sha256Hex, type Descriptor, type Platform } from './registry-client.js';
+import { MEDIA_TYPES, type Descriptor } from '../oci-types.js';
+import type { Platform } from '../platform.js';
+import { RegistryClient, sha256Hex } from './registry-client.js';
 
 export interface PushLayer {
   readonly data: Buffer;

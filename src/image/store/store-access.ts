@@ -32,6 +32,7 @@ export type StoreDirKind = 'walk' | 'private';
 /** The access of a store whose images run with `idmap`, for the calling process: the run's set-up identity walks (root inside, for the image id map). */
 export function storeAccess(idmap: IdMapPlan, uid = process.getuid?.() ?? 0): StoreAccess {
   const walker = { uid: hostIdOf(idmap.uidMap, idmap.setupUid), gid: hostIdOf(idmap.gidMap, idmap.setupGid) };
+  // internal invariant: planImageIdMap gives every id map its set-up identity
   if (walker.uid === null || walker.gid === null) throw new Error('id map without its set-up identity');
   return { uid, walker: walker.uid === uid ? null : { uid: walker.uid, gid: walker.gid } };
 }

@@ -1,6 +1,7 @@
-// Removes a directory tree by path, never following a symlink, for the
-// unpacker only: an entry of a layer replaced by a later entry, inside the
-// directory being unpacked, which nobody else can reach yet. Trees in the
+// Removes a directory tree by path, never following a symlink, for trees
+// nobody else can reach: an entry of a layer replaced by a later entry, inside
+// the directory being unpacked, and doctor's private overlayfs test directory
+// (whose mode-000 work directory it opens up). Trees in the
 // store, which processes holding subordinate ids may reach and change while
 // they go, are removed by the stage through descriptors
 // (remove-tree-in-userns.ts), never by this walk.

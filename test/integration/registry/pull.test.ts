@@ -12,7 +12,8 @@ import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pullImage } from '../../../src/image/registry/pull-image.js';
 import { pushImage, pushIndex } from '../../../src/image/registry/push-image.js';
-import { MEDIA_TYPES, RegistryClient } from '../../../src/image/registry/registry-client.js';
+import { MEDIA_TYPES } from '../../../src/image/oci-types.js';
+import { RegistryClient } from '../../../src/image/registry/registry-client.js';
 import {
   hasRegistry, registrySkipReason, startRegistry, stopAll, TEST_PASSWORD, TEST_USER, type TestRegistry,
 } from './test-registry.js';

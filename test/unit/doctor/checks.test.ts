@@ -1,12 +1,18 @@
 // Unit tests of the pure doctor helpers: made-up sysctl values, subid ranges,
 // file modes, getcap output, cgroup facts and stage outcomes. Must not touch the host.
 import { describe, expect, it } from 'vitest';
-import {
-  asAdmin, describeStageOutcome, describeWaitStatus, evaluateCgroups, evaluateIdMapTools, evaluateLibseccomp,
-  evaluateNetworkHelper, evaluateOverlayRun, evaluateStageBinary, evaluateSubIds, evaluateTun, evaluateUserNamespaces,
-  evaluateUsernsRun, listLibraryDirs, nameErrno, parseAllSubIdRanges, parseGetcapOutput,
-  pickFreeSubIdRange, quoteShell, renderAppArmorFix, type Caller, type CgroupCheckFacts, type IdMapToolFacts,
-} from '../../../src/doctor/checks.js';
+import { asAdmin, quoteShell, type Caller } from '../../../src/doctor/doctor-check.js';
+import { evaluateCgroups, type CgroupCheckFacts } from '../../../src/doctor/checks/cgroups.js';
+import { evaluateIdMapTools, parseGetcapOutput, type IdMapToolFacts } from '../../../src/doctor/checks/idmap-tools.js';
+import { evaluateLibseccomp, listLibraryDirs } from '../../../src/doctor/checks/libseccomp.js';
+import { evaluateNetworkHelper, evaluateTun } from '../../../src/doctor/checks/network-helpers.js';
+import { evaluateOverlayRun } from '../../../src/doctor/checks/overlay-run.js';
+import { evaluateStageBinary } from '../../../src/doctor/checks/stage-binary.js';
+import { describeStageOutcome, describeWaitStatus } from '../../../src/doctor/checks/stage-run.js';
+import { evaluateSubIds, parseAllSubIdRanges, pickFreeSubIdRange } from '../../../src/doctor/checks/subids.js';
+import { evaluateUserNamespaces, renderAppArmorFix } from '../../../src/doctor/checks/user-namespaces.js';
+import { evaluateUsernsRun } from '../../../src/doctor/checks/userns-run.js';
+import { errnoName as nameErrno } from '../../../src/errno-name.js';
 import { formatDoctor, type DoctorReport } from '../../../src/doctor/run-doctor.js';
 import type { StageOutcome } from '../../../src/launch/launch-stage.js';
 import type { CgroupFacts } from '../../../src/cgroup/cgroup-facts.js';
@@ -406,7 +412,7 @@ describe('formatDoctor', () => {
 
 describe('newuidmap/newgidmap without a range', () => {
   it('missing helpers only warn when the caller has no range (single-id mapping needs none)', async () => {
-    const { evaluateIdMapTools } = await import('../../../src/doctor/checks.js');
+    const { evaluateIdMapTools } = await import('../../../src/doctor/checks/idmap-tools.js');
     const tools = [{ name: 'newuidmap' as const, path: null }, { name: 'newgidmap' as const, path: null }];
     const caller = { uid: 1000, gid: 1000, name: 'alice' };
     expect(evaluateIdMapTools(tools, caller, false).status).toBe('warn');

@@ -87,7 +87,7 @@ describe('exitStatus and outcomeProblem', () => {
       stdoutBytes: -1n, stderrBytes: -1n, cpuSampleUs: -1n, voluntarySwitches: 0n, involuntarySwitches: 0n,
     });
     expect(outcomeProblem(exit(0), plan)).toBeNull();
-    expect(outcomeProblem(exit(2 << 8), plan)).toBe('exit 2');
-    expect(outcomeProblem(exit(15), plan)).toBe('ended by SIGTERM');
+    expect(outcomeProblem(exit(2 << 8), plan)).toBe('the workload ended: exit status 2');
+    expect(outcomeProblem(exit(15), plan)).toBe('the workload ended: killed by signal 15');
   });
 });

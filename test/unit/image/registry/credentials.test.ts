@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { authFilePaths, parseWwwAuthenticate, readCredentials } from '../../../../src/image/registry/credentials.js';
-import {
-  formatPlatform, mapLimit, parsePlatform, registryErrorMessages, selectPlatform, type Descriptor,
-} from '../../../../src/image/registry/registry-client.js';
+import type { Descriptor } from '../../../../src/image/oci-types.js';
+import { formatPlatform, parsePlatform, selectPlatform } from '../../../../src/image/platform.js';
+import { mapLimit } from '../../../../src/image/registry/map-limit.js';
+import { registryErrorMessages } from '../../../../src/image/registry/registry-transport.js';
 import { blobPath } from '../../../../src/image/registry/pull-image.js';
 
 describe('parseWwwAuthenticate', () => {
