@@ -7,8 +7,7 @@ import { spawnSandbox, type SandboxProcess, type StdioChoice } from '../run/spaw
 import { UNLIMITED, type ExecOptions } from '../resolve/exec-options.js';
 import { SandboxError } from '../errors.js';
 import { printError, reportError } from './report-error.js';
-import { parseBool } from './image-command.js';
-import { layerProgress } from './layer-progress.js';
+import { parseBool } from './parse-bool.js';
 import { discardCallerFiles, openCallerFile, writeReport, type CallerFile, type CallerFileKind } from './caller-files.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -149,8 +148,10 @@ async function runExec(image: string, command: string[], flags: ExecFlags): Prom
   };
   let sandbox: SandboxProcess;
   let reports: { result?: CallerFile; meta?: CallerFile };
-  // a pull or load before the run shows its progress on a terminal
-  const progress = layerProgress({ quiet: false });
+  // a pull or load before the run shows its progress on a terminal (loaded only for an image: start-up of host runs)
+  const progress = options.image === undefined || options.image === 'host'
+    ? { onProgress: undefined, stop() {} }
+    : (await import('./layer-progress.js')).layerProgress({ quiet: false });
   try {
     // every file is opened before anything runs: an unusable path fails here, with nothing run
     const stdio: [StdioChoice?, StdioChoice?, StdioChoice?] = [

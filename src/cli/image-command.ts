@@ -3,7 +3,8 @@
 // compare (ls columns, "Loaded image: NAME", the ID pull prints); --json
 // where a script would read it. Progress only on a terminal's stderr.
 // Must not: know how images are pulled, loaded or stored (src/image/).
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
+import { parseBool } from './parse-bool.js';
 import { SandboxError } from '../errors.js';
 import { findImage, normaliseImageName } from '../image/find-image.js';
 import { isLoadable, loadImage, loadImageFile } from '../image/load/load-image.js';
@@ -24,15 +25,6 @@ function guarded<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
     } catch (e) {
       process.exitCode = reportError(e);
     }
-  };
-}
-
-/** --tls-verify, --tls-verify=false, --tls-verify=true: podman's boolean flag. */
-export function parseBool(flag: string) {
-  return (value: string | undefined): boolean => {
-    if (value === undefined || value === 'true') return true;
-    if (value === 'false') return false;
-    throw new InvalidArgumentError(`${flag} takes true or false`);
   };
 }
 

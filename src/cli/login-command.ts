@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { SandboxError } from '../errors.js';
 import { authFileForWriting, registryKey, removeCredentials, storeCredentials } from '../image/registry/auth-file.js';
 import { RegistryClient } from '../image/registry/registry-client.js';
-import { parseBool } from './image-command.js';
+import { parseBool } from './parse-bool.js';
 import { reportError } from './report-error.js';
 
 async function readStdin(): Promise<string> {

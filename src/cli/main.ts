@@ -1,13 +1,21 @@
 // The `sandbox` command line: a thin layer over the library (src/run/).
 // Usage errors exit 125 with a hint, like every other sandbox failure.
 import { Command, CommanderError } from 'commander';
-import { registerDoctorCommand } from './doctor-command.js';
-import { registerExecCommand } from './exec-command.js';
-import { registerImageCommand } from './image-command.js';
-import { registerLoginCommand } from './login-command.js';
-import { registerPolicyCommand } from './policy-command.js';
-import { registerProfileCommand } from './profile-command.js';
 import { EXIT_SANDBOX_FAILED, printError } from './report-error.js';
+
+type Register = (program: Command) => void;
+/**
+ * Each command's module, loaded only when that command runs (a host-image run
+ * loads no registry client, tar or progress bars); help and unknown commands load all.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  exec: async () => (await import('./exec-command.js')).registerExecCommand,
+  profile: async () => (await import('./profile-command.js')).registerProfileCommand,
+  policy: async () => (await import('./policy-command.js')).registerPolicyCommand,
+  doctor: async () => (await import('./doctor-command.js')).registerDoctorCommand,
+  image: async () => (await import('./image-command.js')).registerImageCommand,
+  login: async () => (await import('./login-command.js')).registerLoginCommand,
+};
 
 // a reader that went away (`sandbox policy export ... | head`) is not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -22,20 +30,21 @@ const program = new Command('sandbox')
   .showHelpAfterError(false)
   .exitOverride()
   .configureOutput({ outputError: () => {} });
-registerExecCommand(program);
-registerProfileCommand(program);
-registerPolicyCommand(program);
-registerDoctorCommand(program);
-registerImageCommand(program);
-registerLoginCommand(program);
 // subcommands of subcommands (image ls, ...) report usage errors the same way
 const quiet = (cmd: Command): void => {
   cmd.exitOverride().configureOutput({ outputError: () => {} });
   cmd.commands.forEach(quiet);
 };
-program.commands.forEach(quiet);
 
-program.parseAsync(process.argv).catch((e: unknown) => {
+async function main(): Promise<void> {
+  const named = process.argv[2];
+  const wanted = named !== undefined && Object.hasOwn(COMMANDS, named) ? [COMMANDS[named]!] : Object.values(COMMANDS);
+  for (const register of await Promise.all(wanted.map((load) => load()))) register(program);
+  program.commands.forEach(quiet);
+  await program.parseAsync(process.argv);
+}
+
+main().catch((e: unknown) => {
   if (!(e instanceof CommanderError)) throw e;
   if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
     process.exitCode = 0;

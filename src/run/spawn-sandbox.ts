@@ -20,7 +20,6 @@ import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { chooseCgroup, fallbackNote } from './choose-cgroup.js';
 import type { ResolvedImage } from '../resolve/image-defaults.js';
 import { fetchOptions, type ImageFetchOptions } from '../image/image-fetch-options.js';
-import { prepareImage } from './prepare-image.js';
 import { acquireRunResources } from './run-resources.js';
 import { toRunResult, type RunResult } from './run-result.js';
 import type { StageOp } from '../stage/plan.js';
@@ -124,7 +123,9 @@ function stageStdio(spec: RunSpec, stdio: SpawnOptions['stdio'] = []): StageStdi
 
 export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProcess> {
   const host = probeHost();
-  const image = await prepareImage(options.image ?? 'host', {
+  const ref = options.image ?? 'host';
+  // the image code (store, registry, unpacker) is loaded only for an image: start-up of host runs
+  const image = ref === 'host' ? null : await (await import('./prepare-image.js')).prepareImage(ref, {
     host,
     ...(options.store && { store: options.store }),
     ...(options.overlay && { overlay: options.overlay }),
