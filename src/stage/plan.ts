@@ -35,7 +35,7 @@ export const ops = {
     op(Op.MAP_EXEC, `${program} PID ${args.join(' ')}`, [], [program, ...args]),
   setupIds: (uid: number, gid: number) => op(Op.SETUP_IDS, `become ${uid}:${gid} for set-up`, [uid, gid]),
   unshare: (flags: number, names: string) => op(Op.UNSHARE, `unshare ${names}`, [flags]),
-  sync: (what = 'wait for the sandbox (GO)') => op(Op.SYNC, what),
+  sync: (id = 0, what = 'wait for the sandbox (GO)') => op(Op.SYNC, what, [id]),
   joinCgroup: (procsFile: string) => op(Op.JOIN_CGROUP, `join the cgroup ${procsFile.replace(/\/cgroup\.procs$/, '')}`, [], [procsFile]),
   limits: (cpuUs: number, wallUs: number, outputBytes: number, flags: number, usageFile: string, usageFormat: number) =>
     op(Op.LIMITS, 'set the limits the stage enforces', [cpuUs, wallUs, outputBytes, flags], [usageFile, String(usageFormat)]),
