@@ -9,6 +9,7 @@ import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { CLONE, ops, type StageOp } from '../stage/plan.js';
 import { CpuUsageFormat, ForkFlag, LimitFlag } from '../stage/protocol.js';
 import { capabilityMask } from '../resolve/capabilities.js';
+import { RUN_CHOICES } from '../stage/stage-choices.js';
 
 const NAMESPACES = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
 
@@ -122,7 +123,7 @@ export function planRun(
     ...planUserns(idmap, tools),
     ...planNamespaces(spec),
     ...planLimits(spec, cgroup),
-    ops.forkInit(ttyFlags),
+    ops.forkInit(ttyFlags, RUN_CHOICES),
     // pid 1
     ...planRootfs(spec, writable),
     ops.sethostname(spec.hostname),

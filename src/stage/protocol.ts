@@ -19,7 +19,7 @@ export const Op = {
   USERNS: 1,
   /** s: [file under /proc/PID, content]. Helper writes e.g. uid_map directly. */
   MAP_WRITE: 2,
-  /** s: [program, args...]. Helper runs `program PID args...` (newuidmap/newgidmap), stderr captured. */
+  /** s: [program (absolute path), args...]. Helper runs `program PID args...` (newuidmap/newgidmap) with an empty environment, stderr captured. */
   MAP_EXEC: 3,
   /** i: [uid, gid]. Stage takes this identity for set-up, keeping its capabilities. */
   SETUP_IDS: 4,
@@ -38,7 +38,11 @@ export const Op = {
    * The stage enforces these while it monitors: it kills the sandbox at the limit and says why in EXIT.
    */
   LIMITS: 9,
-  /** i: [flags]. Forks pid 1 of the new pid namespace; later ops run there. */
+  /**
+   * i: [flags, exit code when EXEC finds no file (ENOENT), exit code when EXEC fails otherwise, signals...].
+   * Forks pid 1 of the new pid namespace; later ops run there. The stage and pid 1 pass the listed signals
+   * on to the workload; any other signal has its default action on the stage.
+   */
   FORK_INIT: 7,
   // -- pid 1 (the reaper), setting up the root filesystem --
   /**

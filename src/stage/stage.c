@@ -87,6 +87,8 @@ static int report_fd = -1;  /* reaper -> stage: pty master, wait status */
 static int tty_slave = -1;
 static sigset_t forwarded; /* signals the stage and the reaper pass on */
 static mode_t caller_umask; /* set-up runs with umask 0 (exact modes); the workload gets this back */
+/* FORK_INIT: the workload's exit code when EXEC fails (ENOENT, other); 125 without FORK_INIT */
+static int exec_exit_not_found = 125, exec_exit_other = 125;
 
 /* LIMITS: enforced by the stage while it monitors (-1 = none) */
 static struct {
@@ -272,6 +274,7 @@ static struct map_child helper_map_start(uint32_t step, const struct op *o, pid_
   char *argv[64];
   uint32_t n = o->nstr;
   if (n < 1 || n + 1 >= 64) fail(step, EINVAL, "MAP_EXEC argument count");
+  if (o->strs[0][0] != '/') fail(step, EINVAL, "MAP_EXEC needs an absolute path: %s", o->strs[0]);
   argv[0] = o->strs[0];
   argv[1] = pidstr;
   for (uint32_t k = 1; k < n; k++) argv[k + 1] = o->strs[k];
@@ -282,7 +285,7 @@ static struct map_child helper_map_start(uint32_t step, const struct op *o, pid_
   pid_t pid = fork();
   if (pid < 0) fail(step, errno, "fork");
   if (pid == 0) {
-    char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    char *envp[] = {NULL};
     dup2(errpipe[1], 2);
     execve(argv[0], argv, envp);
     dprintf(2, "cannot execute %s: %s", argv[0], strerror(errno));
@@ -778,7 +781,7 @@ static void do_exec(uint32_t step, const struct op *o) {
   if (strchr(file, '/')) {
     execve(file, o->argv, o->envp);
     int e = errno;
-    fail_exit(e == ENOENT ? 127 : 125, step, e, "exec %s", file);
+    fail_exit(e == ENOENT ? exec_exit_not_found : exec_exit_other, step, e, "exec %s", file);
   }
   int err = ENOENT;
   char path[4096];
@@ -797,7 +800,7 @@ static void do_exec(uint32_t step, const struct op *o) {
     if (!*end) break;
     p = end + 1;
   }
-  fail_exit(err == ENOENT ? 127 : 125, step, err, "exec %s", file);
+  fail_exit(err == ENOENT ? exec_exit_not_found : exec_exit_other, step, err, "exec %s", file);
 }
 
 /* A helper pid 1 needs while it sets up (fuse-overlayfs): runs it to its end,
@@ -1447,6 +1450,29 @@ static uint32_t run_ops(uint32_t from) {
   return nops;
 }
 
+/* FORK_INIT carries the run's choices: exec failure exit codes, the signals to pass on.
+ * Only those (and the ones the stage handles itself) stay blocked; any other signal
+ * gets its default action again. */
+static void take_run_choices(void) {
+  sigemptyset(&forwarded);
+  for (uint32_t i = 0; i < nops; i++) {
+    const struct op *o = &ops[i];
+    if (o->code != OP_FORK_INIT) continue;
+    if (o->nint >= 3) { exec_exit_not_found = (int)o->ints[1]; exec_exit_other = (int)o->ints[2]; }
+    for (uint32_t k = 3; k < o->nint; k++) {
+      int sig = (int)o->ints[k];
+      if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD) bad_plan("FORK_INIT signal out of range");
+      sigaddset(&forwarded, sig);
+    }
+    break;
+  }
+  sigset_t keep = forwarded;
+  sigaddset(&keep, SIGCHLD);
+  sigaddset(&keep, SIGWINCH);
+  sigaddset(&keep, SIGPIPE);
+  sigprocmask(SIG_SETMASK, &keep, NULL);
+}
+
 int main(void) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   /* fd 3 is the control socket; anything else the caller leaked stops here */
@@ -1454,16 +1480,13 @@ int main(void) {
   if (syscall(SYS_close_range, CTL_FD + 1, ~0U, 0) < 0) {
     for (int fd = CTL_FD + 1; fd < 1024; fd++) close(fd);
   }
-  sigemptyset(&forwarded);
-  int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGALRM};
-  for (size_t k = 0; k < sizeof fwd / sizeof fwd[0]; k++) sigaddset(&forwarded, fwd[k]);
-  sigset_t block = forwarded;
-  sigaddset(&block, SIGCHLD);
-  sigaddset(&block, SIGWINCH);
-  sigaddset(&block, SIGPIPE);
-  sigprocmask(SIG_BLOCK, &block, NULL);
+  /* until the plan says which signals are passed on, every signal waits */
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, NULL);
   caller_umask = umask(0);
   read_plan();
+  take_run_choices();
   run_ops(0);
   /* a plan without FORK_INIT only prepares; nothing ran */
   send_done();
