@@ -9,8 +9,9 @@ import { SandboxError } from '../errors.js';
 import { printError, reportError } from './report-error.js';
 import { parseBool } from './parse-bool.js';
 import { discardCallerFiles, openCallerFile, writeReport, type CallerFile, type CallerFileKind } from './caller-files.js';
+// the stage passes the same signals on (one list)
+import { FORWARDED_SIGNALS as FORWARDED } from '../stage/stage-choices.js';
 
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 interface ExecFlags {

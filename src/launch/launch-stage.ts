@@ -3,7 +3,8 @@
 // Must not: decide policy or build plans (resolve/ and rootfs/ do).
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { Command, Event, Op } from '../stage/protocol.js';
+import { Op } from '../stage/protocol.js';
+import { decodeEvent, encodeCommand, splitFrames, type EventValues } from '../stage/frames.js';
 import { encodePlan, type StageOp } from '../stage/plan.js';
 import { stagePath } from './stage-path.js';
 
@@ -49,20 +50,51 @@ export interface StageHandle {
   readonly nsReady: Promise<number>;
 }
 
+/** The SYNC op of a plan with this id; an id no SYNC op of the plan has, or one already reached, is an error. */
+export function syncRouter(plan: readonly StageOp[]): (id: number) => StageOp {
+  const byId = new Map<number, StageOp>();
+  for (const o of plan) {
+    if (o.code !== Op.SYNC) continue;
+    const id = Number(o.ints[0] ?? 0);
+    if (byId.has(id)) throw new Error(`two SYNC ops of the plan have the id ${id}`);
+    byId.set(id, o);
+  }
+  const reached = new Set<number>();
+  return (id) => {
+    const op = byId.get(id);
+    if (!op) throw new Error(`the stage waits at a SYNC point with the unknown id ${id}`);
+    if (reached.has(id)) throw new Error(`the stage reached the SYNC point ${id} ("${op.what}") twice`);
+    reached.add(id);
+    return op;
+  };
+}
+
+/** The outcome an EXIT frame reports. */
+export function exitOutcome(v: EventValues<'EXIT'>): StageExit {
+  return {
+    kind: 'exited', waitStatus: v.waitStatus, wallNs: v.wallNs, userUs: v.userUs, systemUs: v.systemUs, maxRssKiB: v.maxRssKib,
+    killReason: v.killReason, truncated: v.truncated, stdoutBytes: v.stdoutBytes, stderrBytes: v.stderrBytes,
+    cpuSampleUs: v.cpuSampleUs, voluntarySwitches: v.voluntarySwitches, involuntarySwitches: v.involuntarySwitches,
+  };
+}
+
 /**
  * Starts the stage; stdio 0-2 are handed to the workload as they are (or
- * relayed by the stage). `onSync` runs at each SYNC op with the stage's pid
- * and that op, then the stage goes on (GO); a failing hook ends the stage.
+ * relayed by the stage). `onSync` runs at each SYNC op with the stage's pid,
+ * the op's id and the op itself, then the stage goes on (GO); a failing hook,
+ * or an id the plan has no SYNC op for, ends the stage. The run is over at
+ * the stage's DONE frame; its result is the first ERROR or EXIT before it.
  */
 export function launchStage(
   plan: readonly StageOp[],
   stdio: ('inherit' | 'pipe' | 'ignore' | number)[],
-  onSync?: (stagePid: number, op: StageOp) => Promise<void>,
+  onSync?: (stagePid: number, syncId: number, op: StageOp) => Promise<void>,
 ): StageHandle & {
   child: ReturnType<typeof spawn>;
 } {
   // encode first: a plan that cannot be encoded must not leave a stage waiting
   const bytes = encodePlan(plan);
+  const routeSync = syncRouter(plan);
   const child = spawn(stagePath(), [], {
     stdio: [stdio[0] ?? 'ignore', stdio[1] ?? 'inherit', stdio[2] ?? 'inherit', 'pipe'],
     // its own session: terminal signals reach the sandbox through us, once
@@ -70,15 +102,11 @@ export function launchStage(
     env: {},
   });
   const ctl = child.stdio[3] as Socket;
-  const go = () => {
-    const cmd = Buffer.alloc(8);
-    cmd.writeUInt32LE(Command.GO, 0);
-    ctl.write(cmd);
-  };
-  const syncOps = plan.filter((o) => o.code === Op.SYNC);
-  let syncs = 0;
+  const go = () => { ctl.write(encodeCommand('GO')); };
   let buffered: Buffer = Buffer.alloc(0);
   let settled = false;
+  /** The first ERROR or EXIT: the outcome once DONE (or the stage's end) comes. */
+  let result: StageOutcome | undefined;
   let resolveOutcome!: (o: StageOutcome) => void;
   let resolveStarted!: () => void;
   let resolveNs!: (pid: number) => void;
@@ -88,48 +116,56 @@ export function launchStage(
   const settle = (o: StageOutcome) => {
     if (!settled) { settled = true; resolveOutcome(o); }
   };
+  const abandon = (e: unknown) => {
+    settle({ kind: 'lost', reason: e instanceof Error ? e.message : String(e) });
+    child.kill('SIGKILL');
+  };
 
   ctl.on('data', (chunk: Buffer) => {
-    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
-    while (buffered.length >= 8) {
-      const type = buffered.readUInt32LE(0);
-      const len = buffered.readUInt32LE(4);
-      if (buffered.length < 8 + len) break;
-      const body = buffered.subarray(8, 8 + len);
-      buffered = buffered.subarray(8 + len);
-      if (type === Event.NS_READY) {
-        const pid = body.readUInt32LE(0);
-        resolveNs(pid);
-        if (onSync) {
-          const op = syncOps[syncs++] ?? syncOps[syncOps.length - 1]!;
-          onSync(pid, op).then(() => go(), (e: unknown) => {
-            settle({ kind: 'lost', reason: e instanceof Error ? e.message : String(e) });
-            child.kill('SIGKILL');
-          });
-        }
+    const split = splitFrames(buffered.length ? Buffer.concat([buffered, chunk]) : chunk);
+    buffered = split.rest;
+    for (const f of split.frames) {
+      let ev;
+      try {
+        ev = decodeEvent(f.type, f.body);
+      } catch (e) {
+        abandon(new Error(`the stage sent a bad frame (type ${f.type}): ${e instanceof Error ? e.message : e}`));
+        return;
       }
-      else if (type === Event.STARTED) resolveStarted();
-      else if (type === Event.ERROR) {
-        const step = body.readUInt32LE(0);
-        settle({
-          kind: 'failed', step, errno: body.readInt32LE(4), detail: body.subarray(8).toString('utf8'),
-          what: plan[step]?.what ?? 'stage set-up',
-        });
-      } else if (type === Event.EXIT) {
-        settle({
-          kind: 'exited', waitStatus: body.readInt32LE(0), wallNs: body.readBigInt64LE(4),
-          userUs: body.readBigInt64LE(12), systemUs: body.readBigInt64LE(20), maxRssKiB: body.readBigInt64LE(28),
-          killReason: body.readUInt32LE(36), truncated: body.readUInt32LE(40),
-          stdoutBytes: body.readBigInt64LE(44), stderrBytes: body.readBigInt64LE(52), cpuSampleUs: body.readBigInt64LE(60),
-          voluntarySwitches: body.readBigInt64LE(68), involuntarySwitches: body.readBigInt64LE(76),
-        });
+      switch (ev.name) {
+        case 'NS_READY': {
+          const { pid, syncId } = ev.values;
+          resolveNs(pid);
+          if (onSync) {
+            let op: StageOp;
+            try {
+              op = routeSync(syncId);
+            } catch (e) {
+              abandon(e);
+              return;
+            }
+            onSync(pid, syncId, op).then(() => go(), abandon);
+          }
+          break;
+        }
+        case 'STARTED': resolveStarted(); break;
+        case 'ERROR': {
+          const { step, errorNumber, detail } = ev.values;
+          result ??= { kind: 'failed', step, errno: errorNumber, detail, what: plan[step]?.what ?? 'stage set-up' };
+          break;
+        }
+        case 'EXIT': result ??= exitOutcome(ev.values); break;
+        // DONE alone: a plan without a workload ran every op
+        case 'DONE': settle(result ?? { kind: 'completed' }); break;
+        case 'unknown': break;
       }
     }
   });
   ctl.on('error', () => {}); // EPIPE when the stage dies early; 'close' reports it
   child.on('error', (err) => settle({ kind: 'lost', reason: `cannot start the stage ${stagePath()}: ${err.message}` }));
+  // no DONE: a result that came before still stands
   child.on('close', (code, signal) =>
-    settle({ kind: 'lost', reason: `the stage ended without a result (${signal ?? `exit ${code}`})` }));
+    settle(result ?? { kind: 'lost', reason: `the stage ended without a result (${signal ?? `exit ${code}`})` }));
   ctl.write(bytes);
 
   return {

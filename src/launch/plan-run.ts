@@ -9,10 +9,17 @@ import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { CLONE, ops, type StageOp } from '../stage/plan.js';
 import { CpuUsageFormat, ForkFlag, LimitFlag } from '../stage/protocol.js';
 import { capabilityMask } from '../resolve/capabilities.js';
+import { RUN_CHOICES } from '../stage/stage-choices.js';
 
 const NAMESPACES = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
 
-/** What each SYNC op waits for: the sandbox tells them apart by this text. */
+/** The id of each SYNC op: the stage echoes it in NS_READY and the sandbox routes by it. */
+export const SyncPoint = {
+  cgroup: 1,
+  network: 2,
+} as const;
+
+/** What each SYNC op waits for, in words (error messages). */
 export const SYNC_WHAT = {
   cgroup: 'wait while the sandbox puts the stage in its cgroup (GO)',
   network: 'wait while the sandbox starts the network helper (GO)',
@@ -31,7 +38,7 @@ function planNamespaces(spec: RunSpec): StageOp[] {
   const ping = isMapped(spec.idmap.gidMap, 0) ? [ops.writeFile(PING_GROUP_RANGE.file, PING_GROUP_RANGE.value)] : [];
   // the helper joins the new network namespace before the workload exists
   const helper = spec.network.mode === 'pasta' || spec.network.mode === 'slirp4netns';
-  return [unshare, ...ping, ...(helper ? [ops.sync(SYNC_WHAT.network)] : [])];
+  return [unshare, ...ping, ...(helper ? [ops.sync(SyncPoint.network, SYNC_WHAT.network)] : [])];
 }
 
 function mapArgs(map: readonly IdMapLine[]): string[] {
@@ -86,7 +93,7 @@ function planRlimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
 /** Joins the run's cgroup first (or waits while the sandbox puts the stage in a scope). */
 function planCgroup(cgroup: CgroupChoice): StageOp[] {
   if (cgroup.backend === 'none') return [];
-  return [...(cgroup.attach ? [ops.sync(SYNC_WHAT.cgroup)] : []), ...cgroup.joinFiles.map((f) => ops.joinCgroup(f))];
+  return [...(cgroup.attach ? [ops.sync(SyncPoint.cgroup, SYNC_WHAT.cgroup)] : []), ...cgroup.joinFiles.map((f) => ops.joinCgroup(f))];
 }
 
 function planLimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
@@ -116,7 +123,7 @@ export function planRun(
     ...planUserns(idmap, tools),
     ...planNamespaces(spec),
     ...planLimits(spec, cgroup),
-    ops.forkInit(ttyFlags),
+    ops.forkInit(ttyFlags, RUN_CHOICES),
     // pid 1
     ...planRootfs(spec, writable),
     ops.sethostname(spec.hostname),

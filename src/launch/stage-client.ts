@@ -6,7 +6,6 @@
 // launch-stage.ts or spawns the stage binary (a unit test checks).
 // Must not: decide policy or build plans (resolve/, rootfs/, plan-run.ts do).
 import type { Readable, Writable } from 'node:stream';
-import { Op } from '../stage/protocol.js';
 import type { StageOp } from '../stage/plan.js';
 import { launchStage, type StageOutcome } from './launch-stage.js';
 
@@ -16,8 +15,8 @@ export type StageStdio = 'inherit' | 'pipe' | 'ignore' | number;
 export interface StageOptions {
   /** stdin, stdout, stderr of the stage (and so of the workload). Default: ignore, inherit, inherit. */
   readonly stdio?: readonly StageStdio[];
-  /** Runs at each SYNC op with the stage's pid; the stage goes on when it resolves, and is killed when it rejects. */
-  readonly onSync?: (stagePid: number, op: StageOp) => Promise<void>;
+  /** Runs at each SYNC op with the stage's pid and the op's id; the stage goes on when it resolves, and is killed when it rejects. */
+  readonly onSync?: (stagePid: number, syncId: number, op: StageOp) => Promise<void>;
   /** Aborting kills the stage and everything in it (SIGKILL). */
   readonly signal?: AbortSignal;
 }
@@ -50,11 +49,8 @@ export function startStage(plan: readonly StageOp[], options: StageOptions = {})
   const onAbort = () => { aborted = true; handle.kill('SIGKILL'); };
   signal?.addEventListener('abort', onAbort, { once: true });
   if (signal?.aborted) onAbort();
-  const hasWorkload = plan.some((op) => op.code === Op.FORK_INIT);
-  const outcome = handle.outcome.then(async (o): Promise<StageOutcome> => {
+  const outcome = handle.outcome.then((o) => {
     signal?.removeEventListener('abort', onAbort);
-    // a plan without FORK_INIT ends with exit 0 and no frame once its last op worked
-    if (o.kind === 'lost' && !hasWorkload && !aborted && (await ended) === 0) return { kind: 'completed' };
     return o;
   });
   return {

@@ -23,7 +23,7 @@ import { fetchOptions, type ImageFetchOptions } from '../image/image-fetch-optio
 import { acquireRunResources } from './run-resources.js';
 import { toRunResult, type RunResult } from './run-result.js';
 import type { StageOp } from '../stage/plan.js';
-import { SYNC_WHAT } from '../launch/plan-run.js';
+import { SyncPoint } from '../launch/plan-run.js';
 import { isSandboxError } from '../errors.js';
 import type { NetworkHelper } from '../network/helper-process.js';
 import { needsHelper, startNetworkHelper } from '../network/start-network.js';
@@ -170,9 +170,10 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   // the network helper: started at its SYNC, stopped when the run ends
   let helper: NetworkHelper | undefined;
   let helperError: unknown;
-  const onSync = async (stagePid: number, op: StageOp) => {
-    if (op.what === SYNC_WHAT.cgroup && cgroup.backend !== 'none' && cgroup.attach) return cgroup.attach(stagePid);
-    if (op.what === SYNC_WHAT.network) {
+  // routed by the SYNC op's id (launchStage rejects an id the plan does not have)
+  const onSync = async (stagePid: number, syncId: number, op: StageOp) => {
+    if (syncId === SyncPoint.cgroup && cgroup.backend !== 'none' && cgroup.attach) return cgroup.attach(stagePid);
+    if (syncId === SyncPoint.network) {
       try {
         helper = await startNetworkHelper(spec.network, stagePid);
       } catch (e) {
@@ -182,7 +183,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
       return;
     }
     // internal invariant: the plan's sync points are the ones this loop answers
-    throw new Error(`no one waits for the stage at "${op.what}"`);
+    throw new Error(`no one waits for the stage at SYNC ${syncId} ("${op.what}")`);
   };
   try {
     plan = planRun(spec, host, seccomp, cgroup, writable);

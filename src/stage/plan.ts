@@ -3,6 +3,7 @@
 // reported as "bind /usr on /usr: EACCES" instead of "step 12".
 // Must not: decide anything. Callers (rootfs/, resolve/) choose the ops.
 import { Op, PLAN_MAGIC, PROTOCOL_VERSION, type OpCode } from './protocol.js';
+import { RUN_CHOICES, signalNumbers, type RunChoices } from './stage-choices.js';
 
 export interface StageOp {
   readonly code: OpCode;
@@ -35,11 +36,13 @@ export const ops = {
     op(Op.MAP_EXEC, `${program} PID ${args.join(' ')}`, [], [program, ...args]),
   setupIds: (uid: number, gid: number) => op(Op.SETUP_IDS, `become ${uid}:${gid} for set-up`, [uid, gid]),
   unshare: (flags: number, names: string) => op(Op.UNSHARE, `unshare ${names}`, [flags]),
-  sync: (what = 'wait for the sandbox (GO)') => op(Op.SYNC, what),
+  sync: (id = 0, what = 'wait for the sandbox (GO)') => op(Op.SYNC, what, [id]),
   joinCgroup: (procsFile: string) => op(Op.JOIN_CGROUP, `join the cgroup ${procsFile.replace(/\/cgroup\.procs$/, '')}`, [], [procsFile]),
   limits: (cpuUs: number, wallUs: number, outputBytes: number, flags: number, usageFile: string, usageFormat: number) =>
     op(Op.LIMITS, 'set the limits the stage enforces', [cpuUs, wallUs, outputBytes, flags], [usageFile, String(usageFormat)]),
-  forkInit: (flags: number) => op(Op.FORK_INIT, 'start pid 1 of the sandbox', [flags]),
+  /** The run's choices (stage-choices.ts) travel here: exec failure exit codes, then the signals to forward. */
+  forkInit: (flags: number, run: RunChoices = RUN_CHOICES) => op(Op.FORK_INIT, 'start pid 1 of the sandbox',
+    [flags, run.execFailureExit.notFound, run.execFailureExit.other, ...signalNumbers(run.signals)]),
   mount: (source: string, target: string, fstype: string, flags: number, data = '') =>
     op(Op.MOUNT, `mount ${fstype || source || '(flags)'} on ${target}`, [flags], [source, target, fstype, data]),
   bind: (source: string, target: string, recursive = true) =>

@@ -54,7 +54,132 @@
 #define EV_STARTED 2
 #define EV_ERROR 3
 #define EV_EXIT 4
+#define EV_DONE 5
 #define CMD_GO 1
 #define EXIT_BAD_PLAN 120
 #define EXIT_LOST_CONTROL 121
+
+/* Frames: u32 type, u32 payload length, payload (fields little-endian, as the host). */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { FRAME_HEADER_BYTES = 8 };
+/* Bytes of each event frame without its text */
+enum {
+  EV_NS_READY_BYTES = 16,
+  EV_STARTED_BYTES = 16,
+  EV_ERROR_BYTES = 16,
+  EV_EXIT_BYTES = 92,
+  EV_DONE_BYTES = 8,
+};
+
+struct ev_ns_ready {
+  uint32_t pid;
+  uint32_t sync_id;
+};
+/* The whole NS_READY frame into out (cap >= EV_NS_READY_BYTES); returns its length. */
+static inline size_t pack_ev_ns_ready(unsigned char *out, size_t cap, const struct ev_ns_ready *f) {
+  size_t n = FRAME_HEADER_BYTES;
+  (void)cap;
+  memcpy(out + n, &f->pid, 4); n += 4;
+  memcpy(out + n, &f->sync_id, 4); n += 4;
+  uint32_t type = EV_NS_READY, len = (uint32_t)(n - FRAME_HEADER_BYTES);
+  memcpy(out, &type, 4);
+  memcpy(out + 4, &len, 4);
+  return n;
+}
+
+struct ev_started {
+  uint32_t reaper_pid;
+  uint32_t reserved;
+};
+/* The whole STARTED frame into out (cap >= EV_STARTED_BYTES); returns its length. */
+static inline size_t pack_ev_started(unsigned char *out, size_t cap, const struct ev_started *f) {
+  size_t n = FRAME_HEADER_BYTES;
+  (void)cap;
+  memcpy(out + n, &f->reaper_pid, 4); n += 4;
+  memcpy(out + n, &f->reserved, 4); n += 4;
+  uint32_t type = EV_STARTED, len = (uint32_t)(n - FRAME_HEADER_BYTES);
+  memcpy(out, &type, 4);
+  memcpy(out + 4, &len, 4);
+  return n;
+}
+
+struct ev_error {
+  uint32_t step;
+  int32_t error_number;
+  const char *detail;
+  uint32_t detail_len;
+};
+/* The whole ERROR frame into out (cap >= EV_ERROR_BYTES); returns its length. */
+static inline size_t pack_ev_error(unsigned char *out, size_t cap, const struct ev_error *f) {
+  size_t n = FRAME_HEADER_BYTES;
+  (void)cap;
+  memcpy(out + n, &f->step, 4); n += 4;
+  memcpy(out + n, &f->error_number, 4); n += 4;
+  { size_t t = f->detail_len; if (t > cap - n) t = cap - n; memcpy(out + n, f->detail, t); n += t; }
+  uint32_t type = EV_ERROR, len = (uint32_t)(n - FRAME_HEADER_BYTES);
+  memcpy(out, &type, 4);
+  memcpy(out + 4, &len, 4);
+  return n;
+}
+
+struct ev_exit {
+  int32_t wait_status;
+  int64_t wall_ns;
+  int64_t user_us;
+  int64_t system_us;
+  int64_t max_rss_kib;
+  uint32_t kill_reason;
+  uint32_t truncated;
+  int64_t stdout_bytes;
+  int64_t stderr_bytes;
+  int64_t cpu_sample_us;
+  int64_t voluntary_switches;
+  int64_t involuntary_switches;
+};
+/* The whole EXIT frame into out (cap >= EV_EXIT_BYTES); returns its length. */
+static inline size_t pack_ev_exit(unsigned char *out, size_t cap, const struct ev_exit *f) {
+  size_t n = FRAME_HEADER_BYTES;
+  (void)cap;
+  memcpy(out + n, &f->wait_status, 4); n += 4;
+  memcpy(out + n, &f->wall_ns, 8); n += 8;
+  memcpy(out + n, &f->user_us, 8); n += 8;
+  memcpy(out + n, &f->system_us, 8); n += 8;
+  memcpy(out + n, &f->max_rss_kib, 8); n += 8;
+  memcpy(out + n, &f->kill_reason, 4); n += 4;
+  memcpy(out + n, &f->truncated, 4); n += 4;
+  memcpy(out + n, &f->stdout_bytes, 8); n += 8;
+  memcpy(out + n, &f->stderr_bytes, 8); n += 8;
+  memcpy(out + n, &f->cpu_sample_us, 8); n += 8;
+  memcpy(out + n, &f->voluntary_switches, 8); n += 8;
+  memcpy(out + n, &f->involuntary_switches, 8); n += 8;
+  uint32_t type = EV_EXIT, len = (uint32_t)(n - FRAME_HEADER_BYTES);
+  memcpy(out, &type, 4);
+  memcpy(out + 4, &len, 4);
+  return n;
+}
+
+/* The whole DONE frame into out (cap >= EV_DONE_BYTES); returns its length. */
+static inline size_t pack_ev_done(unsigned char *out, size_t cap) {
+  size_t n = FRAME_HEADER_BYTES;
+  (void)cap;
+  uint32_t type = EV_DONE, len = (uint32_t)(n - FRAME_HEADER_BYTES);
+  memcpy(out, &type, 4);
+  memcpy(out + 4, &len, 4);
+  return n;
+}
+
+static inline int unpack_cmd_go(const unsigned char *body, size_t len) {
+  (void)len;
+  (void)body;
+  return 0;
+}
+
+/* The header of a frame. */
+static inline void unpack_frame_header(const unsigned char *p, uint32_t *type, uint32_t *len) {
+  memcpy(type, p, 4);
+  memcpy(len, p + 4, 4);
+}
 #endif

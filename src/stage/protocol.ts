@@ -19,13 +19,16 @@ export const Op = {
   USERNS: 1,
   /** s: [file under /proc/PID, content]. Helper writes e.g. uid_map directly. */
   MAP_WRITE: 2,
-  /** s: [program, args...]. Helper runs `program PID args...` (newuidmap/newgidmap), stderr captured. */
+  /** s: [program (absolute path), args...]. Helper runs `program PID args...` (newuidmap/newgidmap) with an empty environment, stderr captured. */
   MAP_EXEC: 3,
   /** i: [uid, gid]. Stage takes this identity for set-up, keeping its capabilities. */
   SETUP_IDS: 4,
   /** i: [clone flags]. unshare(2) of the remaining namespaces. */
   UNSHARE: 5,
-  /** Tells the sandbox NS_READY and waits for GO (helpers that join the namespaces start here). */
+  /**
+   * i: [sync id]. Tells the sandbox NS_READY with this id and waits for GO (helpers that join the
+   * namespaces start here); the sandbox knows each sync point by its id.
+   */
   SYNC: 6,
   /** s: [cgroup.procs file]. The stage moves itself into that cgroup (before the namespaces exist). */
   JOIN_CGROUP: 8,
@@ -35,7 +38,11 @@ export const Op = {
    * The stage enforces these while it monitors: it kills the sandbox at the limit and says why in EXIT.
    */
   LIMITS: 9,
-  /** i: [flags]. Forks pid 1 of the new pid namespace; later ops run there. */
+  /**
+   * i: [flags, exit code when EXEC finds no file (ENOENT), exit code when EXEC fails otherwise, signals...].
+   * Forks pid 1 of the new pid namespace; later ops run there. The stage and pid 1 pass the listed signals
+   * on to the workload; any other signal has its default action on the stage.
+   */
   FORK_INIT: 7,
   // -- pid 1 (the reaper), setting up the root filesystem --
   /**
@@ -141,27 +148,71 @@ export const CpuUsageFormat = {
 /** Why the stage ended a run (EXIT). */
 export const KillReason = { NONE: 0, CPU: 1, WALL: 2, OUTPUT: 3 } as const;
 
-/** Frames the stage sends on the control socket: u32 type, u32 length, payload. */
+/** Frames the stage sends on the control socket: u32 type, u32 length, payload (fields: EventFields). */
 export const Event = {
-  /** u32 stage pid. Namespaces exist; the stage waits for GO. */
+  /** Namespaces exist; the stage waits for GO. */
   NS_READY: 1,
-  /** u32 host pid of pid 1 (the reaper), u32 reserved (0). Sent once the workload has executed. */
+  /** Sent once the workload has executed. */
   STARTED: 2,
-  /** u32 step (op index), i32 errno, then a detail string. */
+  /** A step failed (step UINT32_MAX: not a step of the plan). */
   ERROR: 3,
-  /**
-   * i32 wait status of the workload, i64 wall ns, i64 utime us, i64 stime us, i64 maxrss KiB of the whole tree,
-   * u32 kill reason (KillReason), u32 truncated (bit 0 stdout, bit 1 stderr), i64 stdout bytes, i64 stderr bytes
-   * (bytes are -1 unless the output is relayed), i64 last CPU sample of the tree in us (-1 if not sampled),
-   * i64 voluntary and i64 involuntary context switches of the whole tree.
-   */
+  /** The workload has ended: its status, times and what the stage measured. */
   EXIT: 4,
+  /** The stage's last frame on every path where the control socket still works: the run is over. */
+  DONE: 5,
 } as const;
 
-/** Frames the sandbox sends after the plan: u32 type, u32 length (0). */
+/** Frames the sandbox sends after the plan: u32 type, u32 length, payload (fields: CommandFields). */
 export const Command = {
   GO: 1,
 } as const;
+
+/**
+ * Types of frame fields, all little-endian: u32, i32, i64, and text (the rest of the frame, UTF-8;
+ * only as the last field).
+ */
+export type FieldType = 'u32' | 'i32' | 'i64' | 'text';
+export interface Field {
+  readonly name: string;
+  readonly type: FieldType;
+}
+
+/** The payload of each event, in order. C structs and pack functions are generated from these (protocol.h). */
+export const EventFields = {
+  NS_READY: [
+    { name: 'pid', type: 'u32' }, // the stage's pid
+    { name: 'syncId', type: 'u32' }, // the id of the SYNC op
+  ],
+  STARTED: [
+    { name: 'reaperPid', type: 'u32' }, // host pid of pid 1 (the reaper)
+    { name: 'reserved', type: 'u32' }, // 0
+  ],
+  ERROR: [
+    { name: 'step', type: 'u32' }, // op index
+    { name: 'errorNumber', type: 'i32' }, // errno
+    { name: 'detail', type: 'text' },
+  ],
+  EXIT: [
+    { name: 'waitStatus', type: 'i32' }, // of the workload
+    { name: 'wallNs', type: 'i64' },
+    { name: 'userUs', type: 'i64' }, // the whole tree's
+    { name: 'systemUs', type: 'i64' },
+    { name: 'maxRssKib', type: 'i64' }, // of the whole tree
+    { name: 'killReason', type: 'u32' }, // KillReason
+    { name: 'truncated', type: 'u32' }, // bit 0 stdout, bit 1 stderr
+    { name: 'stdoutBytes', type: 'i64' }, // -1 unless the output is relayed
+    { name: 'stderrBytes', type: 'i64' },
+    { name: 'cpuSampleUs', type: 'i64' }, // last CPU sample of the tree, -1 if not sampled
+    { name: 'voluntarySwitches', type: 'i64' }, // of the whole tree
+    { name: 'involuntarySwitches', type: 'i64' },
+  ],
+  DONE: [],
+} as const satisfies { readonly [K in keyof typeof Event]: readonly Field[] };
+
+/** The payload of each command. */
+export const CommandFields = {
+  GO: [],
+} as const satisfies { readonly [K in keyof typeof Command]: readonly Field[] };
 
 /** Exit codes of the stage when it cannot report through the control socket. */
 export const StageExit = {

@@ -87,6 +87,8 @@ static int report_fd = -1;  /* reaper -> stage: pty master, wait status */
 static int tty_slave = -1;
 static sigset_t forwarded; /* signals the stage and the reaper pass on */
 static mode_t caller_umask; /* set-up runs with umask 0 (exact modes); the workload gets this back */
+/* FORK_INIT: the workload's exit code when EXEC fails (ENOENT, other); 125 without FORK_INIT */
+static int exec_exit_not_found = 125, exec_exit_other = 125;
 
 /* LIMITS: enforced by the stage while it monitors (-1 = none) */
 static struct {
@@ -137,37 +139,41 @@ static int read_all(int fd, void *buf, size_t len) {
   return 0;
 }
 
-static void send_frame(int fd, uint32_t type, const void *payload, uint32_t len) {
-  char buf[16 + DETAIL_MAX + 64];
-  if (len > sizeof buf - 8) len = sizeof buf - 8;
-  memcpy(buf, &type, 4);
-  memcpy(buf + 4, &len, 4);
-  memcpy(buf + 8, payload, len);
-  (void)write_all(fd, buf, 8 + len);
+/* Frames are packed by the code generated into protocol.h from protocol.ts. */
+static void send_error(int fd, uint32_t step, int err, const char *detail, size_t len) {
+  unsigned char buf[EV_ERROR_BYTES + DETAIL_MAX];
+  struct ev_error f = {.step = step, .error_number = err, .detail = detail, .detail_len = (uint32_t)len};
+  (void)write_all(fd, buf, pack_ev_error(buf, sizeof buf, &f));
 }
 
-/* Reports a failed step and ends this process. The stage writes to the
- * control socket; children write to the exec-status pipe, which the stage
- * relays. */
-__attribute__((noreturn, format(printf, 3, 4)))
-static void fail(uint32_t step, int err, const char *fmt, ...) {
-  char payload[8 + DETAIL_MAX];
-  int32_t e = err;
-  memcpy(payload, &step, 4);
-  memcpy(payload + 4, &e, 4);
+/* The stage's last frame: the run is over. */
+static void send_done(void) {
+  unsigned char buf[EV_DONE_BYTES];
+  (void)write_all(CTL_FD, buf, pack_ev_done(buf, sizeof buf));
+}
+
+/* Reports a failed step and ends this process with `code`. The stage writes
+ * to the control socket (and ends with DONE); children write to the
+ * exec-status pipe, which the stage relays. */
+__attribute__((noreturn, format(printf, 4, 5)))
+static void fail_exit(int code, uint32_t step, int err, const char *fmt, ...) {
+  char detail[DETAIL_MAX];
   int n = 0;
   if (fmt) {
     va_list ap;
     va_start(ap, fmt);
-    n = vsnprintf(payload + 8, DETAIL_MAX, fmt, ap);
+    n = vsnprintf(detail, DETAIL_MAX, fmt, ap);
     va_end(ap);
     if (n < 0) n = 0;
     if (n >= DETAIL_MAX) n = DETAIL_MAX - 1;
   }
   int fd = (role == ROLE_STAGE || role == ROLE_HELPER) ? CTL_FD : err_fd;
-  send_frame(fd, EV_ERROR, payload, 8 + (uint32_t)n);
-  _exit(role == ROLE_WORKLOAD && (err == ENOENT) ? 127 : 125);
+  send_error(fd, step, err, detail, (size_t)n);
+  if (role == ROLE_STAGE) send_done();
+  _exit(code);
 }
+
+#define fail(...) fail_exit(125, __VA_ARGS__)
 
 /* ------------------------------------------------------------ plan parsing */
 
@@ -175,13 +181,10 @@ static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); ret
 static int64_t rd64(const unsigned char *p) { int64_t v; memcpy(&v, p, 8); return v; }
 
 __attribute__((noreturn)) static void bad_plan(const char *why) {
-  char payload[8 + DETAIL_MAX];
-  uint32_t step = UINT32_MAX;
-  int32_t e = EINVAL;
-  int n = snprintf(payload + 8, DETAIL_MAX, "bad plan: %s", why);
-  memcpy(payload, &step, 4);
-  memcpy(payload + 4, &e, 4);
-  send_frame(CTL_FD, EV_ERROR, payload, 8 + (uint32_t)n);
+  char detail[DETAIL_MAX];
+  int n = snprintf(detail, DETAIL_MAX, "bad plan: %s", why);
+  send_error(CTL_FD, UINT32_MAX, EINVAL, detail, (size_t)n);
+  send_done();
   _exit(EXIT_BAD_PLAN);
 }
 
@@ -271,6 +274,7 @@ static struct map_child helper_map_start(uint32_t step, const struct op *o, pid_
   char *argv[64];
   uint32_t n = o->nstr;
   if (n < 1 || n + 1 >= 64) fail(step, EINVAL, "MAP_EXEC argument count");
+  if (o->strs[0][0] != '/') fail(step, EINVAL, "MAP_EXEC needs an absolute path: %s", o->strs[0]);
   argv[0] = o->strs[0];
   argv[1] = pidstr;
   for (uint32_t k = 1; k < n; k++) argv[k + 1] = o->strs[k];
@@ -281,7 +285,7 @@ static struct map_child helper_map_start(uint32_t step, const struct op *o, pid_
   pid_t pid = fork();
   if (pid < 0) fail(step, errno, "fork");
   if (pid == 0) {
-    char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    char *envp[] = {NULL};
     dup2(errpipe[1], 2);
     execve(argv[0], argv, envp);
     dprintf(2, "cannot execute %s: %s", argv[0], strerror(errno));
@@ -361,7 +365,7 @@ static uint32_t do_userns(uint32_t step) {
   while (waitpid(helper, &status, 0) < 0) {
     if (errno != EINTR) fail(step, errno, "wait helper");
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) _exit(125); /* helper reported */
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) { send_done(); _exit(125); } /* helper reported */
   return last;
 }
 
@@ -790,7 +794,8 @@ static void do_exec(uint32_t step, const struct op *o) {
   sigprocmask(SIG_SETMASK, &none, NULL);
   if (strchr(file, '/')) {
     execve(file, o->argv, o->envp);
-    fail(step, errno, "exec %s", file);
+    int e = errno;
+    fail_exit(e == ENOENT ? exec_exit_not_found : exec_exit_other, step, e, "exec %s", file);
   }
   int err = ENOENT;
   char path[4096];
@@ -809,7 +814,7 @@ static void do_exec(uint32_t step, const struct op *o) {
     if (!*end) break;
     p = end + 1;
   }
-  fail(step, err, "exec %s", file);
+  fail_exit(err == ENOENT ? exec_exit_not_found : exec_exit_other, step, err, "exec %s", file);
 }
 
 /* A helper pid 1 needs while it sets up (fuse-overlayfs): runs it to its end,
@@ -1057,27 +1062,23 @@ static int arm_timer(int64_t first_ns, int64_t interval_ns) {
 }
 
 static void send_exit(int32_t wstatus, int64_t wall, const struct rusage *ru) {
-  char payload[4 + 8 * 4 + 4 + 4 + 8 * 5];
-  int64_t ut = (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
-  int64_t stt = (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec;
-  int64_t rss = ru->ru_maxrss, nvcsw = ru->ru_nvcsw, nivcsw = ru->ru_nivcsw;
-  uint32_t reason = (uint32_t)kill_reason, truncated = (uint32_t)output.truncated;
   int relayed = out_pipe[0] >= 0 || (limits.flags & LIMIT_RELAY_OUTPUT);
-  int64_t out_b = relayed ? output.bytes[0] : -1, err_b = relayed ? output.bytes[1] : -1;
-  char *p = payload;
-  memcpy(p, &wstatus, 4); p += 4;
-  memcpy(p, &wall, 8); p += 8;
-  memcpy(p, &ut, 8); p += 8;
-  memcpy(p, &stt, 8); p += 8;
-  memcpy(p, &rss, 8); p += 8;
-  memcpy(p, &reason, 4); p += 4;
-  memcpy(p, &truncated, 4); p += 4;
-  memcpy(p, &out_b, 8); p += 8;
-  memcpy(p, &err_b, 8); p += 8;
-  memcpy(p, &cpu_polled_us, 8); p += 8;
-  memcpy(p, &nvcsw, 8); p += 8;
-  memcpy(p, &nivcsw, 8);
-  send_frame(CTL_FD, EV_EXIT, payload, sizeof payload);
+  struct ev_exit f = {
+    .wait_status = wstatus,
+    .wall_ns = wall,
+    .user_us = (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec,
+    .system_us = (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec,
+    .max_rss_kib = ru->ru_maxrss,
+    .kill_reason = (uint32_t)kill_reason,
+    .truncated = (uint32_t)output.truncated,
+    .stdout_bytes = relayed ? output.bytes[0] : -1,
+    .stderr_bytes = relayed ? output.bytes[1] : -1,
+    .cpu_sample_us = cpu_polled_us,
+    .voluntary_switches = ru->ru_nvcsw,
+    .involuntary_switches = ru->ru_nivcsw,
+  };
+  unsigned char buf[EV_EXIT_BYTES];
+  (void)write_all(CTL_FD, buf, pack_ev_exit(buf, sizeof buf, &f));
 }
 
 static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
@@ -1148,8 +1149,9 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
           /* limits count from exec */
           if (limits.wall_us >= 0) wall_fd = arm_timer(limits.wall_us * 1000, 0);
           if (limits.cpu_us >= 0) cpu_fd = arm_timer(CPU_POLL_NS, CPU_POLL_NS);
-          uint32_t pids[2] = {(uint32_t)reaper, 0};
-          send_frame(CTL_FD, EV_STARTED, pids, sizeof pids);
+          struct ev_started f = {.reaper_pid = (uint32_t)reaper, .reserved = 0};
+          unsigned char frame[EV_STARTED_BYTES];
+          (void)write_all(CTL_FD, frame, pack_ev_started(frame, sizeof frame, &f));
           for (int sig = 1; sig < NSIG; sig++)
             if (sigismember(&deferred, sig)) kill(reaper, sig);
         }
@@ -1257,14 +1259,10 @@ static void stage_monitor(pid_t reaper, int exec_rd, int flags) {
     if (kill_reason != KILL_NONE && killed_at < t_exit) t_exit = killed_at;
     send_exit(wstatus, t_exit - t0, &ru);
   } else if (!failed) {
-    char payload[8 + 64];
-    uint32_t step = UINT32_MAX;
-    int32_t e = ECHILD;
-    int n = snprintf(payload + 8, 64, "pid 1 of the sandbox ended without a status");
-    memcpy(payload, &step, 4);
-    memcpy(payload + 4, &e, 4);
-    send_frame(CTL_FD, EV_ERROR, payload, 8 + (uint32_t)n);
+    static const char why[] = "pid 1 of the sandbox ended without a status";
+    send_error(CTL_FD, UINT32_MAX, ECHILD, why, sizeof why - 1);
   }
+  send_done();
   _exit(0);
 }
 
@@ -1331,12 +1329,18 @@ static void do_fork_workload(uint32_t step, const struct op *o) {
   reaper_loop(pid);
 }
 
-static void do_sync(uint32_t step) {
-  uint32_t pid = (uint32_t)getpid();
-  send_frame(CTL_FD, EV_NS_READY, &pid, sizeof pid);
-  uint32_t hdr[2];
+static void do_sync(uint32_t step, const struct op *o) {
+  struct ev_ns_ready f = {.pid = (uint32_t)getpid(), .sync_id = (uint32_t)arg_i(o, 0, step)};
+  unsigned char frame[EV_NS_READY_BYTES];
+  (void)write_all(CTL_FD, frame, pack_ev_ns_ready(frame, sizeof frame, &f));
+  unsigned char hdr[FRAME_HEADER_BYTES], body[64];
+  uint32_t type, len;
   if (read_all(CTL_FD, hdr, sizeof hdr) < 0) _exit(EXIT_LOST_CONTROL);
-  if (hdr[0] != CMD_GO) fail(step, EPROTO, "expected GO, got %u", hdr[0]);
+  unpack_frame_header(hdr, &type, &len);
+  if (type != CMD_GO) fail(step, EPROTO, "expected GO, got %u", type);
+  if (len > sizeof body) fail(step, EPROTO, "GO of %u bytes", len);
+  if (len > 0 && read_all(CTL_FD, body, len) < 0) _exit(EXIT_LOST_CONTROL);
+  if (unpack_cmd_go(body, len) < 0) fail(step, EPROTO, "GO of %u bytes", len);
 }
 
 /* Runs ops from `from` to the end, in whatever process this is. */
@@ -1351,7 +1355,7 @@ static uint32_t run_ops(uint32_t from) {
     case OP_UNSHARE:
       if (unshare((int)arg_i(o, 0, i)) < 0) fail(i, errno, "unshare(0x%llx)", (unsigned long long)o->ints[0]);
       break;
-    case OP_SYNC: do_sync(i); break;
+    case OP_SYNC: do_sync(i, o); break;
     case OP_JOIN_CGROUP: {
       const char *procs = arg_s(o, 0, i);
       int fd = open(procs, O_WRONLY | O_CLOEXEC);
@@ -1471,6 +1475,29 @@ static uint32_t run_ops(uint32_t from) {
   return nops;
 }
 
+/* FORK_INIT carries the run's choices: exec failure exit codes, the signals to pass on.
+ * Only those (and the ones the stage handles itself) stay blocked; any other signal
+ * gets its default action again. */
+static void take_run_choices(void) {
+  sigemptyset(&forwarded);
+  for (uint32_t i = 0; i < nops; i++) {
+    const struct op *o = &ops[i];
+    if (o->code != OP_FORK_INIT) continue;
+    if (o->nint >= 3) { exec_exit_not_found = (int)o->ints[1]; exec_exit_other = (int)o->ints[2]; }
+    for (uint32_t k = 3; k < o->nint; k++) {
+      int sig = (int)o->ints[k];
+      if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD) bad_plan("FORK_INIT signal out of range");
+      sigaddset(&forwarded, sig);
+    }
+    break;
+  }
+  sigset_t keep = forwarded;
+  sigaddset(&keep, SIGCHLD);
+  sigaddset(&keep, SIGWINCH);
+  sigaddset(&keep, SIGPIPE);
+  sigprocmask(SIG_SETMASK, &keep, NULL);
+}
+
 int main(void) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   /* fd 3 is the control socket; anything else the caller leaked stops here */
@@ -1478,17 +1505,15 @@ int main(void) {
   if (syscall(SYS_close_range, CTL_FD + 1, ~0U, 0) < 0) {
     for (int fd = CTL_FD + 1; fd < 1024; fd++) close(fd);
   }
-  sigemptyset(&forwarded);
-  int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGALRM};
-  for (size_t k = 0; k < sizeof fwd / sizeof fwd[0]; k++) sigaddset(&forwarded, fwd[k]);
-  sigset_t block = forwarded;
-  sigaddset(&block, SIGCHLD);
-  sigaddset(&block, SIGWINCH);
-  sigaddset(&block, SIGPIPE);
-  sigprocmask(SIG_BLOCK, &block, NULL);
+  /* until the plan says which signals are passed on, every signal waits */
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, NULL);
   caller_umask = umask(0);
   read_plan();
+  take_run_choices();
   run_ops(0);
   /* a plan without FORK_INIT only prepares; nothing ran */
+  send_done();
   return 0;
 }

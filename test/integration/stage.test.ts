@@ -44,7 +44,7 @@ async function run(p: readonly StageOp[], stdio: ('pipe' | 'ignore' | number)[] 
   void h.started.then(() => { started = true; });
   const outcome = await h.outcome;
   const exit = await rec.closed;
-  return { h, outcome, exit, frames: rec.frames, started: () => started };
+  return { h, outcome, exit, frames: rec.frames, done: rec.done, started: () => started };
 }
 
 function exited(o: StageOutcome): Extract<StageOutcome, { kind: 'exited' }> {
@@ -57,7 +57,7 @@ if (!isRoot) console.warn('stage tests skipped: they need root to map ids to nob
 describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
   describe('1-2. a workload runs and its wait status comes back', () => {
     it('the minimal plan: exited 0 with wall time and resource use', async () => {
-      const { outcome, frames, exit, started } = await run(plan(ops.exec('/bin/true', '', ['/bin/true'], [])));
+      const { outcome, frames, exit, started, done } = await run(plan(ops.exec('/bin/true', '', ['/bin/true'], [])));
       const o = exited(outcome);
       expect(o.waitStatus).toBe(0);
       expect(o.wallNs).toBeTypeOf('bigint');
@@ -68,6 +68,7 @@ describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
       expect(o.maxRssKiB).toBeGreaterThan(0n);
       expect(started()).toBe(true);
       expect(frames.map((f) => f.type)).toEqual([Event.STARTED, Event.EXIT]);
+      expect(done, 'DONE ends the frames').toBe(true);
       expect(exit).toEqual({ code: 0, signal: null });
     }, T);
 
@@ -152,8 +153,9 @@ describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
       const { plan: p, fail } = c.build(sh(`touch ${marker}`));
       const step = p.indexOf(fail);
       expect(step).toBeGreaterThanOrEqual(0);
-      const { outcome, frames, started } = await run(p);
+      const { outcome, frames, started, done } = await run(p);
       expect(outcome).toMatchObject({ kind: 'failed', step, errno: c.errno, what: p[step]!.what });
+      expect(done, 'DONE ends the frames').toBe(true);
       const detail = (outcome as { detail: string }).detail;
       expect(detail).toMatch(/\S/);
       if (c.detail) expect(detail).toMatch(c.detail);
@@ -202,6 +204,7 @@ describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
       expect(f.body.readUInt32LE(0)).toBe(NO_STEP);
       expect(f.body.readInt32LE(4)).toBe(E.EINVAL);
       expect(f.body.subarray(8).toString()).toMatch(why);
+      expect(r.done, 'DONE follows the error').toBe(true);
       expect(r.rest).toHaveLength(0);
     };
     const op = (code: number, nint: number, nstr: number) => {
@@ -259,6 +262,7 @@ describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
       expect(r.code).toBe(StageExit.LOST_CONTROL);
       expect(r.code).toBe(121);
       expect(r.frames).toEqual([]);
+      expect(r.done, 'no DONE without a control socket').toBe(false);
       expect(r.rest).toHaveLength(0);
     }, T);
 
@@ -272,6 +276,7 @@ describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
       const r = await runRaw(encodePlan([]));
       expect(r.code).toBe(0);
       expect(r.frames).toEqual([]);
+      expect(r.done, 'an empty plan ends with DONE too').toBe(true);
     }, T);
   });
 

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CLONE, MS, ops, type StageOp } from '../../../src/stage/plan.js';
+import { Event } from '../../../src/stage/protocol.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const STAGE = join(REPO, 'dist', 'sandbox-stage');
@@ -75,9 +76,17 @@ export function parseFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
   return { frames, rest: buf.subarray(off) };
 }
 
+/** The result frames and whether DONE ended them (the stage's last frame, on every path where it can still report). */
+export function withoutDone(frames: Frame[]): { frames: Frame[]; done: boolean } {
+  const done = frames.length > 0 && frames[frames.length - 1]!.type === Event.DONE;
+  return { frames: done ? frames.slice(0, -1) : frames, done };
+}
+
 export interface Recorded {
-  /** Every frame the stage sent, in order, once `closed` has resolved. */
+  /** Every frame the stage sent, in order, once `closed` has resolved; without the final DONE (see `done`). */
   readonly frames: Frame[];
+  /** The stage ended its frames with DONE. */
+  readonly done: boolean;
   /** Bytes after the last complete frame. */
   rest(): Buffer;
   /** The stage has exited and its stdio is closed. */
@@ -93,7 +102,8 @@ export function record(child: ChildProcess): Recorded {
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal })));
   return {
-    get frames() { return parseFrames(bytes).frames; },
+    get frames() { return withoutDone(parseFrames(bytes).frames).frames; },
+    get done() { return withoutDone(parseFrames(bytes).frames).done; },
     rest: () => parseFrames(bytes).rest,
     closed,
   };
@@ -120,7 +130,7 @@ export async function runRaw(bytes: Buffer, opts: { end?: boolean } = {}) {
   ctl.write(bytes);
   if (opts.end) ctl.end();
   const { code, signal } = await rec.closed;
-  return { code, signal, frames: rec.frames, rest: rec.rest() };
+  return { code, signal, frames: rec.frames, done: rec.done, rest: rec.rest() };
 }
 
 export function header(magic: number, version: number, size: number, count: number): Buffer {

@@ -1,6 +1,7 @@
 // The whole stage plan: id maps, namespaces, rootfs, then the workload's
 // own steps down to exec.
 import { describe, expect, it } from 'vitest';
+import { EXEC_FAILURE_EXIT, FORWARDED_SIGNALS, signalNumbers } from '../../../src/stage/stage-choices.js';
 import { planRun } from '../../../src/launch/plan-run.js';
 import { planRootfs } from '../../../src/rootfs/plan-rootfs.js';
 import { CLONE, encodePlan, type StageOp } from '../../../src/stage/plan.js';
@@ -10,6 +11,8 @@ import { loadProfile } from '../../../src/config/load-profile.js';
 
 const NAMESPACES = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
 const brief = (o: StageOp) => [o.code, o.ints, o.strs];
+/** FORK_INIT's ints: the fork flags, then the run's choices (exec failure exit codes, forwarded signals). */
+const withChoices = (flags: number) => [flags, EXEC_FAILURE_EXIT.notFound, EXEC_FAILURE_EXIT.other, ...signalNumbers(FORWARDED_SIGNALS)];
 
 describe('planRun id maps', () => {
   it('newidmap: two MAP_EXEC ops with "inside outside count" triples', () => {
@@ -23,7 +26,7 @@ describe('planRun id maps', () => {
       [Op.UNSHARE, [NAMESPACES], []],
       // the run's own network namespace: ICMP echo sockets for every group, as podman sets it
       [Op.WRITE_FILE, [0o644, -1, -1], ['/proc/sys/net/ipv4/ping_group_range', '0 0']],
-      [Op.FORK_INIT, [0], []],
+      [Op.FORK_INIT, withChoices(0), []],
     ]);
     expect(plan.some((o) => o.code === Op.MAP_WRITE)).toBe(false);
     expect(plan[1]!.what).toBe('/usr/bin/newuidmap PID 0 1000 1 1 100000 65536');
@@ -135,7 +138,7 @@ describe('planRun tty', () => {
   it('without -t: no PTY op and no fork flags', () => {
     const plan = planRun(resolve({}, { host: aliceSubid }), TOOLS);
     expect(plan.some((o) => o.code === Op.PTY)).toBe(false);
-    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual([0]);
+    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual(withChoices(0));
     expect(plan.find((o) => o.code === Op.FORK_WORKLOAD)!.ints).toEqual([0]);
   });
 
@@ -144,19 +147,19 @@ describe('planRun tty', () => {
     const w = plan.findIndex((o) => o.code === Op.FORK_WORKLOAD);
     expect(plan[w - 1]).toMatchObject({ code: Op.PTY, strs: ['/dev/pts/ptmx'] });
     expect(plan[w]!.ints).toEqual([ForkFlag.TTY]);
-    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual([ForkFlag.TTY]);
+    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual(withChoices(ForkFlag.TTY));
     expect(plan.filter((o) => o.code === Op.PTY)).toHaveLength(1);
   });
 
   it('-t -i: the stage also copies stdin (FORK_INIT gets TTY_STDIN)', () => {
     const plan = planRun(resolve({ tty: true, interactive: true }, { host: aliceSubid }), TOOLS);
-    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual([ForkFlag.TTY | ForkFlag.TTY_STDIN]);
+    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual(withChoices(ForkFlag.TTY | ForkFlag.TTY_STDIN));
     expect(plan.find((o) => o.code === Op.FORK_WORKLOAD)!.ints).toEqual([ForkFlag.TTY]);
   });
 
   it('-i alone sets no tty flags', () => {
     const plan = planRun(resolve({ interactive: true }, { host: aliceSubid }), TOOLS);
-    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual([0]);
+    expect(plan.find((o) => o.code === Op.FORK_INIT)!.ints).toEqual(withChoices(0));
     expect(plan.some((o) => o.code === Op.PTY)).toBe(false);
   });
 });

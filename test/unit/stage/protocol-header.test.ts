@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Command, CpuUsageFormat, Event, ForkFlag, KillReason, LimitFlag, Op, PLAN_MAGIC, PROTOCOL_VERSION, StageExit } from '../../../src/stage/protocol.js';
-import { renderProtocolHeader } from '../../../src/stage/render-protocol-header.js';
+import { cName, renderProtocolHeader } from '../../../src/stage/render-protocol-header.js';
+import { CommandFields, EventFields } from '../../../src/stage/protocol.js';
+import { fixedBytes } from '../../../src/stage/frames.js';
 
 const stageDir = fileURLToPath(new URL('../../../src/stage/', import.meta.url));
 const STALE = 'src/stage/protocol.h is out of date with src/stage/protocol.ts: run `npm run gen:protocol`';
@@ -45,6 +47,36 @@ describe('protocol.h', () => {
     // header guard + magic + version + every table entry
     const tables = [Op, ForkFlag, LimitFlag, CpuUsageFormat, KillReason, Event, Command, StageExit].reduce((n, t) => n + Object.keys(t).length, 0);
     expect(names.length).toBe(1 + 2 + tables);
+  });
+});
+
+describe('protocol.h frame code, generated from the field tables', () => {
+  const h = renderProtocolHeader();
+  const C_TYPE = { u32: 'uint32_t', i32: 'int32_t', i64: 'int64_t' } as const;
+
+  it('has a struct per event with its fields in table order, and a packer that writes them in that order', () => {
+    for (const [name, fields] of Object.entries(EventFields)) {
+      const tag = `ev_${cName(name)}`;
+      expect(h).toContain(`static inline size_t pack_${tag}(unsigned char *out, size_t cap`);
+      expect(h).toContain(`  EV_${name}_BYTES = ${8 + fixedBytes(fields)},`);
+      const body = h.slice(h.indexOf(`pack_${tag}(`), h.indexOf('return n;', h.indexOf(`pack_${tag}(`)));
+      const written = [...body.matchAll(/f->(\w+)[,)]/g)].map((m) => m[1]);
+      expect(written).toEqual(fields.map((f) => cName(f.name)));
+      expect(body).toContain(`uint32_t type = EV_${name}`);
+      if (fields.length === 0) continue;
+      const struct = h.slice(h.indexOf(`struct ${tag} {`), h.indexOf('};', h.indexOf(`struct ${tag} {`)));
+      const members = [...struct.matchAll(/^  (?:const )?(\w+) \*?(\w+);$/gm)].map((m) => `${m[1]} ${m[2]}`);
+      expect(members).toEqual(fields.flatMap((f) => (f.type === 'text' ? [`char ${cName(f.name)}`, `uint32_t ${cName(f.name)}_len`] : [`${C_TYPE[f.type]} ${cName(f.name)}`])));
+    }
+  });
+
+  it('has an unpacker per command', () => {
+    for (const name of Object.keys(CommandFields)) expect(h).toContain(`static inline int unpack_cmd_${cName(name)}(const unsigned char *body, size_t len`);
+  });
+
+  it('adds no #define of its own (the frame sizes are enum constants)', () => {
+    expect(h).toContain('enum { FRAME_HEADER_BYTES = 8 };');
+    expect(h).not.toMatch(/#define \w*BYTES/);
   });
 });
 
