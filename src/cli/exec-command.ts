@@ -8,6 +8,7 @@ import { UNLIMITED, type ExecOptions } from '../resolve/exec-options.js';
 import { SandboxError } from '../errors.js';
 import { printError, reportError } from './report-error.js';
 import { parseBool } from './parse-bool.js';
+import { formatTraceLine } from '../run/run-trace.js';
 import { discardCallerFiles, openCallerFile, writeReport, type CallerFile, type CallerFileKind } from './caller-files.js';
 // the stage passes the same signals on (one list)
 import { FORWARDED_SIGNALS as FORWARDED } from '../stage/stage-choices.js';
@@ -16,6 +17,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 interface ExecFlags {
   profile: string;
+  trace?: boolean;
   user?: string;
   workdir?: string;
   volume?: string[];
@@ -159,7 +161,13 @@ async function runExec(image: string, command: string[], flags: ExecFlags): Prom
       open('--stdin', flags.stdin, 'input')?.fd, open('--stdout', flags.stdout, 'output')?.fd, open('--stderr', flags.stderr, 'output')?.fd,
     ];
     reports = { result: open('--result', flags.result, 'report'), meta: open('--meta', flags.meta, 'report') };
+    // --trace or SANDBOX_TRACE=1: where the time goes, on stderr; "start-up" is Node and this program loading
+    const trace = flags.trace || process.env.SANDBOX_TRACE === '1'
+      ? (phase: string, ms: number) => process.stderr.write(`${formatTraceLine(phase, ms)}\n`)
+      : undefined;
+    trace?.('start-up', performance.now());
     sandbox = await spawnSandbox({
+      ...(trace && { trace }),
       ...options, stdio,
       ...(flags.store !== undefined && { store: flags.store }),
       ...(flags.pull !== undefined && { pull: parsePull(flags.pull) }),
@@ -245,6 +253,7 @@ export function registerExecCommand(program: Command): void {
     .option('--stderr <file>', 'the workload\'s stderr goes to this file (created or truncated)')
     .option('--stderr-to-stdout', 'the workload\'s stderr goes where its stdout goes')
     .option('--result <file>', 'write the result (verdict, times, memory, output) as JSON')
+    .option('--trace', 'print how long each phase of the run took, on stderr (also SANDBOX_TRACE=1)')
     .option('--meta <file>', 'write the result in isolate\'s meta format (key:value lines)')
     .option('--entrypoint <cmd|json>', 'replace the image\'s Entrypoint (a program, or a JSON array); its Cmd is then not used')
     .option('--pull <policy>', 'when to pull a registry image: missing (default), always, never')

@@ -28,6 +28,7 @@ import { isSandboxError } from '../errors.js';
 import type { NetworkHelper } from '../network/helper-process.js';
 import { needsHelper, startNetworkHelper } from '../network/start-network.js';
 import { formatPublish } from '../network/publish.js';
+import { phaseClock, type TraceSink } from './run-trace.js';
 
 export type StdioChoice = StageStdio;
 
@@ -46,6 +47,8 @@ export interface SpawnOptions extends ExecOptions {
   readonly pullProgress?: ImageFetchOptions['progress'];
   /** auto (default: $SANDBOX_OVERLAY, else native where the kernel allows it), native or fuse (fuse-overlayfs). */
   readonly overlay?: string;
+  /** Called as each phase of the run ends, with its duration (see RUN_PHASES): where the time goes. */
+  readonly trace?: TraceSink;
 }
 
 export interface SandboxProcess {
@@ -122,7 +125,9 @@ function stageStdio(spec: RunSpec, stdio: SpawnOptions['stdio'] = []): StageStdi
 }
 
 export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProcess> {
+  const lap = phaseClock(options.trace);
   const host = probeHost();
+  lap('host facts');
   const ref = options.image ?? 'host';
   // the image code (store, registry, unpacker) is loaded only for an image: start-up of host runs
   const image = ref === 'host' ? null : await (await import('./prepare-image.js')).prepareImage(ref, {
@@ -131,9 +136,11 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     ...(options.overlay && { overlay: options.overlay }),
     ...fetchOptions({ ...options, ...(options.pullProgress && { progress: options.pullProgress }) }),
   });
+  lap('image');
   const input = resolveInput(options, host, image);
   // a host-image run takes its uid slot before resolving, so the spec's id map is the one that runs
   const slot = image ? undefined : await acquireUidSlot(host, { workload: resolveRunUser(input).user, ...(options.signal && { signal: options.signal }) });
+  lap('uid slot');
   let resolved: RunSpec;
   try {
     resolved = resolveRunSpec({ ...input, ...(slot !== undefined && { slot }) });
@@ -143,6 +150,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     slot?.release();
     throw e;
   }
+  lap('resolve');
   // an image run's writable layer is made on the thread pool while this thread finds the filter
   const acquiring = acquireRunResources(resolved, host, options, slot);
   let seccomp: ReturnType<typeof prepareSeccomp>;
@@ -152,8 +160,10 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     await acquiring.then((r) => r.release(), () => {});
     throw e;
   }
+  lap('seccomp');
   const resources = await acquiring;
   const { spec, writable } = resources;
+  lap('resources');
   let cgroup: CgroupChoice;
   try {
     cgroup = await chooseCgroup(spec.limits, newRunId());
@@ -161,6 +171,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     await resources.release();
     throw e;
   }
+  lap('cgroup');
   const release = async () => {
     if (cgroup.backend !== 'none') cgroup.remove();
     await resources.release();
@@ -187,6 +198,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   };
   try {
     plan = planRun(spec, host, seccomp, cgroup, writable);
+    lap('plan');
     const syncs = (cgroup.backend !== 'none' && cgroup.attach) || needsHelper(spec.network);
     handle = startStage(plan, {
       stdio: stageStdio(spec, options.stdio),
@@ -197,7 +209,9 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     await release();
     throw e;
   }
+  void handle.started.then(() => lap('stage to exec'));
   const result = handle.outcome.then(async (outcome) => {
+    lap('workload');
     // signalled now, not waited for: its exit is the kernel removing the tap
     // device (~20-30 ms); it has nothing left to do, and dies with this process
     void helper?.stop();
@@ -218,6 +232,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
       return { ...toRunResult(outcome, ctx), status: 'SG', exitCode: 137, signal: 'SIGKILL', error: undefined } as RunResult;
     }
     const r = toRunResult(outcome, ctx);
+    lap('teardown');
     // the helper's own words and hint, rather than "the stage was lost"
     if (outcome.kind === 'lost' && isSandboxError(helperError)) {
       return { ...r, error: { message: helperError.message, ...(helperError.hint ? { hint: helperError.hint } : {}), errno: 'none' } };
