@@ -1,7 +1,7 @@
 // Compiles the C stage with the system C compiler (run by `npm install` through
 // `prepare`, and by `npm run build`). No prebuilt binary is ever shipped.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,7 +13,10 @@ mkdirSync(dirname(out), { recursive: true });
 // where the static C library is not installed)
 const flags = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-Wno-unused-parameter',
   '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie', '-Wl,-z,relro,-z,now'];
-const compile = (extra) => execFileSync(cc, [...flags, ...extra, '-o', out, join(root, 'src/stage/stage.c')], { stdio: 'inherit' });
+// the stage's parts (src/stage/*.c, see stage.h), compiled and linked together
+const stageDir = join(root, 'src/stage');
+const sources = readdirSync(stageDir).filter((f) => f.endsWith('.c')).sort().map((f) => join(stageDir, f));
+const compile = (extra) => execFileSync(cc, [...flags, ...extra, '-o', out, ...sources], { stdio: 'inherit' });
 try {
   try {
     compile(['-static-pie']);

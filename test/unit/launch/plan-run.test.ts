@@ -2,7 +2,8 @@
 // own steps down to exec.
 import { describe, expect, it } from 'vitest';
 import { EXEC_FAILURE_EXIT, FORWARDED_SIGNALS, signalNumbers } from '../../../src/stage/stage-choices.js';
-import { planRun } from '../../../src/launch/plan-run.js';
+import { planRun, SyncPoint } from '../../../src/launch/plan-run.js';
+import { syncRouter } from '../../../src/launch/launch-stage.js';
 import { planRootfs } from '../../../src/rootfs/plan-rootfs.js';
 import { CLONE, encodePlan, type StageOp } from '../../../src/stage/plan.js';
 import { ForkFlag, Op } from '../../../src/stage/protocol.js';
@@ -198,6 +199,19 @@ describe('planRun limits', () => {
       attach: async () => {}, collect: () => ({ peakMemoryBytes: null, oomKilled: false, cpuUs: null }), remove: () => {},
     };
     expect(planRun(limited(), TOOLS, undefined, cgroup).slice(0, 2).map((o) => o.code)).toEqual([Op.SYNC, Op.JOIN_CGROUP]);
+  });
+
+  it('each SYNC op carries its point\'s id, which the sandbox routes by', () => {
+    const cgroup = {
+      backend: 'cgroup2' as const, path: '/x', joinFiles: ['/x/cgroup.procs'], cpuUsage: null,
+      attach: async () => {}, collect: () => ({ peakMemoryBytes: null, oomKilled: false, cpuUs: null }), remove: () => {},
+    };
+    const plan = planRun(resolve({ network: 'slirp4netns' }), TOOLS, undefined, cgroup);
+    expect(plan.filter((o) => o.code === Op.SYNC).map((o) => o.ints)).toEqual([[SyncPoint.cgroup], [SyncPoint.network]]);
+    const route = syncRouter(plan);
+    expect(route(SyncPoint.network).ints).toEqual([SyncPoint.network]);
+    expect(route(SyncPoint.cgroup).ints).toEqual([SyncPoint.cgroup]);
+    expect(() => route(99)).toThrow(/unknown id 99/);
   });
 
   it('no limits and no accounting: no LIMITS op at all', () => {

@@ -6,7 +6,7 @@ import { Op, PLAN_MAGIC, PROTOCOL_VERSION } from '../../../src/stage/protocol.js
 
 interface Decoded { code: number; ints: bigint[]; strs: Buffer[] }
 
-/** What stage.c's read_plan does, with the same checks. */
+/** What the stage's read_plan (main.c) does, with the same checks. */
 function decode(buf: Buffer): { magic: number; version: number; size: number; ops: Decoded[] } {
   const magic = buf.readUInt32LE(0);
   const version = buf.readUInt32LE(4);
@@ -95,7 +95,7 @@ describe('encodePlan ops', () => {
     expect(buf.readUInt32LE(8)).toBe(12 + 4 + 3 + 1);
   });
 
-  it('round-trips a realistic plan through a decoder that checks like stage.c', () => {
+  it('round-trips a realistic plan through a decoder that checks like the stage', () => {
     const plan: StageOp[] = [
       ops.userns(),
       ops.mapExec('/usr/bin/newuidmap', ['0', '1000', '1']),

@@ -1,6 +1,6 @@
 // The C stage and the TypeScript side share one protocol: protocol.h must be
-// what render-protocol-header.ts produces, and stage.c must handle every op.
-import { readFileSync } from 'node:fs';
+// what render-protocol-header.ts produces, and the stage's C parts must handle every op.
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Command, CpuUsageFormat, Event, ForkFlag, KillReason, LimitFlag, Op, PLAN_MAGIC, PROTOCOL_VERSION, StageExit } from '../../../src/stage/protocol.js';
@@ -11,9 +11,10 @@ import { fixedBytes } from '../../../src/stage/frames.js';
 const stageDir = fileURLToPath(new URL('../../../src/stage/', import.meta.url));
 const STALE = 'src/stage/protocol.h is out of date with src/stage/protocol.ts: run `npm run gen:protocol`';
 
-/** The C source without comments, so commented-out cases do not count. */
+/** The C source of the stage's parts (every .c file and the private header), without comments, so commented-out cases do not count. */
 function stageSource(): string {
-  return readFileSync(stageDir + 'stage.c', 'utf8')
+  return readdirSync(stageDir).filter((f) => f.endsWith('.c') || f === 'stage.h').sort()
+    .map((f) => readFileSync(stageDir + f, 'utf8')).join('\n')
     .replace(/\/\*[\s\S]*?\*\//g, ' ')
     .replace(/\/\/[^\n]*/g, ' ');
 }
@@ -98,7 +99,7 @@ describe('protocol tables', () => {
   });
 });
 
-describe('stage.c', () => {
+describe('the stage\'s C files', () => {
   const cases = [...stageSource().matchAll(/\bcase\s+OP_([A-Z0-9_]+)\s*:/g)].map((m) => m[1]!);
 
   it('has case labels to check (the regex found the dispatch switch)', () => {
@@ -108,16 +109,31 @@ describe('stage.c', () => {
 
   it('only handles ops that protocol.ts defines', () => {
     const unknown = cases.filter((name) => !(name in Op));
-    expect(unknown, 'stage.c has `case OP_X` for ops missing from protocol.ts').toEqual([]);
+    expect(unknown, 'the stage has `case OP_X` for ops missing from protocol.ts').toEqual([]);
   });
 
   it('handles every op of protocol.ts with a `case OP_...:`', () => {
     const missing = Object.keys(Op).filter((name) => !cases.includes(name));
-    expect(missing, 'ops of protocol.ts that stage.c does not dispatch').toEqual([]);
+    expect(missing, 'ops of protocol.ts that the stage does not dispatch').toEqual([]);
   });
 
   it('has no duplicate case labels', () => {
     expect(new Set(cases).size).toBe(cases.length);
+  });
+
+  it('is in parts of at most ~500 lines, each saying what it holds, with no file-scope variables', () => {
+    const files = readdirSync(stageDir).filter((f) => f.endsWith('.c'));
+    expect(files).not.toContain('stage.c');
+    expect(files.length).toBeGreaterThanOrEqual(6);
+    for (const f of files) {
+      const text = readFileSync(stageDir + f, 'utf8');
+      expect(text.split('\n').length, f).toBeLessThanOrEqual(500);
+      expect(text.startsWith(`/* ${f}: `), `${f} starts with a comment naming what it holds`).toBe(true);
+      expect(text, `${f} includes the private header`).toMatch(/#include "stage\.h"/);
+      // a file-scope variable: a top-level "static T name;" or "T name = ...;" (functions and enums aside)
+      const topLevel = text.replace(/\/\*[\s\S]*?\*\//g, '').split('\n').filter((l) => /^(static\s+)?[a-z_][\w\s*]*\b\w+\s*(\[[^\]]*\])?\s*(=[^(]*)?;\s*$/.test(l) && !/\(/.test(l));
+      expect(topLevel, `${f} has file-scope variables`).toEqual([]);
+    }
   });
 
   it('includes the generated header rather than its own numbers', () => {
