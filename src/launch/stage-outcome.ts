@@ -6,6 +6,7 @@
 import { constants } from 'node:os';
 import { errnoName } from '../errno-name.js';
 import { Op } from '../stage/protocol.js';
+import { EXEC_FAILURE_EXIT } from '../stage/stage-choices.js';
 import type { StageOp } from '../stage/plan.js';
 import type { StageOutcome } from './stage-client.js';
 
@@ -73,7 +74,7 @@ export function describeFailure(outcome: StageFailed, plan: readonly StageOp[], 
     message: `${outcome.what}: ${errno}${detail}`,
     errno,
     ...(hint ? { hint } : {}),
-    exitCode: op?.code === Op.EXEC ? (errno === 'ENOENT' ? 127 : 126) : 125,
+    exitCode: op?.code === Op.EXEC ? (errno === 'ENOENT' ? EXEC_FAILURE_EXIT.notFound : EXEC_FAILURE_EXIT.other) : 125,
   };
 }
 

@@ -6,7 +6,7 @@
 import { constants } from 'node:os';
 
 /** Signals the sandbox passes on to the workload (the CLI to the stage, the stage and pid 1 to the workload). */
-export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT'];
 
 /** Docker's convention for a workload that cannot be executed: 127 not found, 126 otherwise. */
 export const EXEC_FAILURE_EXIT = { notFound: 127, other: 126 } as const;

@@ -19,7 +19,7 @@ describe('run choices in FORK_INIT', () => {
   it("uses docker's convention and the CLI's signal list", () => {
     expect(EXEC_FAILURE_EXIT).toEqual({ notFound: 127, other: 126 });
     expect(RUN_CHOICES.signals).toBe(FORWARDED_SIGNALS);
-    expect(FORWARDED_SIGNALS).toEqual(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']);
+    expect(FORWARDED_SIGNALS).toEqual(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT']);
     const cli = readFileSync(fileURLToPath(new URL('../../../src/cli/exec-command.ts', import.meta.url)), 'utf8');
     expect(cli).toMatch(/import \{ FORWARDED_SIGNALS as FORWARDED \} from '\.\.\/stage\/stage-choices\.js'/);
   });
