@@ -37,10 +37,18 @@ export type StageOutcome =
   /** A plan without a workload (no FORK_INIT) ran every op. */
   | { kind: 'completed' };
 
+/** When the stage's phases ended, in ms since it started (null: the plan had no such phase). */
+export interface StageStartTimes {
+  readonly mapsMs: number | null;
+  readonly namespacesMs: number | null;
+  readonly pid1Ms: number | null;
+  readonly execMs: number;
+}
+
 export interface StageHandle {
   readonly pid: number;
   /** Resolves when the workload has been executed (or never, if set-up failed). */
-  readonly started: Promise<void>;
+  readonly started: Promise<StageStartTimes>;
   readonly outcome: Promise<StageOutcome>;
   /** Sends a signal to the stage, which passes it on to the workload. */
   kill(signal: NodeJS.Signals): void;
@@ -108,10 +116,10 @@ export function launchStage(
   /** The first ERROR or EXIT: the outcome once DONE (or the stage's end) comes. */
   let result: StageOutcome | undefined;
   let resolveOutcome!: (o: StageOutcome) => void;
-  let resolveStarted!: () => void;
+  let resolveStarted!: (t: StageStartTimes) => void;
   let resolveNs!: (pid: number) => void;
   const outcome = new Promise<StageOutcome>((r) => (resolveOutcome = r));
-  const started = new Promise<void>((r) => (resolveStarted = r));
+  const started = new Promise<StageStartTimes>((r) => (resolveStarted = r));
   const nsReady = new Promise<number>((r) => (resolveNs = r));
   const settle = (o: StageOutcome) => {
     if (!settled) { settled = true; resolveOutcome(o); }
@@ -148,7 +156,12 @@ export function launchStage(
           }
           break;
         }
-        case 'STARTED': resolveStarted(); break;
+        case 'STARTED': {
+          const { mapsNs, namespacesNs, pid1Ns, execNs } = ev.values;
+          const ms = (ns: bigint) => (ns < 0n ? null : Number(ns) / 1e6);
+          resolveStarted({ mapsMs: ms(mapsNs), namespacesMs: ms(namespacesNs), pid1Ms: ms(pid1Ns), execMs: ms(execNs) ?? 0 });
+          break;
+        }
         case 'ERROR': {
           const { step, errorNumber, detail } = ev.values;
           result ??= { kind: 'failed', step, errno: errorNumber, detail, what: plan[step]?.what ?? 'stage set-up' };

@@ -7,9 +7,9 @@
 // Must not: decide policy or build plans (resolve/, rootfs/, plan-run.ts do).
 import type { Readable, Writable } from 'node:stream';
 import type { StageOp } from '../stage/plan.js';
-import { launchStage, type StageOutcome } from './launch-stage.js';
+import { launchStage, type StageOutcome, type StageStartTimes } from './launch-stage.js';
 
-export type { StageExit, StageOutcome } from './launch-stage.js';
+export type { StageExit, StageOutcome, StageStartTimes } from './launch-stage.js';
 export type StageStdio = 'inherit' | 'pipe' | 'ignore' | number;
 
 export interface StageOptions {
@@ -27,8 +27,8 @@ export interface StageRun {
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
-  /** Resolves once the workload has been executed; never if set-up failed. */
-  readonly started: Promise<void>;
+  /** Resolves once the workload has been executed (with when the stage's phases ended); never if set-up failed. */
+  readonly started: Promise<StageStartTimes>;
   /** The stage's report; plans without a workload that ran every op give `completed`. */
   readonly outcome: Promise<StageOutcome>;
   /** Resolves when the stage process has ended (after its last clean-up). */

@@ -209,7 +209,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     await release();
     throw e;
   }
-  void handle.started.then(() => lap('stage to exec'));
+  void handle.started.then((times) => lap.stage(times));
   const result = handle.outcome.then(async (outcome) => {
     lap('workload');
     // signalled now, not waited for: its exit is the kernel removing the tap
@@ -245,7 +245,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     stdin: handle.stdin,
     stdout: handle.stdout,
     stderr: handle.stderr,
-    started: handle.started,
+    started: handle.started.then(() => {}),
     result,
     kill: (signal = 'SIGTERM') => handle.kill(signal),
   };

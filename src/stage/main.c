@@ -102,6 +102,7 @@ static void take_run_choices(struct stage *st) {
 }
 
 int main(void) {
+  int64_t started_at = now_ns();
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   /* fd 3 is the control socket; anything else the caller leaked stops here */
   if (fcntl(CTL_FD, F_SETFD, FD_CLOEXEC) < 0) _exit(EXIT_LOST_CONTROL);
@@ -118,6 +119,7 @@ int main(void) {
     .limits = {-1, -1, -1, 0, "", CPU_USAGE_PROC},
     .host_proc = -1, .usage_fd = -1, .out_pipe = {-1, -1}, .err_pipe = {-1, -1},
     .confine = {.fd = -1},
+    .times = {.start = started_at, .maps = -1, .namespaces = -1, .pid1 = -1},
   };
   struct stage *st = &stage;
   sigemptyset(&st->forwarded);

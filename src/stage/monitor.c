@@ -228,7 +228,12 @@ void stage_monitor(struct stage *st, pid_t reaper, int exec_rd, int flags) {
           /* limits count from exec */
           if (st->limits.wall_us >= 0) wall_fd = arm_timer(st->limits.wall_us * 1000, 0);
           if (st->limits.cpu_us >= 0) cpu_fd = arm_timer(CPU_POLL_NS, CPU_POLL_NS);
-          struct ev_started f = {.reaper_pid = (uint32_t)reaper, .reserved = 0};
+          /* each phase's end, in ns since the stage started (-1: it had none) */
+          int64_t base = st->times.start;
+#define SINCE(t) ((t) < 0 ? -1 : (t) - base)
+          struct ev_started f = {.reaper_pid = (uint32_t)reaper, .reserved = 0, .maps_ns = SINCE(st->times.maps),
+            .namespaces_ns = SINCE(st->times.namespaces), .pid1_ns = SINCE(st->times.pid1), .exec_ns = t0 - base};
+#undef SINCE
           unsigned char frame[EV_STARTED_BYTES];
           (void)write_all(CTL_FD, frame, pack_ev_started(frame, sizeof frame, &f));
           for (int sig = 1; sig < NSIG; sig++)

@@ -155,12 +155,13 @@ uint32_t run_ops(struct stage *st, uint32_t from) {
   for (uint32_t i = from; i < st->nops; i++) {
     const struct op *o = &st->ops[i];
     switch (o->code) {
-    case OP_USERNS: i = do_userns(st, i); break;
+    case OP_USERNS: i = do_userns(st, i); st->times.maps = now_ns(); break;
     case OP_MAP_WRITE:
     case OP_MAP_EXEC: fail(i, EINVAL, "MAP ops must follow USERNS");
     case OP_SETUP_IDS: setup_ids(st, i, (uid_t)arg_i(st, o, 0, i), (gid_t)arg_i(st, o, 1, i)); break;
     case OP_UNSHARE:
       if (unshare((int)arg_i(st, o, 0, i)) < 0) fail(i, errno, "unshare(0x%llx)", (unsigned long long)o->ints[0]);
+      st->times.namespaces = now_ns();
       break;
     case OP_SYNC: do_sync(st, i, o); break;
     case OP_JOIN_CGROUP: {

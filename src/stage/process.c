@@ -213,6 +213,7 @@ void do_fork_init(struct stage *st, uint32_t step, const struct op *o) {
     run_ops(st, step + 1);
     _exit(125);
   }
+  st->times.pid1 = now_ns();
   close(exec_pipe[1]);
   close(rep[1]);
   st->report_fd = rep[0];

@@ -68,7 +68,7 @@ enum { FRAME_HEADER_BYTES = 8 };
 /* Bytes of each event frame without its text */
 enum {
   EV_NS_READY_BYTES = 16,
-  EV_STARTED_BYTES = 16,
+  EV_STARTED_BYTES = 48,
   EV_ERROR_BYTES = 16,
   EV_EXIT_BYTES = 92,
   EV_DONE_BYTES = 8,
@@ -93,6 +93,10 @@ static inline size_t pack_ev_ns_ready(unsigned char *out, size_t cap, const stru
 struct ev_started {
   uint32_t reaper_pid;
   uint32_t reserved;
+  int64_t maps_ns;
+  int64_t namespaces_ns;
+  int64_t pid1_ns;
+  int64_t exec_ns;
 };
 /* The whole STARTED frame into out (cap >= EV_STARTED_BYTES); returns its length. */
 static inline size_t pack_ev_started(unsigned char *out, size_t cap, const struct ev_started *f) {
@@ -100,6 +104,10 @@ static inline size_t pack_ev_started(unsigned char *out, size_t cap, const struc
   (void)cap;
   memcpy(out + n, &f->reaper_pid, 4); n += 4;
   memcpy(out + n, &f->reserved, 4); n += 4;
+  memcpy(out + n, &f->maps_ns, 8); n += 8;
+  memcpy(out + n, &f->namespaces_ns, 8); n += 8;
+  memcpy(out + n, &f->pid1_ns, 8); n += 8;
+  memcpy(out + n, &f->exec_ns, 8); n += 8;
   uint32_t type = EV_STARTED, len = (uint32_t)(n - FRAME_HEADER_BYTES);
   memcpy(out, &type, 4);
   memcpy(out + 4, &len, 4);

@@ -186,6 +186,11 @@ export const EventFields = {
   STARTED: [
     { name: 'reaperPid', type: 'u32' }, // host pid of pid 1 (the reaper)
     { name: 'reserved', type: 'u32' }, // 0
+    // when the stage's phases ended, in ns since it started (-1: the plan had no such phase); for --trace
+    { name: 'mapsNs', type: 'i64' }, // USERNS: the user namespace and its id maps
+    { name: 'namespacesNs', type: 'i64' }, // UNSHARE: the other namespaces
+    { name: 'pid1Ns', type: 'i64' }, // FORK_INIT: pid 1 forked
+    { name: 'execNs', type: 'i64' }, // the workload executed
   ],
   ERROR: [
     { name: 'step', type: 'u32' }, // op index

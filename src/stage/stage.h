@@ -123,6 +123,8 @@ struct stage {
   int clear_after_run[MAX_CLEAR], n_clear_after_run;
   /* CONFINE: paths under root are resolved inside it until PIVOT_ROOT */
   struct { int fd; const char *root, *staging; } confine;
+  /* when the stage started, and when its id maps, namespaces and pid 1 were made (CLOCK_MONOTONIC ns; -1 = not) */
+  struct { int64_t start, maps, namespaces, pid1; } times;
 };
 
 /* report.c */

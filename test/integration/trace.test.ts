@@ -22,7 +22,8 @@ describe.each(IDENTITIES)('run trace as $name', (as) => {
     expect(got.map((p) => p.phase)).toEqual(['start-up', ...RUN_PHASES]);
     for (const p of got) expect(p.ms).toBeGreaterThanOrEqual(0);
     // the stage's part is real work: namespaces, maps, mounts and exec take time
-    expect(got.find((p) => p.phase === 'stage to exec')!.ms).toBeGreaterThan(0.5);
+    expect(got.find((p) => p.phase === 'stage root+exec')!.ms).toBeGreaterThan(0.5);
+    expect(got.find((p) => p.phase === 'stage id maps')!.ms).toBeGreaterThan(0.1);
   });
 
   it('SANDBOX_TRACE=1 does the same; without either, no trace line', async () => {
@@ -37,7 +38,7 @@ describe.each(IDENTITIES)('run trace as $name', (as) => {
     expect(r.code).toBe(127);
     const names = phases(r.stderr).map((p) => p.phase);
     expect(names.slice(0, 9)).toEqual(['start-up', ...RUN_PHASES.slice(0, 8)]);
-    expect(names).not.toContain('stage to exec');
+    expect(names).not.toContain('stage root+exec');
     expect(names).toContain('teardown');
   });
 });

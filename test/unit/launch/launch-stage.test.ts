@@ -65,7 +65,7 @@ describe('syncRouter', () => {
 
 describe('launchStage frames', () => {
   it('settles at DONE with the EXIT before it, while the stage still runs', async () => {
-    fake.path = fakeStage([encodeEvent('STARTED', { reaperPid: 9, reserved: 0 }), EXIT, DONE], { lingerMs: 5000 });
+    fake.path = fakeStage([encodeEvent('STARTED', { reaperPid: 9, reserved: 0, mapsNs: 1n, namespacesNs: 2n, pid1Ns: 3n, execNs: 4n }), EXIT, DONE], { lingerMs: 5000 });
     const h = launchStage(PLAN, ['ignore', 'ignore', 'ignore']);
     const t0 = Date.now();
     const o = await h.outcome;

@@ -21,7 +21,7 @@ describe('frames from the field tables', () => {
   it('round-trips every event through encodeEvent and decodeEvent', () => {
     const samples: { [N in keyof typeof Event]: EventValues<N> } = {
       NS_READY: { pid: 4242, syncId: 2 },
-      STARTED: { reaperPid: 77, reserved: 0 },
+      STARTED: { reaperPid: 77, reserved: 0, mapsNs: 1000n, namespacesNs: 2000n, pid1Ns: -1n, execNs: 5000n },
       ERROR: { step: 0xffffffff, errorNumber: -5, detail: 'bind /usr on /usr: é' },
       EXIT: SAMPLE_EXIT,
       DONE: {},
@@ -74,7 +74,7 @@ describe('frames from the field tables', () => {
   });
 
   it('splits a stream into frames and keeps an incomplete tail', () => {
-    const a = encodeEvent('STARTED', { reaperPid: 1, reserved: 0 });
+    const a = encodeEvent('STARTED', { reaperPid: 1, reserved: 0, mapsNs: 1n, namespacesNs: 2n, pid1Ns: 3n, execNs: 4n });
     const b = encodeEvent('DONE', {});
     const { frames, rest } = splitFrames(Buffer.concat([a, b, a.subarray(0, 5)]));
     expect(frames.map((f) => f.type)).toEqual([Event.STARTED, Event.DONE]);
@@ -99,7 +99,7 @@ int main(void) {
   unsigned char buf[256];
   struct ev_ns_ready r = {.pid = 4242, .sync_id = 2};
   hex(buf, pack_ev_ns_ready(buf, sizeof buf, &r));
-  struct ev_started s = {.reaper_pid = 77, .reserved = 0};
+  struct ev_started s = {.reaper_pid = 77, .reserved = 0, .maps_ns = 1000, .namespaces_ns = 2000, .pid1_ns = -1, .exec_ns = 5000};
   hex(buf, pack_ev_started(buf, sizeof buf, &s));
   struct ev_error e = {.step = 0xffffffffu, .error_number = -5, .detail = "too long", .detail_len = 8};
   hex(buf, pack_ev_error(buf, EV_ERROR_BYTES + 3, &e));
@@ -125,7 +125,7 @@ int main(void) {
       return decodeEvent(frames[0]!.type, frames[0]!.body);
     };
     expect(decode(lines[0]!)).toEqual({ name: 'NS_READY', values: { pid: 4242, syncId: 2 } });
-    expect(decode(lines[1]!)).toEqual({ name: 'STARTED', values: { reaperPid: 77, reserved: 0 } });
+    expect(decode(lines[1]!)).toEqual({ name: 'STARTED', values: { reaperPid: 77, reserved: 0, mapsNs: 1000n, namespacesNs: 2000n, pid1Ns: -1n, execNs: 5000n } });
     // the text is cut to the room given
     expect(decode(lines[2]!)).toEqual({ name: 'ERROR', values: { step: 0xffffffff, errorNumber: -5, detail: 'too' } });
     expect(decode(lines[3]!)).toEqual({ name: 'EXIT', values: SAMPLE_EXIT });
