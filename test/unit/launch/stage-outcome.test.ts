@@ -58,6 +58,18 @@ describe('describeFailure', () => {
     expect(describeFailure(failed(plan, at(Op.SECCOMP), E.EINVAL), plan).hint).toMatch(/seccomp/);
   });
 
+  it('every step kind the protocol has: the step named, the errno named, 125 unless it is EXEC', () => {
+    for (const [name, code] of Object.entries(Op)) {
+      const step: StageOp = { code, what: `the ${name} step`, ints: [], strings: [] } as unknown as StageOp;
+      for (const errno of [E.EPERM, E.EACCES, E.ENOENT, E.EINVAL, E.ELOOP, E.EAGAIN, E.ENOSPC]) {
+        const r = describeFailure(failed([step], 0, errno), [step]);
+        expect(r.message).toBe(`the ${name} step: ${errnoName(errno)}`);
+        expect(r.errno).toBe(errnoName(errno));
+        expect(r.exitCode).toBe(code === Op.EXEC ? (errno === E.ENOENT ? 127 : 126) : 125);
+      }
+    }
+  });
+
   it('a step outside the plan is a bug, exit 125', () => {
     const r = describeFailure(failed(plan, 99, E.EINVAL), plan);
     expect(r).toMatchObject({ message: 'stage set-up: EINVAL', exitCode: 125 });
