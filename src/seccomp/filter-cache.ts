@@ -18,8 +18,8 @@
 //   build for the shipped policies on the build host): content-keyed like the
 //   cache, so they apply only for the same arch, kernel MAJOR.MINOR,
 //   libseccomp build and policy text; trusted if owned by root or the caller.
-import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { packagePath } from '../package-root.js';
@@ -62,8 +62,12 @@ function contextKey(ctx: FilterContext): string {
   return `${FORMAT}\0${ctx.arch}\0${kernel}\0${ctx.network}\0${ctx.caps.join(',')}\0${libseccompIdentity()}\0`;
 }
 
+/** node:crypto on first use only: a warm run (an identity entry) hashes nothing. */
+let hashModule: typeof import('node:crypto') | undefined;
+
 export function cacheKey(policyText: string, ctx: FilterContext): string {
-  return createHash('sha256').update(contextKey(ctx)).update(policyText).digest('hex');
+  hashModule ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  return hashModule.createHash('sha256').update(contextKey(ctx)).update(policyText).digest('hex');
 }
 
 /** Seconds a policy file's mtime and ctime must lie in the past before its identity stands for its content. */
