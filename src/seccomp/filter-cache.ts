@@ -70,7 +70,7 @@ export function cacheKey(policyText: string, ctx: FilterContext): string {
   return hashModule.createHash('sha256').update(contextKey(ctx)).update(policyText).digest('hex');
 }
 
-/** Seconds a policy file's mtime and ctime must lie in the past before its identity stands for its content. */
+/** How long ago (ms) a policy file's mtime and ctime must lie before its identity stands for its content. */
 export const SETTLE_MS = 2000;
 
 /**
