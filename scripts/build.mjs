@@ -1,5 +1,8 @@
 // The whole build: schema validators, type declarations, the bundles
-// (library dist/index.js, CLI dist/cli.cjs, unpack worker dist/unpack-worker.cjs) and the C stage.
+// (library dist/index.js, CLI dist/cli.cjs, unpack worker dist/unpack-worker.cjs), the C stage,
+// and the shipped seccomp policies compiled for this host (dist/seccomp/, see
+// src/seccomp/precompile-filters.ts; `node dist/precompile-seccomp.cjs` redoes it
+// after a kernel or libseccomp upgrade).
 // One bundle per entry keeps start-up to a single module load.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -43,3 +46,23 @@ await build({
   banner: { js: "const __sandboxModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 run(process.execPath, ['scripts/build-stage.mjs']);
+await build({
+  ...common,
+  stdin: {
+    contents: "import { precompileBuiltinFilters } from './src/seccomp/precompile-filters.ts';\n"
+      + "console.log(`precompiled ${precompileBuiltinFilters().length} seccomp filter(s) into dist/seccomp`);\n",
+    resolveDir: root,
+    sourcefile: 'precompile-seccomp.ts',
+    loader: 'ts',
+  },
+  outfile: 'dist/precompile-seccomp.cjs',
+  format: 'cjs',
+  define: { 'import.meta.url': '__sandboxModuleUrl' },
+  banner: { js: "const __sandboxModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+try {
+  run(process.execPath, ['dist/precompile-seccomp.cjs']);
+} catch {
+  // no libseccomp on the build host: every first run compiles instead
+  console.warn('warning: seccomp filters not precompiled; first runs compile them');
+}

@@ -4,7 +4,10 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cacheDir, cacheKey, readCachedFilter, writeCachedFilter, type CachedFilter } from '../../../src/seccomp/filter-cache.js';
+import {
+  cacheDir, cacheKey, identityFileName, identityKey, readCachedFilter, readIdentityEntry, readPrecompiledFilter, writeCachedFilter, writeIdentityEntry,
+  type CachedFilter,
+} from '../../../src/seccomp/filter-cache.js';
 import type { FilterContext } from '../../../src/seccomp/resolve-policy.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sandbox-filter-cache-test-'));
@@ -236,5 +239,90 @@ describe('damaged entries read as null', () => {
     expect(readRaw(b)).toBeNull();
     b.writeUInt32LE(0xffffffff, 40);
     expect(readRaw(b)).toBeNull();
+  });
+});
+
+describe('identity entries (the warm path: keyed by the policy file\'s identity)', () => {
+  const file = join(root, 'policy.json');
+  writeFileSync(file, TEXT);
+  const st = () => statSync(file, { bigint: true });
+  const ID = () => identityKey(st(), CTX, -1000)!;
+
+  it('the key names the context and the file\'s dev, inode, size, mtime and ctime', () => {
+    const s = st();
+    expect(ID()).toContain(`${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`);
+    expect(identityKey(s, { ...CTX, network: true }, -1000)).not.toBe(ID());
+    expect(identityKey(s, { ...CTX, kernel: '6.2' }, -1000)).not.toBe(ID());
+    expect(identityKey(s, { ...CTX, caps: ['CAP_CHOWN'] }, -1000)).not.toBe(ID());
+    expect(identityKey(s, { ...CTX, kernel: '6.1.9' }, -1000)).toBe(ID());
+  });
+
+  it('none for a file changed within the settle time, or for what is not a regular file', () => {
+    expect(identityKey(st(), CTX, 2000, Date.now())).toBeNull();
+    expect(identityKey(st(), CTX, 2000, Date.now() + 10_000)).not.toBeNull();
+    expect(identityKey(statSync(root, { bigint: true }), CTX, -1000)).toBeNull();
+  });
+
+  it('file names: id-HASH.bpf, 16 hex digits, different for different keys', () => {
+    expect(identityFileName(ID())).toMatch(/^id-[0-9a-f]{16}\.bpf$/);
+    expect(identityFileName(`${ID()}x`)).not.toBe(identityFileName(ID()));
+  });
+
+  it('round trip; only the caller\'s own, not writable by others, never through a link, and only for its own key', () => {
+    const dir = freshDir();
+    writeIdentityEntry(ID(), FILTER, dir);
+    const path = join(dir, identityFileName(ID()));
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readIdentityEntry(ID(), dir)).toEqual(FILTER);
+    chmodSync(path, 0o620);
+    expect(readIdentityEntry(ID(), dir)).toBeNull();
+    chmodSync(path, 0o600);
+    if (process.getuid?.() === 0) {
+      chownSync(path, 65534, 65534);
+      expect(readIdentityEntry(ID(), dir)).toBeNull();
+      chownSync(path, 0, 0);
+    }
+    const other = `${ID()}:other`;
+    renameSync(path, join(dir, identityFileName(other)));
+    expect(readIdentityEntry(other, dir)).toBeNull(); // it names another key inside
+    symlinkSync(join(dir, identityFileName(other)), path);
+    expect(readIdentityEntry(ID(), dir)).toBeNull();
+  });
+
+  it('damaged: truncated, trailing bytes, wrong magic, a key length past the end', () => {
+    const dir = freshDir();
+    writeIdentityEntry(ID(), FILTER, dir);
+    const path = join(dir, identityFileName(ID()));
+    const good = readFileSync(path);
+    const bad = [good.subarray(0, good.length - 1), Buffer.concat([good, Buffer.alloc(8)]), Buffer.from(good).fill(0, 0, 4), (() => {
+      const b = Buffer.from(good);
+      b.writeUInt32LE(0xffffff, 4);
+      return b;
+    })(), Buffer.alloc(0)];
+    for (const b of bad) {
+      writeFileSync(path, b);
+      expect(readIdentityEntry(ID(), dir)).toBeNull();
+    }
+  });
+});
+
+describe('precompiled entries (the package\'s, written by the build)', () => {
+  it('read like cache entries, also when owned by root; never when writable by others or owned by someone else', () => {
+    const dir = freshDir();
+    writeCachedFilter(KEY, FILTER, dir, 0o644);
+    const path = join(dir, `${KEY}.bpf`);
+    chmodSync(path, 0o644);
+    expect(readPrecompiledFilter(KEY, dir)).toEqual(FILTER);
+    chmodSync(path, 0o664);
+    expect(readPrecompiledFilter(KEY, dir)).toBeNull();
+    chmodSync(path, 0o644);
+    if (process.getuid?.() === 0) {
+      chownSync(path, 65534, 65534);
+      expect(readPrecompiledFilter(KEY, dir)).toBeNull();
+    }
+  });
+
+  it('a missing directory reads as null', () => {
+    expect(readPrecompiledFilter(KEY, join(root, 'no-such-dir'))).toBeNull();
   });
 });

@@ -1,11 +1,13 @@
 // prepareSeccomp: the filter of one run, compiled once and then read from the
 // cache under $XDG_CACHE_HOME (a temp dir here). Uses the real libseccomp.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compileFilter } from '../../../src/seccomp/compile-filter.js';
-import { cacheKey } from '../../../src/seccomp/filter-cache.js';
+import { cacheKey, identityFileName, identityKey } from '../../../src/seccomp/filter-cache.js';
+import { loadPolicy } from '../../../src/seccomp/load-policy.js';
+import { precompileBuiltinFilters } from '../../../src/seccomp/precompile-filters.js';
 import { filterContext, prepareSeccomp } from '../../../src/seccomp/prepare-seccomp.js';
 import { resolvePolicy } from '../../../src/seccomp/resolve-policy.js';
 import { refused } from '../support/fixtures.js';
@@ -145,8 +147,8 @@ describe('prepareSeccomp', () => {
     expect(prepareSeccomp(file, CTX).source).toBe('cache');
   });
 
-  it('a shipped policy by name, twice', () => {
-    const first = prepareSeccomp('strict', CTX);
+  it('a shipped policy by name, twice (no precompiled filters)', () => {
+    const first = prepareSeccomp('strict', CTX, { precompiledDir: null });
     expect(first).toMatchObject({ policy: 'strict', source: 'compiled' });
     expect(prepareSeccomp('strict', CTX)).toMatchObject({ policy: 'strict', source: 'cache' });
   });
@@ -161,5 +163,186 @@ describe('prepareSeccomp', () => {
     const file = join(root, 'absent.json');
     expect(refused(() => prepareSeccomp(file, CTX), 'config').message).toBe(`cannot read seccomp policy ${file}: ENOENT`);
     expect(refused(() => prepareSeccomp('nope', CTX), 'usage').message).toBe('unknown seccomp policy "nope" (--security-opt seccomp=)');
+  });
+});
+
+const hex = (ps: readonly Buffer[]) => ps.map((p) => p.toString('hex'));
+/** What a fresh compile of a shipped policy gives in a context. */
+function freshCompile(name: string, ctx = CTX): string[] {
+  const loaded = loadPolicy(name);
+  return hex(compileFilter(resolvePolicy(loaded.policy, ctx, loaded.file), loaded.file).programs);
+}
+
+describe('precompiled filters (dist/seccomp, written by the build)', () => {
+  let d = 0;
+  /** A fresh precompiled directory for this host, like the build's. */
+  const shipped = () => {
+    const dir = join(root, `shipped${d++}`);
+    precompileBuiltinFilters(dir);
+    return dir;
+  };
+
+  it('the build covers default and strict, with and without network; entries are root\'s or the caller\'s, 0644, in a 0755 directory', () => {
+    const dir = shipped();
+    const files = readdirSync(dir);
+    const text = (n: string) => loadPolicy(n).text;
+    for (const name of ['default', 'strict']) {
+      for (const net of [false, true]) expect(files).toContain(`${cacheKey(text(name), filterContext(net))}.bpf`);
+    }
+    expect(statSync(dir).mode & 0o777).toBe(0o755);
+    for (const f of files) expect(statSync(join(dir, f)).mode & 0o777).toBe(0o644);
+  });
+
+  it('a first run of a shipped policy uses them: the same bytes as a fresh compile; then the user cache', () => {
+    const dir = shipped();
+    for (const name of ['default', 'strict']) {
+      const first = prepareSeccomp(name, CTX, { precompiledDir: dir });
+      expect(first).toMatchObject({ policy: name, source: 'precompiled' });
+      expect(hex(first.programs)).toEqual(freshCompile(name));
+      const second = prepareSeccomp(name, CTX, { precompiledDir: dir });
+      expect(second.source).toBe('cache');
+      expect(hex(second.programs)).toEqual(freshCompile(name));
+    }
+  });
+
+  it('the default policy keeps its three x86 ABIs and both programs when precompiled', () => {
+    const got = prepareSeccomp('default', filterContext(true), { precompiledDir: shipped() });
+    expect(got.source).toBe('precompiled');
+    expect(hex(got.programs)).toEqual(freshCompile('default', filterContext(true)));
+  });
+
+  it('a missing directory or entry: compiled, the same bytes', () => {
+    const got = prepareSeccomp('default', CTX, { precompiledDir: join(root, 'absent') });
+    expect(got.source).toBe('compiled');
+    expect(hex(got.programs)).toEqual(freshCompile('default'));
+  });
+
+  it('a corrupt entry: compiled, the same bytes', () => {
+    const dir = shipped();
+    const entry = join(dir, `${cacheKey(loadPolicy('default').text, CTX)}.bpf`);
+    const bytes = readFileSync(entry);
+    writeFileSync(entry, bytes.subarray(0, bytes.length - 8));
+    const got = prepareSeccomp('default', CTX, { precompiledDir: dir });
+    expect(got.source).toBe('compiled');
+    expect(hex(got.programs)).toEqual(freshCompile('default'));
+  });
+
+  it('another kernel MAJOR.MINOR: not used, compiled', () => {
+    const dir = shipped();
+    const other = { ...CTX, kernel: '5.10.0-30-amd64' };
+    const got = prepareSeccomp('default', other, { precompiledDir: dir });
+    expect(got.source).toBe('compiled');
+    expect(hex(got.programs)).toEqual(freshCompile('default', other));
+  });
+
+  it('an entry made under another key (another libseccomp build, kernel or text) is not used under this one', () => {
+    const dir = shipped();
+    const key = cacheKey(loadPolicy('default').text, CTX);
+    const foreign = cacheKey(loadPolicy('strict').text, CTX); // a valid entry, for other inputs
+    rmSync(join(dir, `${key}.bpf`));
+    renameSync(join(dir, `${foreign}.bpf`), join(dir, `${key}.bpf`));
+    const got = prepareSeccomp('default', CTX, { precompiledDir: dir });
+    expect(got.source).toBe('compiled');
+    expect(hex(got.programs)).toEqual(freshCompile('default'));
+  });
+
+  it('not trusted: writable by others, or owned by another user (not root, not the caller)', () => {
+    const dir = shipped();
+    const entry = join(dir, `${cacheKey(loadPolicy('default').text, CTX)}.bpf`);
+    chmodSync(entry, 0o666);
+    expect(prepareSeccomp('default', CTX, { precompiledDir: dir }).source).toBe('compiled');
+    if (process.getuid?.() === 0) {
+      process.env.XDG_CACHE_HOME = join(root, `cache${n++}`);
+      chmodSync(entry, 0o644);
+      chownSync(entry, 65534, 65534);
+      const got = prepareSeccomp('default', CTX, { precompiledDir: dir });
+      expect(got.source).toBe('compiled');
+      expect(hex(got.programs)).toEqual(freshCompile('default'));
+    }
+  });
+
+  it('a link in place of an entry is not followed', () => {
+    const dir = shipped();
+    const entry = join(dir, `${cacheKey(loadPolicy('default').text, CTX)}.bpf`);
+    renameSync(entry, join(root, `moved${d}`));
+    symlinkSync(join(root, `moved${d}`), entry);
+    expect(prepareSeccomp('default', CTX, { precompiledDir: dir }).source).toBe('compiled');
+  });
+});
+
+describe('the warm path: identity entries (no hash of the policy text)', () => {
+  const ids = () => cacheFiles().filter((f) => f.startsWith('id-'));
+  /** A settle time in the future: every file counts as settled (its ctime cannot be moved back). */
+  const SETTLED = { precompiledDir: null, settleMs: -1000 };
+  /** Waits past any coarse timestamp tick, so a rewrite gets new times as it would after the real settle time. */
+  const tick = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
+
+  it('a settled policy file gets an identity entry; the next run is served by it alone', () => {
+    const file = writePolicy('warm.json', TINY);
+    const first = prepareSeccomp(file, CTX, SETTLED);
+    expect(first.source).toBe('compiled');
+    expect(ids()).toHaveLength(1);
+    const st = statSync(file, { bigint: true });
+    expect(ids()[0]).toBe(identityFileName(identityKey(st, CTX, -1000)!));
+    // without the content entry, only the identity entry can serve it
+    unlinkSync(join(cacheHome, 'rootless-sandbox', 'seccomp', `${cacheKey(readFileSync(file, 'utf8'), CTX)}.bpf`));
+    const warm = prepareSeccomp(file, CTX, SETTLED);
+    expect(warm).toMatchObject({ policy: 'warm', source: 'cache', flags: 2 });
+    expect(hex(warm.programs)).toEqual(hex(first.programs));
+  });
+
+  it('a file changed less than the settle time ago gets none (the content entry serves it)', () => {
+    const file = writePolicy('fresh.json', TINY);
+    expect(prepareSeccomp(file, CTX, { precompiledDir: null }).source).toBe('compiled');
+    expect(prepareSeccomp(file, CTX, { precompiledDir: null }).source).toBe('cache');
+    expect(ids()).toEqual([]);
+  });
+
+  it('a rewrite of the same size is a new identity: compiled again, never the old filter', () => {
+    const file = writePolicy('swap.json', TINY);
+    const before = prepareSeccomp(file, CTX, SETTLED);
+    const other = JSON.stringify({ ...TINY, syscalls: [{ names: ['read', 'write', 'getpid'], action: 'SCMP_ACT_ALLOW' }] }, null, 2);
+    const padded = other.padEnd(readFileSync(file, 'utf8').length, ' ');
+    expect(padded.length).toBe(readFileSync(file, 'utf8').length);
+    tick();
+    writeFileSync(file, padded);
+    const after = prepareSeccomp(file, CTX, SETTLED);
+    expect(after.source).toBe('compiled');
+    expect(hex(after.programs)).not.toEqual(hex(before.programs));
+  });
+
+  it('another file swapped in under the same path (another inode) is not served by the old entry', () => {
+    const a = writePolicy('swap-a.json', TINY);
+    const b = writePolicy('swap-b.json', IOCTL);
+    prepareSeccomp(a, CTX, SETTLED);
+    renameSync(b, a);
+    const got = prepareSeccomp(a, CTX, SETTLED);
+    expect(got.source).toBe('compiled');
+    expect(got.programs).toHaveLength(2);
+  });
+
+  it('an identity entry renamed to stand for another file is refused (it carries its whole key)', () => {
+    const a = writePolicy('id-a.json', TINY);
+    const b = writePolicy('id-b.json', IOCTL);
+    prepareSeccomp(a, CTX, SETTLED);
+    const dir = join(cacheHome, 'rootless-sandbox', 'seccomp');
+    for (const f of readdirSync(dir)) if (!f.startsWith('id-')) unlinkSync(join(dir, f));
+    renameSync(join(dir, ids()[0]!), join(dir, identityFileName(identityKey(statSync(b, { bigint: true }), CTX, -1000)!)));
+    const got = prepareSeccomp(b, CTX, SETTLED);
+    expect(got.source).toBe('compiled');
+    expect(got.programs).toHaveLength(2);
+  });
+
+  it('a precompiled hit also writes the identity entry; the warm run then needs neither', () => {
+    const dir = join(root, 'shipped-warm');
+    precompileBuiltinFilters(dir);
+    const first = prepareSeccomp('default', CTX, { precompiledDir: dir, settleMs: -1000 });
+    expect(first.source).toBe('precompiled');
+    expect(ids()).toHaveLength(1);
+    rmSync(dir, { recursive: true, force: true });
+    for (const f of cacheFiles()) if (!f.startsWith('id-')) unlinkSync(join(cacheHome, 'rootless-sandbox', 'seccomp', f));
+    const warm = prepareSeccomp('default', CTX, { precompiledDir: dir, settleMs: -1000 });
+    expect(warm.source).toBe('cache');
+    expect(hex(warm.programs)).toEqual(hex(first.programs));
   });
 });
