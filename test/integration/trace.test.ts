@@ -21,9 +21,10 @@ describe.each(IDENTITIES)('run trace as $name', (as) => {
     const got = phases(r.stderr);
     expect(got.map((p) => p.phase)).toEqual(['start-up', ...RUN_PHASES]);
     for (const p of got) expect(p.ms).toBeGreaterThanOrEqual(0);
-    // the stage's part is real work: namespaces, maps, mounts and exec take time
-    expect(got.find((p) => p.phase === 'stage root+exec')!.ms).toBeGreaterThan(0.5);
-    expect(got.find((p) => p.phase === 'stage id maps')!.ms).toBeGreaterThan(0.1);
+    // the stage's part is real work: maps, namespaces, mounts and exec take time (how it splits
+    // between the phases depends on when the stage is scheduled after each step)
+    const stage = got.filter((p) => p.phase.startsWith('stage ') && p.phase !== 'stage spawn').reduce((a, p) => a + p.ms, 0);
+    expect(stage).toBeGreaterThan(1);
   });
 
   it('SANDBOX_TRACE=1 does the same; without either, no trace line', async () => {
