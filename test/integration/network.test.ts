@@ -34,12 +34,25 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function readLine(port: number): Promise<string> {
+function readLineOnce(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
     let text = '';
     s.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(text.trim())).on('error', reject);
   });
+}
+
+/**
+ * The first line a published port serves. pasta accepts on the host at once and connects inside per
+ * connection; seen once in CI under load: the first connection closed with nothing (the workload
+ * still accepts, so a second try gets the line). A port that never serves still fails.
+ */
+async function readLine(port: number): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const line = await readLineOnce(port).catch(() => '');
+    if (line !== '' || attempt === 3) return line;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** Alive: exists and is not a zombie waiting for init. */
