@@ -6,7 +6,7 @@
 // time goes (its --trace phases, mean per run). Prints Markdown tables.
 // Usage: node bench/start-up.mjs [runs]   (as root or any user; bwrap and hyperfine from bench/setup.sh)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../dist/index.js';
@@ -29,7 +29,7 @@ const bwrapArgs = [
 const bwrap = spawnSync('bwrap', ['--version']).status === 0;
 
 function hyperfine(commands) {
-  const out = '/tmp/sandbox-bench-hyperfine.json';
+  const out = join(mkdtempSync(join(tmpdir(), 'sandbox-bench-')), 'hyperfine.json');
   execFileSync('hyperfine', ['-N', '--warmup', '5', '--runs', '40', '--export-json', out, ...commands], { stdio: ['ignore', 'ignore', 'inherit'] });
   const data = JSON.parse(readFileSync(out, 'utf8'));
   rmSync(out);
@@ -83,7 +83,7 @@ const unshareLoop = unshare ? median(unshareRounds) : null;
 
 const shell = (args) => args.map((a) => (/^[\w./=:-]+$/.test(a) ? a : `'${a}'`)).join(' ');
 // a Node program that starts bwrap and waits for it: the cost of any Node tool that wraps bwrap
-const nodeBwrapScript = join(tmpdir(), 'sandbox-bench-node-bwrap.cjs');
+const nodeBwrapScript = join(mkdtempSync(join(tmpdir(), 'sandbox-bench-')), 'node-bwrap.cjs');
 writeFileSync(nodeBwrapScript, `process.exitCode = require('child_process').spawnSync('bwrap', ${JSON.stringify(bwrapArgs)}, { stdio: 'inherit' }).status;\n`);
 const nodeBwrap = `${process.execPath} ${nodeBwrapScript}`;
 const cmds = ['node -e 0', `${cli} exec --profile strict host -- /bin/true`, ...(bwrap ? [`bwrap ${shell(bwrapArgs)}`, nodeBwrap] : [])];
