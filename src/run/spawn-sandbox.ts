@@ -1,6 +1,5 @@
 // run/: the run path shared by the CLI and the library: profile, host facts,
 // RunSpec, plan, stage, result. Rejects/throws only before the stage starts.
-import type { Readable, Writable } from 'node:stream';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { loadProfile } from '../config/load-profile.js';
 import { SandboxError } from '../errors.js';
@@ -51,13 +50,9 @@ export interface SpawnOptions extends ExecOptions {
   readonly trace?: TraceSink;
 }
 
-export interface SandboxProcess {
-  /** pid of the stage process (outside the sandbox). */
-  readonly pid: number;
+/** A running sandbox: the stage's pid and stdio (see StageRun), its spec and its result. */
+export interface SandboxProcess extends Pick<StageRun, 'pid' | 'stdin' | 'stdout' | 'stderr'> {
   readonly spec: RunSpec;
-  readonly stdin: Writable | null;
-  readonly stdout: Readable | null;
-  readonly stderr: Readable | null;
   /** Resolves once the workload has been executed; never if set-up failed. */
   readonly started: Promise<void>;
   readonly result: Promise<RunResult>;
