@@ -2,8 +2,7 @@
 // fuse-overlayfs and /dev/fuse, and the caller's $SANDBOX_OVERLAY.
 // rootfs/choose-overlay.ts decides from these facts.
 import { constants } from 'node:fs';
-import { release } from 'node:os';
-import { canAccess, findTool } from './probe-host.js';
+import { canAccess, findTool, machineFacts } from './probe-host.js';
 
 /** The environment variable that forces an overlay (auto, native, fuse), so both paths are tested on one machine. */
 export const OVERLAY_ENV = 'SANDBOX_OVERLAY';
@@ -22,7 +21,7 @@ export interface OverlayFacts {
 export function probeOverlay(env: NodeJS.ProcessEnv = process.env): OverlayFacts {
   const requested = env[OVERLAY_ENV];
   return {
-    kernel: release(),
+    kernel: machineFacts().kernel,
     fuseOverlayfs: findTool('fuse-overlayfs'),
     devFuse: canAccess('/dev/fuse', constants.R_OK | constants.W_OK),
     ...(requested !== undefined && { requested }),

@@ -31,7 +31,7 @@ import { FlockError, FlockUnavailable, sameFile, tryLockExclusive, tryLockPath }
 import { procStartTime, processStartTime } from '../host/process-start.js';
 
 export { sameFile, procStartTime };
-import { planIdMap, usesSubIds, type IdMapPlan, type UidSlotRange } from './plan-idmap.js';
+import { usesSubIds, type UidSlotRange } from './plan-idmap.js';
 
 /**
  * Ids per slot. Both profiles' users (0 and 1000) and the usual first login
@@ -429,41 +429,4 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const onAbort = () => { clearTimeout(timer); reject(signal!.reason); };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-// ---- the one call the run path needs -------------------------------------
-
-/** A run's id maps and what it holds for them; release() after the stage has exited (idempotent). */
-export interface IdMapLease {
-  readonly plan: IdMapPlan;
-  /** null: no range to take a slot of (plan.note says what is shared). */
-  readonly slot: UidSlot | null;
-  release(): void;
-}
-
-function lease(host: HostFacts, workload: { uid: number; gid: number }, slot: UidSlot | null): IdMapLease {
-  try {
-    return { plan: planIdMap(host, workload, slot), slot, release: () => slot?.release() };
-  } catch (e) {
-    slot?.release();
-    throw e;
-  }
-}
-
-/**
- * Takes a uid slot for a run and plans its id maps from it:
- * `const { plan, release } = await acquireIdMap(host, spec.user)`, then
- * release() once the stage has exited (or when the run fails to start).
- */
-export async function acquireIdMap(
-  host: HostFacts, workload: { uid: number; gid: number }, options: Omit<AcquireSlotOptions, 'workload'> = {},
-): Promise<IdMapLease> {
-  return lease(host, workload, await acquireUidSlot(host, { ...options, workload }));
-}
-
-/** acquireIdMap for synchronous callers (see acquireUidSlotSync). */
-export function acquireIdMapSync(
-  host: HostFacts, workload: { uid: number; gid: number }, options: Omit<AcquireSlotOptions, 'workload' | 'signal'> = {},
-): IdMapLease {
-  return lease(host, workload, acquireUidSlotSync(host, { ...options, workload }));
 }

@@ -89,9 +89,8 @@ export function exitStatus(waitStatus: number): { exitCode: number; signal: stri
 
 /** "exit status 3" / "killed by signal 9" from a wait(2) status. */
 export function describeWaitStatus(status: number): string {
-  const sig = status & 0x7f;
-  if (sig === 0) return `exit status ${(status >> 8) & 0xff}`;
-  return `killed by signal ${sig}`;
+  const { exitCode, termsig } = exitStatus(status);
+  return termsig === 0 ? `exit status ${exitCode}` : `killed by signal ${termsig}`;
 }
 
 /** One line for any outcome that is not a clean end: for callers that only report what went wrong. */

@@ -13,7 +13,6 @@ import type { WritableLayer } from '../rootfs/overlay-root.js';
 import { createWritableLayer, removeWritableLayer } from './writable-layer.js';
 
 export interface RunResources {
-  readonly spec: RunSpec;
   readonly writable?: WritableLayer;
   /** Gives everything back (once the stage has ended). */
   release(): Promise<void>;
@@ -22,12 +21,11 @@ export interface RunResources {
 export async function acquireRunResources(
   resolved: RunSpec, host: HostFacts, options: { store?: string }, slot: UidSlot | null | undefined,
 ): Promise<RunResources> {
-  if (resolved.image.kind !== 'oci') return { spec: resolved, release: async () => slot?.release() };
+  if (resolved.image.kind !== 'oci') return { release: async () => slot?.release() };
   const root = storeRoot(options.store);
   await cleanStaleLayers(root, resolved.idmap, host);
   const writable = await createWritableLayer(root, resolved.idmap);
   return {
-    spec: resolved,
     writable,
     async release() {
       // the stage empties the layer when the sandbox ends; one that was killed could not

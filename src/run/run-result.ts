@@ -119,9 +119,8 @@ const RLIMIT_MLE_SHARE = 0.9;
 
 function verdict(o: StageExit, ctx: RunContext, cpuUs: number, peakBytes: number): RunStatus {
   const { limits } = ctx.spec;
-  const termsig = o.waitStatus & 0x7f;
-  const code = (o.waitStatus >> 8) & 0xff;
-  const abnormal = termsig !== 0 || code !== 0;
+  const { exitCode, termsig } = exitStatus(o.waitStatus);
+  const abnormal = exitCode !== 0; // a signal is 128+n
   if (o.killReason === KillReason.OUTPUT || termsig === constants.signals.SIGXFSZ) return 'OLE';
   if (o.killReason === KillReason.CPU || termsig === constants.signals.SIGXCPU) return 'TLE';
   if (limits.cpuTimeUs !== null && cpuUs >= limits.cpuTimeUs) return 'TLE';
@@ -129,7 +128,7 @@ function verdict(o: StageExit, ctx: RunContext, cpuUs: number, peakBytes: number
   if (ctx.usage?.oomKilled) return 'MLE';
   if (ctx.backend === 'none' && limits.memoryBytes !== null && abnormal && peakBytes >= limits.memoryBytes * RLIMIT_MLE_SHARE) return 'MLE';
   if (termsig !== 0) return 'SG';
-  return code !== 0 ? 'RE' : 'OK';
+  return exitCode !== 0 ? 'RE' : 'OK';
 }
 
 function stream(bytes: bigint, truncated: boolean): StreamAccount | null {

@@ -136,28 +136,28 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   // a host-image run takes its uid slot before resolving, so the spec's id map is the one that runs
   const slot = image ? undefined : await acquireUidSlot(host, { workload: resolveRunUser(input).user, ...(options.signal && { signal: options.signal }) });
   lap('uid slot');
-  let resolved: RunSpec;
+  let spec: RunSpec;
   try {
-    resolved = resolveRunSpec({ ...input, ...(slot !== undefined && { slot }) });
+    spec = resolveRunSpec({ ...input, ...(slot !== undefined && { slot }) });
     // an image symlink must not send a mount onto the root (read off the layers, so not in the pure validateRunSpec)
-    checkMountRedirects(resolved);
+    checkMountRedirects(spec);
   } catch (e) {
     slot?.release();
     throw e;
   }
   lap('resolve');
   // an image run's writable layer is made on the thread pool while this thread finds the filter
-  const acquiring = acquireRunResources(resolved, host, options, slot);
+  const acquiring = acquireRunResources(spec, host, options, slot);
   let seccomp: ReturnType<typeof prepareSeccomp>;
   try {
-    seccomp = prepareSeccomp(resolved.seccomp, filterContext(resolved.network.mode !== 'none', resolved.capabilities));
+    seccomp = prepareSeccomp(spec.seccomp, filterContext(spec.network.mode !== 'none', spec.capabilities, host));
   } catch (e) {
     await acquiring.then((r) => r.release(), () => {});
     throw e;
   }
   lap('seccomp');
   const resources = await acquiring;
-  const { spec, writable } = resources;
+  const { writable } = resources;
   lap('resources');
   let cgroup: CgroupChoice;
   try {

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxError } from '../../src/errors.js';
 import { probeHost } from '../../src/host/probe-host.js';
 import { parseSubIds } from '../../src/host/subid.js';
-import { acquireIdMap, acquireUidSlot, acquireUidSlotSync, slotGeometry, type UidSlot } from '../../src/idmap/uid-slots.js';
+import { planIdMap } from '../../src/idmap/plan-idmap.js';
+import { acquireUidSlot, acquireUidSlotSync, slotGeometry, type UidSlot } from '../../src/idmap/uid-slots.js';
 import { IDENTITIES, isRoot, REPO, type Identity } from './harness.js';
 
 /**
@@ -196,17 +197,19 @@ describe.skipIf(!isRoot || !slotGeometry(probeHost()))('uid slots in this proces
   });
 
   it('a larger id takes adjacent slots, and the plan maps them', async () => {
-    const lease = await acquireIdMap(host, { uid: 4242, gid: 4343 }, { dir, timeoutMs: 0 });
-    expect(lease.slot).toMatchObject({ count: 5, ids: 5120 });
-    expect(lease.plan.slot).toEqual({ index: lease.slot!.index, count: 5 });
-    expect(lease.plan.uidMap).toEqual([{ inside: 0, outside: host.subuid!.start + lease.slot!.index * 1024, count: 5120 }]);
+    const workload = { uid: 4242, gid: 4343 };
+    const slot = (await acquireUidSlot(host, { workload, dir, timeoutMs: 0 }))!;
+    const plan = planIdMap(host, workload, slot);
+    expect(slot).toMatchObject({ count: 5, ids: 5120 });
+    expect(plan.slot).toEqual({ index: slot.index, count: 5 });
+    expect(plan.uidMap).toEqual([{ inside: 0, outside: host.subuid!.start + slot.index * 1024, count: 5120 }]);
     // the five are held: a run that needs all of them cannot start
-    const e = await acquireIdMap(host, { uid: 65535, gid: 0 }, { dir, timeoutMs: 0 }).catch((x: unknown) => x);
+    const e = await acquireUidSlot(host, { workload: { uid: 65535, gid: 0 }, dir, timeoutMs: 0 }).catch((x: unknown) => x);
     expect((e as SandboxError).message).toMatch(/^no 64 adjacent uid slots of root are free/);
-    lease.release();
-    lease.release();
-    const whole = await acquireIdMap(host, { uid: 65535, gid: 0 }, { dir, timeoutMs: 0 });
-    expect(whole.slot).toMatchObject({ index: 0, count: 64 });
+    slot.release();
+    slot.release();
+    const whole = (await acquireUidSlot(host, { workload: { uid: 65535, gid: 0 }, dir, timeoutMs: 0 }))!;
+    expect(whole).toMatchObject({ index: 0, count: 64 });
     whole.release();
   });
 
@@ -215,7 +218,7 @@ describe.skipIf(!isRoot || !slotGeometry(probeHost()))('uid slots in this proces
     const held = acquireUidSlotSync(host1, { dir, timeoutMs: 0, first: 1 })!;
     expect(held.index).toBe(1);
     // gid 1024 needs both slots: it takes slot 0, finds 1 held, gives 0 back, waits, times out
-    await expect(acquireIdMap(host1, { uid: 0, gid: 1024 }, { dir, timeoutMs: 50 })).rejects.toThrow(/no 2 adjacent uid slots/);
+    await expect(acquireUidSlot(host1, { workload: { uid: 0, gid: 1024 }, dir, timeoutMs: 50 })).rejects.toThrow(/no 2 adjacent uid slots/);
     const zero = acquireUidSlotSync(host1, { dir, timeoutMs: 0, first: 0 })!;
     expect(zero.index).toBe(0);
     zero.release();

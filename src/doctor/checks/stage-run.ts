@@ -1,7 +1,7 @@
 // What the stage-run checks share: running a small plan through the stage in
 // new namespaces (single-id map, /bin/true) and saying why it did not succeed.
 import { runStage, type StageOutcome } from '../../launch/stage-client.js';
-import { describeFailure, describeWaitStatus } from '../../launch/stage-outcome.js';
+import { describeWaitStatus, outcomeProblem } from '../../launch/stage-outcome.js';
 import { CLONE, MS, ops, type StageOp } from '../../stage/plan.js';
 import { check, type Caller, type DoctorCheck } from '../doctor-check.js';
 
@@ -14,8 +14,7 @@ export function describeStageOutcome(o: StageOutcome, stderr = ''): string | nul
     const tail = stderr.trim() ? `: ${stderr.trim().split('\n').slice(-1)[0]}` : '';
     return `/bin/true ended with ${describeWaitStatus(o.waitStatus)}${tail}`;
   }
-  if (o.kind === 'failed') return describeFailure(o, []).message;
-  return o.kind === 'lost' ? o.reason : null;
+  return outcomeProblem(o, []);
 }
 
 /** Checks that only make sense with a working stage say why they did not run. */

@@ -2,10 +2,11 @@
 // and tries, where the locks live, and what a lock file says.
 import { describe, expect, it } from 'vitest';
 import {
-  acquireIdMap, acquireUidSlot, acquireUidSlotSync, candidateStarts, chooseSlotDir, formatOwnerRecord, ownerState, parseOwnerRecord,
+  acquireUidSlot, acquireUidSlotSync, candidateStarts, chooseSlotDir, formatOwnerRecord, ownerState, parseOwnerRecord,
   privateDirProblem, procStartTime, retryDelayMs, sameFile, SLOT_SIZE, slotGeometry, slotRange, slotsNeeded, type DirFacts,
 } from '../../../src/idmap/uid-slots.js';
 import { SandboxError } from '../../../src/errors.js';
+import { planIdMap } from '../../../src/idmap/plan-idmap.js';
 import { aliceNoRange, aliceNoTools, aliceSubid, rootNoRange, rootSubid } from '../support/fixtures.js';
 
 describe('slotGeometry', () => {
@@ -162,12 +163,12 @@ describe('acquiring without a range (nothing on disk)', () => {
   it('no slot and the single-id plan, whose note says the id is shared', async () => {
     expect(await acquireUidSlot(aliceNoRange)).toBeNull();
     expect(acquireUidSlotSync(rootNoRange)).toBeNull();
-    const lease = await acquireIdMap(aliceNoTools, { uid: 1000, gid: 1000 });
-    expect(lease.slot).toBeNull();
-    expect(lease.plan.mode).toBe('single');
-    expect(lease.plan.note).toMatch(/every other sandbox of the caller that runs at the same time/);
-    lease.release();
-    lease.release();
+    const workload = { uid: 1000, gid: 1000 };
+    const slot = await acquireUidSlot(aliceNoTools, { workload });
+    expect(slot).toBeNull();
+    const plan = planIdMap(aliceNoTools, workload, slot);
+    expect(plan.mode).toBe('single');
+    expect(plan.note).toMatch(/every other sandbox of the caller that runs at the same time/);
   });
 
   it('an id no slots can hold is a usage error before any lock is taken', async () => {
@@ -176,7 +177,7 @@ describe('acquiring without a range (nothing on disk)', () => {
     expect((e as SandboxError).code).toBe('usage');
     expect((e as SandboxError).message).toBe('uid 70000 does not exist inside the sandbox (-u): ids 0-65535 can be mapped');
     expect((e as SandboxError).hint).toContain('alice');
-    const g = await acquireIdMap(rootSubid, { uid: 0, gid: 65536 }, { dir: '/nonexistent/never-created' }).catch((x: unknown) => x);
+    const g = await acquireUidSlot(rootSubid, { workload: { uid: 0, gid: 65536 }, dir: '/nonexistent/never-created' }).catch((x: unknown) => x);
     expect((g as SandboxError).message).toMatch(/^gid 65536 does not exist inside the sandbox/);
   });
 
