@@ -67,6 +67,17 @@ function writePrivate(file, data) {
 }
 
 /**
+ * The bundle's text. esbuild writes it as ASCII (non-ASCII characters
+ * escaped), which latin1 decodes to the same string ~3x faster than UTF-8
+ * does (~5 ms of every start for the CLI on a slow machine); anything else
+ * is decoded as UTF-8.
+ */
+function readSource(bundle) {
+  const bytes = fs.readFileSync(bundle);
+  return require('node:buffer').isAscii(bytes) ? bytes.latin1Slice(0, bytes.length) : bytes.toString('utf8');
+}
+
+/**
  * Compiles `bundle` (with the code cache when a trusted one fits) and runs it
  * as the main module. Returns what happened to the cache, for tests.
  */
@@ -74,7 +85,7 @@ function loadWithCache(bundle, options = {}) {
   const st = fs.statSync(bundle);
   const file = cacheFile(bundle, st, options.dir);
   const cached = options.disabled ? undefined : readTrusted(file);
-  const source = fs.readFileSync(bundle, 'utf8');
+  const source = readSource(bundle);
   const script = new vm.Script(Module.wrap(source), {
     filename: bundle,
     ...(cached && { cachedData: cached }),
@@ -96,4 +107,4 @@ function loadWithCache(bundle, options = {}) {
   return { file, used, rejected: Boolean(cached) && script.cachedDataRejected };
 }
 
-module.exports = { loadWithCache, cacheFile, cacheDir, readTrusted, writePrivate };
+module.exports = { loadWithCache, cacheFile, cacheDir, readTrusted, writePrivate, readSource };

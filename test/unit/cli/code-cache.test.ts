@@ -17,6 +17,7 @@ const cc = require(join(REPO, 'bin/code-cache.cjs')) as {
   cacheFile(bundle: string, st: ReturnType<typeof statSync>, dir?: string): string;
   readTrusted(file: string, uid?: number): Buffer | undefined;
   writePrivate(file: string, data: Buffer): boolean;
+  readSource(bundle: string): string;
 };
 const isRoot = process.getuid?.() === 0;
 
@@ -102,6 +103,20 @@ describe('code cache', () => {
       expect(cc.readTrusted(file)).toBeUndefined();
       expect(cc.loadWithCache(bundle, { dir }).used).toBe(false);
     }
+  });
+
+  it('the source reads the same fast (ASCII) or not (UTF-8)', () => {
+    const ascii = join(work, 'ascii.js');
+    const utf8 = join(work, 'utf8.js');
+    writeFileSync(ascii, 'module.exports = "plain \\u2014 escaped";\n');
+    writeFileSync(utf8, 'module.exports = "em dash \u2014 and \u{1F600}";\n');
+    expect(cc.readSource(ascii)).toBe(readFileSync(ascii, 'utf8'));
+    expect(cc.readSource(utf8)).toBe(readFileSync(utf8, 'utf8'));
+    expect(cc.readSource(utf8)).toContain('\u2014');
+    // the shipped bundle takes the fast path and decodes to the same text
+    const bundle = join(REPO, 'dist/cli.cjs');
+    expect(require('node:buffer').isAscii(readFileSync(bundle))).toBe(true);
+    expect(cc.readSource(bundle)).toBe(readFileSync(bundle, 'utf8'));
   });
 
   it('the real CLI works with a corrupt cache and with the cache turned off', () => {
