@@ -1,5 +1,6 @@
 // The `sandbox` command line: a thin layer over the library (src/run/).
 // Usage errors exit 125 with a hint, like every other sandbox failure.
+import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { EXIT_SANDBOX_FAILED, printError } from './report-error.js';
 
@@ -36,7 +37,18 @@ const quiet = (cmd: Command): void => {
   cmd.commands.forEach(quiet);
 };
 
+/** `sandbox isolate ...`, or this bin run through a link named isolate: isolate's own command line, not commander's. */
+function isolateArgs(): string[] | null {
+  if (basename(process.argv[1] ?? '') === 'isolate') return process.argv.slice(2);
+  return process.argv[2] === 'isolate' ? process.argv.slice(3) : null;
+}
+
 async function main(): Promise<void> {
+  const isolate = isolateArgs();
+  if (isolate) {
+    process.exitCode = await (await import('../isolate/isolate-main.js')).isolateMain(isolate);
+    return;
+  }
   const named = process.argv[2];
   const wanted = named !== undefined && Object.hasOwn(COMMANDS, named) ? [COMMANDS[named]!] : Object.values(COMMANDS);
   for (const register of await Promise.all(wanted.map((load) => load()))) register(program);

@@ -20,6 +20,8 @@ export interface ProfileVolume {
   readonly target: string;
   /** Writable when true; read-only otherwise. */
   readonly writable?: boolean;
+  /** Nothing on it may be executed (MS_NOEXEC). */
+  readonly noexec?: boolean;
 }
 
 /** Limits of a run; absent fields mean no limit. Sizes as in --memory ("256m"). */
@@ -38,6 +40,8 @@ export interface ProfileLimits {
   readonly nofile?: number;
   /** Stack size per process. */
   readonly stack?: string;
+  /** Address space per process (RLIMIT_AS), with or without a cgroup. */
+  readonly addressSpace?: string;
   /** Bytes the workload may write to stdout and stderr together. */
   readonly output?: string;
 }

@@ -69,7 +69,7 @@ export interface SeccompPrograms {
 }
 
 // <sys/resource.h> on x86_64 and aarch64
-const RLIMIT = { CPU: 0, FSIZE: 1, DATA: 2, STACK: 3, CORE: 4, NPROC: 6, NOFILE: 7 } as const;
+const RLIMIT = { CPU: 0, FSIZE: 1, DATA: 2, STACK: 3, CORE: 4, NPROC: 6, NOFILE: 7, AS: 9 } as const;
 
 /** rlimits of the workload: core dumps off, the spec's limits, and the fallbacks when no cgroup holds the tree. */
 function planRlimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
@@ -87,6 +87,7 @@ function planRlimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
   if (l.fsizeBytes !== null) out.push(ops.rlimit(RLIMIT.FSIZE, l.fsizeBytes, l.fsizeBytes, `RLIMIT_FSIZE ${l.fsizeBytes}`));
   if (l.nofile !== null) out.push(ops.rlimit(RLIMIT.NOFILE, l.nofile, l.nofile, `RLIMIT_NOFILE ${l.nofile}`));
   if (l.stackBytes !== null) out.push(ops.rlimit(RLIMIT.STACK, l.stackBytes, l.stackBytes, `RLIMIT_STACK ${l.stackBytes}`));
+  if (l.addressSpaceBytes !== null) out.push(ops.rlimit(RLIMIT.AS, l.addressSpaceBytes, l.addressSpaceBytes, `RLIMIT_AS ${l.addressSpaceBytes}`));
   return out;
 }
 

@@ -16,6 +16,8 @@ export interface LimitOptions {
   readonly fsize?: Limit<number | string>;
   readonly nofile?: Limit<number>;
   readonly stack?: Limit<number | string>;
+  /** Address space of each process (RLIMIT_AS), also with a cgroup (isolate's -m). */
+  readonly addressSpace?: Limit<number | string>;
   readonly output?: Limit<number | string>;
 }
 
@@ -59,6 +61,10 @@ export interface ExecOptions {
   readonly limits?: LimitOptions;
   /** The workload's stderr goes where its stdout goes (--stderr-to-stdout). */
   readonly stderrToStdout?: boolean;
+  /** false: argv[0] without a '/' is a file in the working directory, never searched in PATH (isolate's rule). Default true. */
+  readonly pathSearch?: boolean;
+  /** Start from an empty environment: no PATH, HOME or HOSTNAME of our own, only what env asks for (isolate's rule). */
+  readonly cleanEnv?: boolean;
   /** Count the bytes written to stdout and stderr (the stage relays them) even without an output limit. */
   readonly accountOutput?: boolean;
 }

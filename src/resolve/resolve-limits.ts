@@ -8,7 +8,7 @@ import type { LimitsSpec } from './run-spec.js';
 
 const FLAGS: Record<keyof LimitOptions, string> = {
   cpuTime: '--cpu-time', wallTime: '--wall-time', memory: '--memory', pids: '--pids',
-  fsize: '--fsize', nofile: '--nofile', stack: '--stack', output: '--output-limit',
+  fsize: '--fsize', nofile: '--nofile', stack: '--stack', output: '--output-limit', addressSpace: 'addressSpace',
 };
 
 function seconds(value: number | undefined, where: string): number | null {
@@ -41,7 +41,7 @@ export function resolveLimits(flags: LimitOptions, profile: ProfileLimits, profi
       : flags[k] !== undefined ? { value: flags[k], where: FLAGS[k] }
         : { value: profile[k] as LimitOptions[K], where: `${profileFile}#/limits/${k}` };
   const t = (k: 'cpuTime' | 'wallTime') => { const p = pick(k); return seconds(p.value as number | undefined, p.where); };
-  const b = (k: 'memory' | 'fsize' | 'stack' | 'output') => { const p = pick(k); return bytes(p.value as number | string | undefined, p.where); };
+  const b = (k: 'memory' | 'fsize' | 'stack' | 'output' | 'addressSpace') => { const p = pick(k); return bytes(p.value as number | string | undefined, p.where); };
   const c = (k: 'pids' | 'nofile') => { const p = pick(k); return count(p.value as number | undefined, p.where); };
   return {
     cpuTimeUs: t('cpuTime'),
@@ -52,5 +52,6 @@ export function resolveLimits(flags: LimitOptions, profile: ProfileLimits, profi
     nofile: c('nofile'),
     stackBytes: b('stack'),
     outputBytes: b('output'),
+    addressSpaceBytes: b('addressSpace'),
   };
 }

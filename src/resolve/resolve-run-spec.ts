@@ -78,7 +78,7 @@ function resolveVolume(v: ProfileVolume, where: string, inspect: InspectPath): V
   if (found.kind === 'other') {
     throw new SandboxError('usage', `volume source ${v.source} is not a file or directory (${where})`, 'bind only regular files and directories');
   }
-  return { source: found.real, target: normalizeTarget(v.target, where), writable: v.writable ?? false, kind: found.kind };
+  return { source: found.real, target: normalizeTarget(v.target, where), writable: v.writable ?? false, noexec: v.noexec ?? false, kind: found.kind };
 }
 
 type Mount = { kind: 'tmpfs'; spec: TmpfsSpec } | { kind: 'volume'; spec: VolumeSpec };
@@ -168,12 +168,13 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
 
   const tty = options.tty ?? false;
   // the image's Env comes before the profile's and the flags' (it may set PATH and HOME)
-  const base: Record<string, string> = { PATH: DEFAULT_PATH, HOME: home, HOSTNAME: hostname, ...(oci ? imageEnv(oci.config) : {}) };
+  const base: Record<string, string> = options.cleanEnv ? {} : { PATH: DEFAULT_PATH, HOME: home, HOSTNAME: hostname, ...(oci ? imageEnv(oci.config) : {}) };
   if (tty) base.TERM = input.callerEnv.TERM || 'xterm';
   const env = resolveEnv(input, base);
   argv.forEach((arg, i) => rejectNul(arg, `argument ${i} of the command`));
   env.forEach((e) => rejectNul(e, `environment variable ${e.split('=')[0]}`));
-  const searchPath = env.findLast((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  // an empty search path makes the stage execute a bare name from the working directory
+  const searchPath = options.pathSearch === false ? '' : env.findLast((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
 
   const limits = resolveLimits(options.limits ?? {}, profile.limits ?? {}, loaded.file);
   const seccomp = options.seccomp ?? profile.seccomp ?? 'default';

@@ -18,6 +18,8 @@ export interface VolumeSpec {
   readonly source: string;
   readonly target: string;
   readonly writable: boolean;
+  /** Mounted noexec. */
+  readonly noexec: boolean;
   readonly kind: 'dir' | 'file';
 }
 
@@ -30,6 +32,8 @@ export interface LimitsSpec {
   readonly fsizeBytes: number | null;
   readonly nofile: number | null;
   readonly stackBytes: number | null;
+  /** RLIMIT_AS of each process (isolate's -m); independent of the memory limit's backend. */
+  readonly addressSpaceBytes: number | null;
   readonly outputBytes: number | null;
 }
 

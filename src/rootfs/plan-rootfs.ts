@@ -146,7 +146,7 @@ function volumeMount(v: VolumeSpec): Mount {
   const create = v.kind === 'dir'
     ? [ops.mkdir(target)]
     : [ops.mkdir(target.slice(0, target.lastIndexOf('/')) || '/'), ops.writeFile(target, '', 0o644)];
-  const attrs = v.writable ? MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV : RO_BIND;
+  const attrs = (v.writable ? MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV : RO_BIND) | (v.noexec ? MOUNT_ATTR.NOEXEC : 0);
   return { target: v.target, ops: [...create, ops.bind(OLD + v.source, target, v.kind === 'dir'), ops.setattr(target, attrs, 0, true)] };
 }
 

@@ -69,6 +69,7 @@ export interface AppliedLimits {
   readonly fsizeBytes: number | null;
   readonly nofile: number | null;
   readonly stackBytes: number | null;
+  readonly addressSpaceBytes: number | null;
   readonly outputBytes: number | null;
 }
 
@@ -77,6 +78,7 @@ export function appliedLimits(l: LimitsSpec): AppliedLimits {
   return {
     cpuTimeMs: ms(l.cpuTimeUs), wallTimeMs: ms(l.wallTimeUs), memoryBytes: l.memoryBytes, pids: l.pids,
     fsizeBytes: l.fsizeBytes, nofile: l.nofile, stackBytes: l.stackBytes, outputBytes: l.outputBytes,
+    addressSpaceBytes: l.addressSpaceBytes,
   };
 }
 

@@ -48,6 +48,12 @@ export interface SpawnOptions extends ExecOptions {
   readonly overlay?: string;
   /** Called as each phase of the run ends, with its duration (see RUN_PHASES): where the time goes. */
   readonly trace?: TraceSink;
+  /**
+   * Called with the resolved spec (its id map included) just before the stage
+   * starts; a rejection ends the run before anything ran. The isolate mode
+   * gives a root caller's box to the workload's host id here.
+   */
+  readonly beforeStart?: (spec: RunSpec) => void | Promise<void>;
 }
 
 /** A running sandbox: the stage's pid and stdio (see StageRun), its spec and its result. */
@@ -192,6 +198,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     throw new Error(`no one waits for the stage at SYNC ${syncId} ("${op.what}")`);
   };
   try {
+    await options.beforeStart?.(spec);
     plan = planRun(spec, host, seccomp, cgroup, writable);
     lap('plan');
     const syncs = (cgroup.backend !== 'none' && cgroup.attach) || needsHelper(spec.network);

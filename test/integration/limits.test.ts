@@ -108,7 +108,7 @@ describe.each(IDENTITIES)('limits and verdicts as $name', (who) => {
     expect(meta['max-rss']).toMatch(/^\d+$/);
     expect(meta['csw-voluntary']).toMatch(/^\d+$/);
     expect(meta['csw-forced']).toMatch(/^\d+$/);
-    expect(meta.message).toBe('Exited with error status');
+    expect(meta.message).toBe('Exited with error status 1');
   });
 
   it('judge I/O: --stdin, --stdout, --stderr files and --stderr-to-stdout', async () => {
@@ -171,7 +171,7 @@ describe.each(IDENTITIES)('strict with no flags as $name', (who) => {
     const { r } = await strict(['/bin/true']);
     expect(r.limits.applied).toEqual({
       cpuTimeMs: 10_000, wallTimeMs: null, memoryBytes: 1024 ** 3, pids: 256,
-      fsizeBytes: 64 * 1024 ** 2, nofile: 1024, stackBytes: null, outputBytes: 64 * 1024 ** 2,
+      fsizeBytes: 64 * 1024 ** 2, nofile: 1024, stackBytes: null, outputBytes: 64 * 1024 ** 2, addressSpaceBytes: null,
     });
   });
 

@@ -41,7 +41,7 @@ describe('defaults (empty profile, no flags)', () => {
       seccomp: 'default',
       capabilities: [...PODMAN_DEFAULT_CAPS],
       noNewPrivileges: true,
-      limits: { cpuTimeUs: null, wallTimeUs: null, memoryBytes: null, pids: null, fsizeBytes: null, nofile: null, stackBytes: null, outputBytes: null },
+      limits: { cpuTimeUs: null, wallTimeUs: null, memoryBytes: null, pids: null, fsizeBytes: null, nofile: null, stackBytes: null, outputBytes: null, addressSpaceBytes: null },
       output: { relay: false, mergeStderr: false },
     });
     expect(DEFAULT_PATH).toBe('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
@@ -273,7 +273,7 @@ describe('limits', () => {
     const profile = handProfile({ limits: { cpuTime: 2, memory: '128m', pids: 64, output: '1m' } });
     const spec = resolve({ limits: { cpuTime: 0.25, wallTime: 3, nofile: 16 } }, { profile });
     expect(spec.limits).toEqual({
-      cpuTimeUs: 250_000, wallTimeUs: 3_000_000, memoryBytes: 128 << 20, pids: 64, fsizeBytes: null, nofile: 16, stackBytes: null, outputBytes: 1 << 20,
+      cpuTimeUs: 250_000, wallTimeUs: 3_000_000, memoryBytes: 128 << 20, pids: 64, fsizeBytes: null, nofile: 16, stackBytes: null, outputBytes: 1 << 20, addressSpaceBytes: null,
     });
     expect(spec.output).toEqual({ relay: true, mergeStderr: false });
   });
@@ -281,7 +281,7 @@ describe('limits', () => {
   it('the strict profile carries ceilings with no flags; "unlimited" lifts one, another flag replaces one', () => {
     const strict = loadProfile('strict');
     expect(resolve({}, { profile: strict }).limits).toEqual({
-      cpuTimeUs: 10_000_000, wallTimeUs: null, memoryBytes: 1 << 30, pids: 256, fsizeBytes: 64 << 20, nofile: 1024, stackBytes: null, outputBytes: 64 << 20,
+      cpuTimeUs: 10_000_000, wallTimeUs: null, memoryBytes: 1 << 30, pids: 256, fsizeBytes: 64 << 20, nofile: 1024, stackBytes: null, outputBytes: 64 << 20, addressSpaceBytes: null,
     });
     const lifted = resolve({ limits: { cpuTime: 'unlimited', memory: 'unlimited', output: 'unlimited', nofile: 64 } }, { profile: strict });
     expect(lifted.limits).toMatchObject({ cpuTimeUs: null, memoryBytes: null, outputBytes: null, nofile: 64, pids: 256 });
