@@ -175,6 +175,8 @@ export async function runInBox(
       limits: limitsOf(o),
       stderrToStdout: o.stderrToStdout,
       stdio: [stdin, stdout, stderr],
+      // afterwards the box is the caller's again (inside 0 is the caller of a user with a range)
+      ...(!root && binds.some((b) => b.inside === '/box') && { chownAfterRun: { target: '/box', uid: 0, gid: 0 } }),
       // a root caller's box goes to the workload's host ids for the run
       ...(root && {
         beforeStart: (spec) => {

@@ -107,6 +107,9 @@ function planLimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
   return [ops.limits(l.cpuTimeUs ?? -1, l.wallTimeUs ?? -1, l.outputBytes ?? -1, flags, usage.file, usage.format)];
 }
 
+/** The fd of a tree given back after the run: above the writable layer's (overlay-root.ts) and the clearing ones. */
+const CHOWN_AFTER_RUN_FD = 200;
+
 export function planRun(
   spec: RunSpec,
   tools: { newuidmap: string | null; newgidmap: string | null },
@@ -121,7 +124,9 @@ export function planRun(
     // the stage
     ...planCgroup(cgroup),
     ...(image.kind === 'oci' ? planWritableLayerFds(image, writable!) : []),
+    ...(spec.chownAfterRun ? [ops.openDir(spec.chownAfterRun.source, CHOWN_AFTER_RUN_FD)] : []),
     ...planUserns(idmap, tools),
+    ...(spec.chownAfterRun ? [ops.chownTree(CHOWN_AFTER_RUN_FD, spec.chownAfterRun.uid, spec.chownAfterRun.gid, true)] : []),
     ...planNamespaces(spec),
     ...planLimits(spec, cgroup),
     ops.forkInit(ttyFlags, RUN_CHOICES),

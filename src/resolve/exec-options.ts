@@ -61,6 +61,12 @@ export interface ExecOptions {
   readonly limits?: LimitOptions;
   /** The workload's stderr goes where its stdout goes (--stderr-to-stdout). */
   readonly stderrToStdout?: boolean;
+  /**
+   * After the run, every file of the writable volume mounted at `target` goes
+   * to uid:gid (ids inside; 0 is the caller for a caller with a subordinate
+   * range), never through a link: the isolate mode gives a box back this way.
+   */
+  readonly chownAfterRun?: { readonly target: string; readonly uid: number; readonly gid: number };
   /** false: argv[0] without a '/' is a file in the working directory, never searched in PATH (isolate's rule). Default true. */
   readonly pathSearch?: boolean;
   /** Start from an empty environment: no PATH, HOME or HOSTNAME of our own, only what env asks for (isolate's rule). */

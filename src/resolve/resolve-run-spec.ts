@@ -13,7 +13,7 @@ import { resolveNetwork } from '../network/resolve-network.js';
 import { resolveLimits } from './resolve-limits.js';
 import { mergeCapabilities, PODMAN_DEFAULT_CAPS, type Capability } from './capabilities.js';
 import { parseEnvArg, parseEnvFile, parseOctal, parseSize, parseTmpfs, parseUser, parseVolume } from './parse-options.js';
-import type { RunSpec, TmpfsSpec, VolumeSpec } from './run-spec.js';
+import type { ChownAfterRun, RunSpec, TmpfsSpec, VolumeSpec } from './run-spec.js';
 import { isReservedTarget, rejectNul, validateRunSpec } from './validate-run-spec.js';
 import { imageArgv, imageEnv, resolveImageUser, type ImageUser, type ResolvedImage } from './image-defaults.js';
 
@@ -79,6 +79,19 @@ function resolveVolume(v: ProfileVolume, where: string, inspect: InspectPath): V
     throw new SandboxError('usage', `volume source ${v.source} is not a file or directory (${where})`, 'bind only regular files and directories');
   }
   return { source: found.real, target: normalizeTarget(v.target, where), writable: v.writable ?? false, noexec: v.noexec ?? false, kind: found.kind };
+}
+
+/** The writable directory volume at the target, whose tree goes back to an owner after the run. */
+function resolveChownAfterRun(want: ExecOptions['chownAfterRun'], volumes: readonly VolumeSpec[]): ChownAfterRun | null {
+  if (!want) return null;
+  const v = volumes.find((x) => x.target === want.target);
+  if (!v || !v.writable || v.kind !== 'dir') {
+    throw new SandboxError('usage', `chownAfterRun names ${want.target}, which is not a writable directory volume`, 'give the target of a writable -v DIR:TARGET:rw');
+  }
+  for (const [what, id] of [['uid', want.uid], ['gid', want.gid]] as const) {
+    if (!Number.isSafeInteger(id) || id < 0) throw new SandboxError('usage', `chownAfterRun ${what} ${id} is not an id`, 'give a whole number');
+  }
+  return { source: v.source, uid: want.uid, gid: want.gid };
 }
 
 type Mount = { kind: 'tmpfs'; spec: TmpfsSpec } | { kind: 'volume'; spec: VolumeSpec };
@@ -207,6 +220,7 @@ export function resolveRunSpec(input: ResolveInput): RunSpec {
     rootSizeBytes: parseSize(profile.rootSize ?? DEFAULT_ROOT_SIZE, `${loaded.file}#/rootSize`),
     tmpfs,
     volumes,
+    chownAfterRun: resolveChownAfterRun(options.chownAfterRun, volumes),
     tty,
     interactive: options.interactive ?? false,
     idmap: planIdMap(host, user, input.slot),

@@ -58,6 +58,14 @@ export interface OciImageSpec {
   readonly sys: SysLayout;
 }
 
+/** A tree given to one owner when the run has ended (ExecOptions.chownAfterRun). */
+export interface ChownAfterRun {
+  /** Host directory (a writable volume's source). */
+  readonly source: string;
+  readonly uid: number;
+  readonly gid: number;
+}
+
 export interface RunSpec {
   readonly image: HostImageSpec | OciImageSpec;
   readonly profile: { readonly name: string; readonly file: string };
@@ -75,6 +83,7 @@ export interface RunSpec {
   readonly rootSizeBytes: number;
   readonly tmpfs: readonly TmpfsSpec[];
   readonly volumes: readonly VolumeSpec[];
+  readonly chownAfterRun: ChownAfterRun | null;
   /** -t: the workload gets a pseudo-terminal; -i: stdin is kept. */
   readonly tty: boolean;
   readonly interactive: boolean;

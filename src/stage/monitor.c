@@ -342,6 +342,11 @@ void stage_monitor(struct stage *st, pid_t reaper, int exec_rd, int flags) {
   }
   /* the run's writable layer: nothing of the sandbox can use it any more */
   for (int k = 0; k < st->n_clear_after_run; k++) { (void)clear_dir(st->clear_after_run[k]); close(st->clear_after_run[k]); }
+  /* volumes whose files go back to their owner (the isolate mode's box) */
+  for (int k = 0; k < st->n_chown_after_run; k++) {
+    (void)chown_tree(st->chown_after_run[k].fd, st->chown_after_run[k].uid, st->chown_after_run[k].gid);
+    close(st->chown_after_run[k].fd);
+  }
   if (started && !failed && have_status) {
     /* a run the stage ended lasted until the stage ended it, not until pid 1 had reaped the tree */
     if (m->kill_reason != KILL_NONE && m->killed_at < t_exit) t_exit = m->killed_at;

@@ -220,6 +220,7 @@ uint32_t run_ops(struct stage *st, uint32_t from) {
       break;
     case OP_CONFINE: do_confine(st, i, o); break;
     case OP_CLEAR_DIR: do_clear_dir(st, i, o); break;
+    case OP_CHOWN_TREE: do_chown_tree(st, i, o); break;
     case OP_KEEP_MOUNT_NS: do_keep_mount_ns(st, i, o); break;
     case OP_ENTER_MOUNT_NS:
       if (setns((int)arg_i(st, o, 0, i), CLONE_NEWNS) < 0) fail(i, errno, "setns fd %lld", (long long)o->ints[0]);

@@ -16,6 +16,7 @@
 #define OP_CLOSE_FD 23
 #define OP_CONFINE 24
 #define OP_CLEAR_DIR 25
+#define OP_CHOWN_TREE 38
 #define OP_RUN 26
 #define OP_KEEP_MOUNT_NS 27
 #define OP_ENTER_MOUNT_NS 28

@@ -65,6 +65,12 @@ export const Op = {
    * ids inside, which only the stage may); with 1, when the sandbox has ended, before EXIT is sent.
    */
   CLEAR_DIR: 25,
+  /**
+   * i: [fd, uid, gid, after the run (0|1)]. Gives the directory of an OPEN_DIR fd and everything below it
+   * to uid:gid (ids inside), never following a link; with 1, when the sandbox has ended, before EXIT is
+   * sent (best effort then: the run's result stands).
+   */
+  CHOWN_TREE: 38,
   /** s: [file (absolute), "", argv..., "", envp...] as EXEC. Runs a helper to its end (a daemon: until it is ready); non-zero fails. */
   RUN: 26,
   /** i: [fd]. Keeps the current mount namespace as fd number i (close-on-exec), to come back to it (ENTER_MOUNT_NS). */

@@ -121,6 +121,9 @@ struct stage {
   int out_pipe[2], err_pipe[2];
   /* CLEAR_DIR after the run */
   int clear_after_run[MAX_CLEAR], n_clear_after_run;
+  /* CHOWN_TREE after the run */
+  struct { int fd; uid_t uid; gid_t gid; } chown_after_run[MAX_CLEAR];
+  int n_chown_after_run;
   /* CONFINE: paths under root are resolved inside it until PIVOT_ROOT */
   struct { int fd; const char *root, *staging; } confine;
   /* when the stage started, and when its id maps, namespaces and pid 1 were made (CLOCK_MONOTONIC ns; -1 = not) */
@@ -163,6 +166,8 @@ void do_confine(struct stage *st, uint32_t step, const struct op *o);
 /* clear-tree.c */
 int clear_dir(int top);
 void do_clear_dir(struct stage *st, uint32_t step, const struct op *o);
+int chown_tree(int top, uid_t uid, gid_t gid);
+void do_chown_tree(struct stage *st, uint32_t step, const struct op *o);
 
 /* process.c */
 int capset_to(uint64_t keep);
