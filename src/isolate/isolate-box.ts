@@ -12,7 +12,7 @@
 // Files a run left are removed by the stage in a user namespace that maps the
 // caller's range (clearDirs), so --cleanup works for what the program wrote.
 import { chmodSync, closeSync, lchownSync, lstatSync, mkdirSync, opendirSync, rmdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tryLockPath } from '../idmap/flock.js';
 import { planImageIdMap } from '../idmap/image-idmap.js';
 import { clearDirs } from '../launch/clear-dirs.js';
@@ -48,6 +48,16 @@ function ensureBoxRoot(config: IsolateConfig): void {
   const uid = process.getuid?.() ?? 0;
   if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) {
     throw new IsolateBoxError(`refusing the box root ${config.boxRoot}: it must be a directory of uid ${uid} that no one else may write (set box_root in ${config.file ?? 'the configuration file'})`);
+  }
+  // root's runs bind the box as a subordinate id, which must be able to search every directory above it
+  if (uid === 0) {
+    for (let dir = dirname(config.boxRoot); ; dir = dirname(dir)) {
+      if ((statSync(dir).mode & 0o001) === 0) {
+        throw new IsolateBoxError(`the box root ${config.boxRoot} cannot be reached by the sandbox: ${dir} is not searchable by others (o+x); `
+          + `choose a box_root below directories of mode o+x (the default is /var/local/lib/isolate), or chmod o+x ${dir}`);
+      }
+      if (dir === '/') break;
+    }
   }
 }
 

@@ -6,11 +6,8 @@
 // cleared first.
 import type { HostFacts } from '../host/probe-host.js';
 import type { UidSlot } from '../idmap/uid-slots.js';
-import { storeRoot } from '../image/store/store-paths.js';
 import type { RunSpec } from '../resolve/run-spec.js';
-import { cleanStaleLayers, clearInside } from './clean-stale-layers.js';
 import type { WritableLayer } from '../rootfs/overlay-root.js';
-import { createWritableLayer, removeWritableLayer } from './writable-layer.js';
 
 export interface RunResources {
   readonly writable?: WritableLayer;
@@ -22,6 +19,10 @@ export async function acquireRunResources(
   resolved: RunSpec, host: HostFacts, options: { store?: string }, slot: UidSlot | null | undefined,
 ): Promise<RunResources> {
   if (resolved.image.kind !== 'oci') return { release: async () => slot?.release() };
+  // the store's code (and node:crypto) is loaded only for an image: start-up of host runs
+  const [{ storeRoot }, { cleanStaleLayers, clearInside }, { createWritableLayer, removeWritableLayer }] = await Promise.all([
+    import('../image/store/store-paths.js'), import('./clean-stale-layers.js'), import('./writable-layer.js'),
+  ]);
   const root = storeRoot(options.store);
   await cleanStaleLayers(root, resolved.idmap, host);
   const writable = await createWritableLayer(root, resolved.idmap);
