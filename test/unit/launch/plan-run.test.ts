@@ -218,3 +218,23 @@ describe('planRun limits', () => {
     expect(planRun(resolve({}, { host: aliceSubid }), TOOLS).some((o) => o.code === Op.LIMITS)).toBe(false);
   });
 });
+
+describe('planRun for the isolate mode', () => {
+  it('a tree given back after the run: opened before USERNS with the caller\'s rights, CHOWN_TREE after the run', () => {
+    const spec = resolve({ volumes: ['/src:/box:rw'], chownAfterRun: { target: '/box', uid: 0, gid: 0 } }, { host: aliceSubid });
+    const plan = planRun(spec, TOOLS);
+    const open = plan.findIndex((o) => o.code === Op.OPEN_DIR);
+    const userns = plan.findIndex((o) => o.code === Op.USERNS);
+    const chown = plan.findIndex((o) => o.code === Op.CHOWN_TREE);
+    expect(plan[open]!.strs).toEqual(['/srv/real-src']);
+    expect(open).toBeLessThan(userns);
+    expect(chown).toBeGreaterThan(userns);
+    expect(chown).toBeLessThan(plan.findIndex((o) => o.code === Op.FORK_INIT));
+    expect(plan[chown]!.ints).toEqual([plan[open]!.ints[0], 0, 0, 1]);
+  });
+
+  it('an address space limit is RLIMIT_AS (9) of the workload', () => {
+    const plan = planRun(resolve({ limits: { addressSpace: 1024 * 1024 } }, { host: aliceSubid }), TOOLS);
+    expect(plan.filter((o) => o.code === Op.RLIMIT).map((o) => o.ints)).toContainEqual([9, 1024 * 1024, 1024 * 1024]);
+  });
+});

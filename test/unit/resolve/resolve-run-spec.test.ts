@@ -35,6 +35,7 @@ describe('defaults (empty profile, no flags)', () => {
       rootSizeBytes: 64 * MiB,
       tmpfs: [{ path: '/tmp', sizeBytes: 64 * MiB, mode: 0o1777, owner: 'root' }],
       volumes: [],
+      chownAfterRun: null,
       tty: false,
       interactive: false,
       idmap: planIdMap(aliceSubid, { uid: 0, gid: 0 }),
@@ -213,9 +214,9 @@ describe('volumes', () => {
   it('use the canonical source path and its kind, read-only by default', () => {
     const spec = resolve({ volumes: ['/src:/work:rw', '/cfg.txt:/etc/app.conf', { source: '/ro-dir', target: '/ro/' }] });
     expect(spec.volumes).toEqual([
-      { source: '/srv/real-src', target: '/work', writable: true, kind: 'dir' },
-      { source: '/etc-real/cfg.txt', target: '/etc/app.conf', writable: false, kind: 'file' },
-      { source: '/ro-dir', target: '/ro', writable: false, kind: 'dir' },
+      { source: '/srv/real-src', target: '/work', writable: true, noexec: false, kind: 'dir' },
+      { source: '/etc-real/cfg.txt', target: '/etc/app.conf', writable: false, noexec: false, kind: 'file' },
+      { source: '/ro-dir', target: '/ro', writable: false, noexec: false, kind: 'dir' },
     ]);
   });
 
@@ -367,5 +368,34 @@ describe('result', () => {
   it('with EMPTY_PROFILE the profile is untouched', () => {
     resolve({});
     expect(EMPTY_PROFILE.profile).toEqual({});
+  });
+});
+
+describe('isolate-style runs', () => {
+  it('pathSearch false: a bare name is a file of the working directory (empty search path)', () => {
+    expect(resolve({ command: ['a.out'] }).searchPath).toBe(DEFAULT_PATH);
+    expect(resolve({ command: ['a.out'], pathSearch: false }).searchPath).toBe('');
+  });
+
+  it('cleanEnv: only what env asks for, no PATH, HOME or HOSTNAME of our own', () => {
+    expect(resolve({ cleanEnv: true, env: { LIBC_FATAL_STDERR_: '1', X: 'y' } }).env).toEqual(['LIBC_FATAL_STDERR_=1', 'X=y']);
+    expect(resolve({ cleanEnv: true }).env).toEqual([]);
+  });
+
+  it('addressSpace is a limit of its own (RLIMIT_AS), beside the memory limit', () => {
+    const spec = resolve({ limits: { addressSpace: '256m', memory: '1g' } });
+    expect(spec.limits.addressSpaceBytes).toBe(256 * MiB);
+    expect(spec.limits.memoryBytes).toBe(1024 * MiB);
+  });
+
+  it('chownAfterRun names a writable directory volume, else a usage error', () => {
+    const spec = resolve({ volumes: ['/src:/box:rw'], chownAfterRun: { target: '/box', uid: 0, gid: 0 } });
+    expect(spec.chownAfterRun).toEqual({ source: '/srv/real-src', uid: 0, gid: 0 });
+    expect(usage(() => resolve({ volumes: ['/src:/box'], chownAfterRun: { target: '/box', uid: 0, gid: 0 } })).message)
+      .toBe('chownAfterRun names /box, which is not a writable directory volume');
+    expect(usage(() => resolve({ chownAfterRun: { target: '/nowhere', uid: 0, gid: 0 } })).message)
+      .toBe('chownAfterRun names /nowhere, which is not a writable directory volume');
+    expect(usage(() => resolve({ volumes: ['/src:/box:rw'], chownAfterRun: { target: '/box', uid: -1, gid: 0 } })).message)
+      .toBe('chownAfterRun uid -1 is not an id');
   });
 });
