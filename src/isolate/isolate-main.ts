@@ -102,7 +102,7 @@ export async function isolateMain(argv: readonly string[]): Promise<number> {
         const interrupted = new Promise<NodeJS.Signals>((resolve) => {
           for (const s of [...INTERRUPTS, 'SIGABRT' as const]) process.on(s, () => resolve(s));
         });
-        const out = await runInBox(o, box, { cgroupFallback: config.cgFallback === 'rlimit', verbose, interrupted });
+        const out = await runInBox(o, box, { verbose, interrupted });
         if (metaFd !== undefined) writeMeta(metaFd, out.meta);
         if (out.exitCode === 2 || !o.silent) process.stderr.write(`${out.statusLine}\n`);
         return out.exitCode;
@@ -110,15 +110,16 @@ export async function isolateMain(argv: readonly string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof Exit) return e.code;
-    if (e instanceof IsolateRunError || e instanceof IsolateBoxError || e instanceof IsolateConfigError || isSandboxError(e)) {
-      try {
-        die(isSandboxError(e) && e.hint ? `${e.message} (${e.hint})` : (e as Error).message);
-      } catch (exit) {
-        if (exit instanceof Exit) return exit.code;
-        throw exit;
-      }
+    // every other failure is the sandbox's own (isolate's exit 2, status XX), with what is known of it
+    const known = e instanceof IsolateRunError || e instanceof IsolateBoxError || e instanceof IsolateConfigError;
+    const message = isSandboxError(e) && e.hint ? `${e.message} (${e.hint})`
+      : known ? (e as Error).message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+    try {
+      die(message);
+    } catch (exit) {
+      if (exit instanceof Exit) return exit.code;
+      throw exit;
     }
-    throw e;
   } finally {
     if (lock !== undefined) unlockBox(lock);
     if (metaFd !== undefined && metaFd !== 1) closeSync(metaFd);

@@ -146,7 +146,7 @@ export interface IsolateRunOutcome {
 
 /** Runs the box's program; `interrupted` resolves with the signal name when the isolate process is told to stop. */
 export async function runInBox(
-  o: IsolateOptions, box: Box, options: { cgroupFallback: boolean; verbose: (line: string) => void; interrupted: Promise<NodeJS.Signals> },
+  o: IsolateOptions, box: Box, options: { verbose: (line: string) => void; interrupted: Promise<NodeJS.Signals> },
 ): Promise<IsolateRunOutcome> {
   const { volumes, tmpfs, binds, notes } = mountsOf(o, box);
   notes.forEach(options.verbose);
