@@ -6,6 +6,7 @@ import { closeSync, constants, lstatSync, openSync, writeSync } from 'node:fs';
 import { join, normalize, relative } from 'node:path';
 import { constants as os } from 'node:os';
 import { hostIdOf } from '../idmap/image-idmap.js';
+import { hostPathExists } from '../host/probe-host.js';
 import type { ProfileTmpfs, ProfileVolume } from '../config/profile.js';
 import type { LimitOptions } from '../resolve/exec-options.js';
 import type { RunResult } from '../run/run-result.js';
@@ -56,21 +57,12 @@ export function mountsOf(o: IsolateOptions, box: Box): { volumes: ProfileVolume[
     if (HOST_IMAGE_DIRS.has(r.inside) && r.outside === r.inside && !r.rw) continue; // already there, read-only
     if (r.inside === '/proc' || r.inside === '/dev') throw new IsolateRunError(`--dir=${r.inside}: the sandbox has its own ${r.inside}; it cannot be replaced`);
     const outside = r.outside.startsWith('./') ? join(box.dir, r.outside) : r.outside;
-    if (r.maybe && !existsOutside(outside)) continue;
+    if (r.maybe && !hostPathExists(outside)) continue;
     if (r.dev) notes.push(`--dir=${r.inside}:dev: device files stay unusable there (nodev); /dev has the usual devices`);
     volumes.push({ source: outside, target: r.inside, writable: r.rw, ...(r.noexec && { noexec: true }) });
     binds.push({ inside: r.inside, outside, rw: r.rw });
   }
   return { volumes, tmpfs, binds, notes };
-}
-
-function existsOutside(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** isolate's environment: LIBC_FATAL_STDERR_=1, then the rules in order (with -e on top of the whole environment). */
