@@ -4,6 +4,7 @@
 import { closeSync } from 'node:fs';
 import { isSandboxError } from '../errors.js';
 import { probeHost } from '../host/probe-host.js';
+import { usesSubIds } from '../idmap/plan-idmap.js';
 import { detectCgroupBackend } from '../cgroup/prepare-cgroup.js';
 import type { BackendChoice } from '../cgroup/choose-cgroup-backend.js';
 import { IsolateConfigError, loadIsolateConfig, type IsolateConfig } from './isolate-config.js';
@@ -94,6 +95,11 @@ export async function isolateMain(argv: readonly string[]): Promise<number> {
         return 0;
       case 'run': {
         if (!boxExists(box)) die(`Box ${box.id} is not initialized: run isolate --init${o.boxId ? ` -b ${o.boxId}` : ''} first`);
+        // the program must never be the caller (CMS's 0722 files rely on it): without a range it would be
+        if (host.uid !== 0 && !usesSubIds(host)) {
+          die(`the isolate mode needs a subordinate id range so that the program never runs as ${host.userName ?? `uid ${host.uid}`}: `
+            + 'add one to /etc/subuid and /etc/subgid (e.g. usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) and install newuidmap/newgidmap (uidmap)');
+        }
         if (o.quota) die('Disk quotas (-q) are not available without root: limit what the program may write with -f');
         if (o.shareNet) die('--share-net is refused: the box runs the strict profile, which has no network');
         if (o.inheritFds) die('--inherit-fds is refused: only stdin, stdout and stderr reach the program');
