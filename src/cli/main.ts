@@ -1,22 +1,8 @@
-// The `sandbox` command line: a thin layer over the library (src/run/).
-// Usage errors exit 125 with a hint, like every other sandbox failure.
+// The `sandbox` command line: a thin layer over the library (src/run/). The
+// isolate mode (`sandbox isolate`, or this bin run as `isolate`) has isolate's
+// own command line; every other command is commander's (commands.ts), loaded
+// only for them.
 import { basename } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { EXIT_SANDBOX_FAILED, printError } from './report-error.js';
-
-type Register = (program: Command) => void;
-/**
- * Each command's module, loaded only when that command runs (a host-image run
- * loads no registry client, tar or progress bars); help and unknown commands load all.
- */
-const COMMANDS: Record<string, () => Promise<Register>> = {
-  exec: async () => (await import('./exec-command.js')).registerExecCommand,
-  profile: async () => (await import('./profile-command.js')).registerProfileCommand,
-  policy: async () => (await import('./policy-command.js')).registerPolicyCommand,
-  doctor: async () => (await import('./doctor-command.js')).registerDoctorCommand,
-  image: async () => (await import('./image-command.js')).registerImageCommand,
-  login: async () => (await import('./login-command.js')).registerLoginCommand,
-};
 
 // a reader that went away (`sandbox policy export ... | head`) is not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -24,20 +10,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-const program = new Command('sandbox')
-  .description('run untrusted programs in fresh rootless containers')
-  .version('0.1.0')
-  .enablePositionalOptions()
-  .showHelpAfterError(false)
-  .exitOverride()
-  .configureOutput({ outputError: () => {} });
-// subcommands of subcommands (image ls, ...) report usage errors the same way
-const quiet = (cmd: Command): void => {
-  cmd.exitOverride().configureOutput({ outputError: () => {} });
-  cmd.commands.forEach(quiet);
-};
-
-/** `sandbox isolate ...`, or this bin run through a link named isolate: isolate's own command line, not commander's. */
+/** `sandbox isolate ...`, or this bin run through a link named isolate: isolate's arguments. */
 function isolateArgs(): string[] | null {
   if (basename(process.argv[1] ?? '') === 'isolate') return process.argv.slice(2);
   return process.argv[2] === 'isolate' ? process.argv.slice(3) : null;
@@ -49,19 +22,7 @@ async function main(): Promise<void> {
     process.exitCode = await (await import('../isolate/isolate-main.js')).isolateMain(isolate);
     return;
   }
-  const named = process.argv[2];
-  const wanted = named !== undefined && Object.hasOwn(COMMANDS, named) ? [COMMANDS[named]!] : Object.values(COMMANDS);
-  for (const register of await Promise.all(wanted.map((load) => load()))) register(program);
-  program.commands.forEach(quiet);
-  await program.parseAsync(process.argv);
+  await (await import('./commands.js')).runCommands(process.argv);
 }
 
-main().catch((e: unknown) => {
-  if (!(e instanceof CommanderError)) throw e;
-  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
-    process.exitCode = 0;
-  } else {
-    printError(e.message.replace(/^error: /, ''), 'see `sandbox --help` or `sandbox exec --help`');
-    process.exitCode = EXIT_SANDBOX_FAILED;
-  }
-});
+void main();
