@@ -7,6 +7,7 @@ import { planRootfs } from '../rootfs/plan-rootfs.js';
 import { planWritableLayerFds, type WritableLayer } from '../rootfs/overlay-root.js';
 import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { CLONE, ops, type StageOp } from '../stage/plan.js';
+import { nestedIdMap, type HolderUserns } from '../idmap/holder-userns.js';
 import { CpuUsageFormat, ForkFlag, LimitFlag } from '../stage/protocol.js';
 import { capabilityMask } from '../resolve/capabilities.js';
 import { RUN_CHOICES } from '../stage/stage-choices.js';
@@ -17,6 +18,8 @@ const NAMESPACES = CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CL
 export const SyncPoint = {
   cgroup: 1,
   network: 2,
+  /** The holder user namespace's stage waits while it is opened (run/held-userns.ts). */
+  holder: 3,
 } as const;
 
 /** What each SYNC op waits for, in words (error messages). */
@@ -58,7 +61,9 @@ export function planIdMaps(idmap: IdMapPlan, tools: { newuidmap: string | null; 
 }
 
 /** The stage enters a new user namespace with the run's maps and takes its set-up identity there. */
-export function planUserns(idmap: IdMapPlan, tools: { newuidmap: string | null; newgidmap: string | null }): StageOp[] {
+export function planUserns(idmap: IdMapPlan, tools: { newuidmap: string | null; newgidmap: string | null }, holder?: HolderUserns | null): StageOp[] {
+  // inside a held user namespace that maps the range, the same host ids are written directly
+  if (holder) return [ops.joinUserns(holder.path), ops.userns(), ...planIdMaps(nestedIdMap(idmap, holder), tools), ops.setupIds(idmap.setupUid, idmap.setupGid)];
   return [ops.userns(), ...planIdMaps(idmap, tools), ops.setupIds(idmap.setupUid, idmap.setupGid)];
 }
 
@@ -116,6 +121,7 @@ export function planRun(
   seccomp: SeccompPrograms = { programs: [], flags: 0 },
   cgroup: CgroupChoice = { backend: 'none', reason: 'not asked for' },
   writable?: WritableLayer,
+  holder?: HolderUserns | null,
 ): StageOp[] {
   const { idmap, user, image } = spec;
   if (image.kind === 'oci' && !writable) throw new Error('an OCI image run needs its writable layer');
@@ -125,7 +131,7 @@ export function planRun(
     ...planCgroup(cgroup),
     ...(image.kind === 'oci' ? planWritableLayerFds(image, writable!) : []),
     ...(spec.chownAfterRun ? [ops.openDir(spec.chownAfterRun.source, CHOWN_AFTER_RUN_FD)] : []),
-    ...planUserns(idmap, tools),
+    ...planUserns(idmap, tools, holder),
     ...(spec.chownAfterRun ? [ops.chownTree(CHOWN_AFTER_RUN_FD, spec.chownAfterRun.uid, spec.chownAfterRun.gid, true)] : []),
     ...planNamespaces(spec),
     ...planLimits(spec, cgroup),

@@ -28,6 +28,7 @@ import type { NetworkHelper } from '../network/helper-process.js';
 import { needsHelper, startNetworkHelper } from '../network/start-network.js';
 import { formatPublish } from '../network/publish.js';
 import { phaseClock, type TraceSink } from './run-trace.js';
+import { heldUsernsFor } from './held-userns.js';
 
 export type StdioChoice = StageStdio;
 
@@ -199,7 +200,8 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   };
   try {
     await options.beforeStart?.(spec);
-    plan = planRun(spec, host, seccomp, cgroup, writable);
+    // a run with its own slot maps it inside this process's held user namespace once there is one
+    plan = planRun(spec, host, seccomp, cgroup, writable, slot ? heldUsernsFor(host) : null);
     lap('plan');
     const syncs = (cgroup.backend !== 'none' && cgroup.attach) || needsHelper(spec.network);
     handle = startStage(plan, {

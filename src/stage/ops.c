@@ -155,6 +155,13 @@ uint32_t run_ops(struct stage *st, uint32_t from) {
   for (uint32_t i = from; i < st->nops; i++) {
     const struct op *o = &st->ops[i];
     switch (o->code) {
+    case OP_JOIN_USERNS: {
+      int fd = open(arg_s(st, o, 0, i), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) fail(i, errno, "open %s", o->strs[0]);
+      if (setns(fd, CLONE_NEWUSER) < 0) fail(i, errno, "setns %s", o->strs[0]);
+      close(fd);
+      break;
+    }
     case OP_USERNS: i = do_userns(st, i); st->times.maps = now_ns(); break;
     case OP_MAP_WRITE:
     case OP_MAP_EXEC: fail(i, EINVAL, "MAP ops must follow USERNS");

@@ -30,6 +30,7 @@ export const CLONE = {
 } as const;
 
 export const ops = {
+  joinUserns: (path: string) => op(Op.JOIN_USERNS, `join the user namespace ${path}`, [], [path]),
   userns: () => op(Op.USERNS, 'create the user namespace'),
   mapWrite: (file: string, content: string) => op(Op.MAP_WRITE, `write /proc/PID/${file}`, [], [file, content]),
   mapExec: (program: string, args: string[]) =>

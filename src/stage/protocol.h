@@ -3,6 +3,7 @@
 #define SANDBOX_PROTOCOL_H
 #define PLAN_MAGIC 0x31584253u
 #define PROTOCOL_VERSION 1
+#define OP_JOIN_USERNS 39
 #define OP_USERNS 1
 #define OP_MAP_WRITE 2
 #define OP_MAP_EXEC 3

@@ -15,6 +15,12 @@ export const PROTOCOL_VERSION = 1;
  */
 export const Op = {
   // -- stage process (outside the new pid namespace) --
+  /**
+   * s: [path of a user namespace file]. Joins that user namespace (setns), so the next USERNS makes a
+   * child of it: the caller keeps one that maps its whole range (holder-userns.ts), and runs' maps are then
+   * written directly, without the setuid helpers.
+   */
+  JOIN_USERNS: 39,
   /** i: none. Forks the id-map helper, unshares CLONE_NEWUSER; the MAP_* ops that follow run in the helper. */
   USERNS: 1,
   /** s: [file under /proc/PID, content]. Helper writes e.g. uid_map directly. */

@@ -2,6 +2,8 @@
 // path as the CLI, typed results, pipes, abort, concurrency; as root in this
 // process and as the unprivileged user through a child Node process.
 import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
@@ -69,5 +71,47 @@ describe.skipIf(missingUsers)('library API as the unprivileged user', () => {
     });
     const r = JSON.parse(out);
     expect(r).toMatchObject({ status: 'RE', exitCode: 7, idmap: { mode: 'subid' }, profile: 'strict' });
+  });
+});
+
+describe.skipIf(missingUsers)('held user namespace (a process\'s later runs as a user with a range)', () => {
+  it('later runs nest in one held namespace: maps written directly, the same host ids, slots still apart', () => {
+    const pkg = packageForUsers();
+    const shared = mkdtempSync(join(tmpdir(), 'sandbox-nested-'));
+    chmodSync(shared, 0o1777);
+    try {
+      // run 1 and 2 map through newuidmap/newgidmap (the holder is made after the second asks); then two at once nest
+      const script = `import(${JSON.stringify(join(pkg, 'dist', 'index.js'))}).then(async ({ run }) => {
+        const one = (name) => run({ command: ['/bin/sh', '-c', 'head -1 /proc/self/uid_map; id -u; echo x > /s/' + name + '; sleep 0.3'],
+          profile: 'strict', volumes: [${JSON.stringify(shared)} + ':/s:rw'] });
+        const out = [];
+        for (const name of ['a', 'b']) out.push(await one(name));
+        await new Promise((r) => setTimeout(r, 1500));
+        out.push(...await Promise.all([one('c'), one('d')]));
+        console.log(JSON.stringify(out.map((r) => ({ status: r.status, stdout: r.stdout.toString() }))));
+      });`;
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        uid: SBTEST!.uid, gid: SBTEST!.gid, cwd: '/tmp', env: cliEnv(SBTEST!), encoding: 'utf8',
+      });
+      const runs = JSON.parse(out) as { status: string; stdout: string }[];
+      const [, start] = readFileSync('/etc/subuid', 'utf8').split('\n').map((l) => l.split(':')).find(([name]) => name === SBTEST!.name)!.map(Number) as [number, number];
+      const firstLine = (r: (typeof runs)[number]) => r.stdout.split('\n')[0]!.trim().split(/\s+/).map(Number);
+      expect(runs.map((r) => r.status)).toEqual(['OK', 'OK', 'OK', 'OK']);
+      // seen from inside, the first line of uid_map names the parent namespace's ids: the host's caller, then the holder's 0
+      expect(firstLine(runs[0]!)).toEqual([0, SBTEST!.uid, 1]);
+      expect(firstLine(runs[2]!)).toEqual([0, 0, 1]);
+      expect(firstLine(runs[3]!)).toEqual([0, 0, 1]);
+      for (const [i, name] of ['a', 'b', 'c', 'd'].entries()) {
+        expect(runs[i]!.stdout.split('\n')[1]).toBe('1000');
+        // inside 1000 is host range start + slot * 1024 + 1000, nested or not
+        const owner = statSync(join(shared, name)).uid;
+        expect(owner).toBeGreaterThanOrEqual(start + 1000);
+        expect((owner - start - 1000) % 1024).toBe(0);
+      }
+      // two runs at once still hold different slots: different host ids
+      expect(statSync(join(shared, 'c')).uid).not.toBe(statSync(join(shared, 'd')).uid);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
   });
 });

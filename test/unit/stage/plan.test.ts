@@ -176,7 +176,7 @@ describe('op constructors', () => {
 
   it('gives every constructor a description without placeholders', () => {
     const all: StageOp[] = [
-      ops.userns(), ops.mapWrite('gid_map', 'x'), ops.mapExec('/p', ['1']), ops.setupIds(1, 2), ops.unshare(1, 'mount'),
+      ops.joinUserns('/proc/1/fd/9'), ops.userns(), ops.mapWrite('gid_map', 'x'), ops.mapExec('/p', ['1']), ops.setupIds(1, 2), ops.unshare(1, 'mount'),
       ops.sync(), ops.joinCgroup('/sys/fs/cgroup/x/cgroup.procs'), ops.limits(1, 2, 3, 0, '', 0), ops.forkInit(0), ops.mount('tmpfs', '/t', 'tmpfs', 0), ops.bind('/a', '/b'), ops.setattr('/p', 1),
       ops.umount('/u', 0), ops.mkdir('/d'), ops.writeFile('/f', ''), ops.symlink('t', '/l'), ops.pivotRoot('/n', '/o'), ops.openDir('/d', 100), ops.closeFd(100), ops.confine('/n', '/s'), ops.clearDir(100, true), ops.chownTree(100, 0, 0, true), ops.run('/r', ['r']),
       ops.keepMountNs(100, 'of x'), ops.enterMountNs(100, 'of x'),
