@@ -67,7 +67,36 @@ export function machineFacts(): { readonly arch: string; readonly kernel: string
   return { arch: process.arch, kernel: release() };
 }
 
+/** What the facts depend on, read cheaply: a change of any of them probes again. */
+function factsKey(): string {
+  const sig = (file: string) => {
+    try {
+      const st = statSync(file, { bigint: true });
+      return `${st.ino}:${st.size}:${st.mtimeNs}`;
+    } catch {
+      return '-';
+    }
+  };
+  return [process.getuid?.(), process.getgid?.(), process.env.PATH, sig(SUBUID_FILE), sig(SUBGID_FILE), sig('/etc/passwd'), sig('/usr/bin/newuidmap'), sig('/usr/bin/pasta')].join('|');
+}
+
+let cached: { key: string; facts: HostFacts } | undefined;
+
+/**
+ * The caller's facts. A long-lived process (the library, `sandbox serve`)
+ * probes once and again only when what they come from changes (its ids, PATH,
+ * /etc/subuid, /etc/subgid, /etc/passwd): a few stats instead of reading and
+ * searching on every run.
+ */
 export function probeHost(): HostFacts {
+  const key = factsKey();
+  if (cached?.key === key) return cached.facts;
+  const facts = Object.freeze(probeHostNow());
+  cached = { key, facts };
+  return facts;
+}
+
+function probeHostNow(): HostFacts {
   const uid = process.getuid?.() ?? -1;
   const gid = process.getgid?.() ?? -1;
   let userName: string | null = null;
