@@ -48,6 +48,13 @@ export interface SpawnOptions extends ExecOptions {
   readonly overlay?: string;
   /** Called as each phase of the run ends, with its duration (see RUN_PHASES): where the time goes. */
   readonly trace?: TraceSink;
+  /**
+   * Called once the run's spec is resolved (its id map is the one that runs,
+   * with the uid slot it holds) and before anything starts: e.g. to give a
+   * host directory to the run's root inside (`sandbox serve`'s boxes). A
+   * rejection ends the run before it starts.
+   */
+  readonly beforeStart?: (spec: RunSpec) => void | Promise<void>;
 }
 
 /** A running sandbox: the stage's pid and stdio (see StageRun), its spec and its result. */
@@ -141,6 +148,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     spec = resolveRunSpec({ ...input, ...(slot !== undefined && { slot }) });
     // an image symlink must not send a mount onto the root (read off the layers, so not in the pure validateRunSpec)
     checkMountRedirects(spec);
+    await options.beforeStart?.(spec);
   } catch (e) {
     slot?.release();
     throw e;
