@@ -19,13 +19,13 @@ const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 /** One ajv error as a message and the pointer of the value it is about (a missing or unknown field's own). */
 export function describeError(e: ErrorObject): RequestProblem {
   const p = e.params as Record<string, unknown>;
+  // an error about a property's name (propertyNames) points at that property
+  if (e.propertyName !== undefined) return { pointer: `${e.instancePath}/${escape(e.propertyName)}`, error: `invalid name "${e.propertyName}"` };
   switch (e.keyword) {
     case 'required':
       return { pointer: `${e.instancePath}/${escape(String(p.missingProperty))}`, error: `missing field "${String(p.missingProperty)}"` };
     case 'additionalProperties':
       return { pointer: `${e.instancePath}/${escape(String(p.additionalProperty))}`, error: `unknown field "${String(p.additionalProperty)}"` };
-    case 'propertyNames':
-      return { pointer: `${e.instancePath}/${escape(String(p.propertyName))}`, error: 'invalid name' };
     case 'enum':
       return { pointer: e.instancePath, error: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
     case 'pattern':
