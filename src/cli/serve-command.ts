@@ -4,6 +4,7 @@
 // Prints one JSON line on stdout once it listens: where, its pid, the box
 // directory, concurrency and queue.
 import type { Command } from 'commander';
+import { chmodSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { listBuiltinProfiles, loadProfile } from '../config/load-profile.js';
 import { SandboxError } from '../errors.js';
@@ -78,20 +79,22 @@ async function runServe(flags: ServeFlags): Promise<number> {
   const service = createService({
     queue, profiles, log,
     maxBodyBytes: parseSize(flags.maxRequestSize, '--max-request-size'),
-    settings: { boxes, defaultProfile: flags.profile, defaultWallTime, profileWallTime, maxReturnBytes: parseSize(flags.maxReturnSize, '--max-return-size') },
+    settings: { boxes, defaultProfile: flags.profile, defaultWallTime, profileWallTime, maxReturnBytes: parseSize(flags.maxReturnSize, '--max-return-size'), log },
   });
   const { server } = service;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      // the socket file is made 0600: only this user may connect
-      const mask = address.kind === 'unix' ? process.umask(0o177) : undefined;
-      const done = () => {
-        if (mask !== undefined) process.umask(mask);
-      };
-      if (address.kind === 'unix') server.listen(address.path, () => { done(); resolve(); });
-      else server.listen(address.port, address.host, () => { done(); resolve(); });
+      if (address.kind === 'tcp') return server.listen(address.port, address.host, resolve);
+      // the socket file is made 0600 (bound within listen()): only this user may connect
+      const mask = process.umask(0o177);
+      try {
+        server.listen(address.path, resolve);
+      } finally {
+        process.umask(mask);
+      }
     });
+    if (address.kind === 'unix') chmodSync(address.path, 0o600);
   } catch (e) {
     await removeBoxRoot(boxes);
     throw new SandboxError('host', `cannot listen on ${describeAddress(address)}: ${(e as NodeJS.ErrnoException).code ?? e}`,

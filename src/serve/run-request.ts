@@ -2,7 +2,8 @@
 // captured run() with the box as working directory, the files asked back,
 // the box removed. Resolves to the response body (the RunResult, stdout,
 // stderr and the files); rejects only when the sandbox could not be started
-// (a SandboxError) or the box could not be made or removed.
+// (a SandboxError) or the box could not be made. A box that cannot be
+// removed is logged, not an error of the run.
 import { run } from '../run/run.js';
 import type { RunResult } from '../run/run-result.js';
 import type { LimitOptions } from '../resolve/exec-options.js';
@@ -19,6 +20,8 @@ export interface RunSettings {
   readonly profileWallTime: ReadonlyMap<string, number | undefined>;
   /** Largest file returned (larger ones are reported with their size). */
   readonly maxReturnBytes: number;
+  /** Where a box that could not be removed is reported (the run's answer still goes out). */
+  readonly log: (line: string) => void;
 }
 
 export interface ResponseFile {
@@ -69,6 +72,6 @@ export async function runRequest(request: ServeRequest, settings: RunSettings, s
     });
     return { ...result, stdout: encode(stdout), stderr: encode(stderr), outputEncoding: encoding, files };
   } finally {
-    await removeBox(settings.boxes, box);
+    await removeBox(settings.boxes, box).catch((e: unknown) => settings.log(`cannot remove the box ${box.dir}: ${e instanceof Error ? e.message : String(e)}`));
   }
 }
