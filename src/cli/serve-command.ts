@@ -10,7 +10,7 @@ import { listBuiltinProfiles, loadProfile } from '../config/load-profile.js';
 import { SandboxError } from '../errors.js';
 import { probeHost } from '../host/probe-host.js';
 import { parseSize } from '../resolve/parse-options.js';
-import { createBoxRoot, removeBoxRoot } from '../serve/box-dir.js';
+import { clearStaleBoxRoots, createBoxRoot, removeBoxRoot } from '../serve/box-dir.js';
 import { createService } from '../serve/http-server.js';
 import { defaultSocketPath, describeAddress, parseListen, prepareSocketPath, type ListenAddress } from '../serve/listen-address.js';
 import { RunQueue } from '../serve/run-queue.js';
@@ -73,9 +73,10 @@ async function runServe(flags: ServeFlags): Promise<number> {
   if (address.kind === 'unix') await prepareSocketPath(address.path);
 
   const host = probeHost();
+  const log = (line: string) => process.stderr.write(`sandbox serve: ${line}\n`);
+  for (const dir of await clearStaleBoxRoots(host, log)) log(`removed the boxes a stopped server left in ${dir}`);
   const boxes = createBoxRoot(host);
   const queue = new RunQueue(concurrency, capacity);
-  const log = (line: string) => process.stderr.write(`sandbox serve: ${line}\n`);
   const service = createService({
     queue, profiles, log,
     maxBodyBytes: parseSize(flags.maxRequestSize, '--max-request-size'),
@@ -102,9 +103,9 @@ async function runServe(flags: ServeFlags): Promise<number> {
   }
   const bound = server.address();
   const listening = address.kind === 'tcp' && bound && typeof bound === 'object' ? { ...address, port: bound.port } : address;
-  process.stdout.write(`${JSON.stringify({ listening: describeAddress(listening), pid: process.pid, boxes: boxes.dir, concurrency, queue: capacity })}\n`);
 
-  await new Promise<void>((resolve) => {
+  // the handlers are in place before anyone learns that the server listens
+  const stopped = new Promise<void>((resolve) => {
     const stop = (sig: NodeJS.Signals) => {
       log(`${sig}: finishing ${queue.running} running request(s), refusing new ones`);
       process.off('SIGTERM', stop);
@@ -117,6 +118,8 @@ async function runServe(flags: ServeFlags): Promise<number> {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+  process.stdout.write(`${JSON.stringify({ listening: describeAddress(listening), pid: process.pid, boxes: boxes.dir, concurrency, queue: capacity })}\n`);
+  await stopped;
   await service.shutdown();
   await removeBoxRoot(boxes);
   return 0;

@@ -1,8 +1,9 @@
 // The boxes of `sandbox serve`: one fresh directory per request, bound
 // read-write as the workload's working directory (/box), removed after.
 //
-// Layout: ROOT/N/box. ROOT (mkdtemp under the temporary directory) is the
-// server's: 0700, or 0711 for root, whose runs' root inside is a host id of
+// Layout: ROOT/N/box. ROOT (mkdtemp under the temporary directory, named
+// after the server's uid, pid and start time, so that the next server
+// clears what one killed with SIGKILL left) is the server's: 0700, or 0711 for root, whose runs' root inside is a host id of
 // its range (the id of the run's uid slot) that must walk to the box to bind
 // it. N is 0700 and belongs to that id (given in SpawnOptions.beforeStart,
 // once the run's id map is known; the caller's own otherwise): no other
@@ -18,11 +19,12 @@
 // a symbolic link the workload made is reported, never followed.
 // Must not: follow a link below the box, or read more than the size cap.
 import {
-  chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmdirSync, writeFileSync,
+  chmodSync, chownSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostFacts } from '../host/probe-host.js';
+import { procStartTime, processStartTime } from '../host/process-start.js';
 import { hostIdOf } from '../idmap/image-idmap.js';
 import { planIdMap, type IdMapPlan } from '../idmap/plan-idmap.js';
 import { clearDirs } from '../launch/clear-dirs.js';
@@ -59,11 +61,53 @@ export interface ReturnedFile {
   readonly error?: string;
 }
 
+const ROOT_PREFIX = 'rootless-sandbox-serve-';
+/** ROOT_PREFIX UID-PID-STARTTIME- and mkdtemp's six characters. */
+const ROOT_NAME = /^rootless-sandbox-serve-(\d+)-(\d+)-(\d+)-[A-Za-z0-9]{6}$/;
+
 export function createBoxRoot(host: HostFacts): BoxRoot {
-  const dir = mkdtempSync(join(tmpdir(), 'rootless-sandbox-serve-'));
+  const dir = mkdtempSync(join(tmpdir(), `${ROOT_PREFIX}${host.uid}-${process.pid}-${processStartTime('self') ?? 0}-`));
   // root's runs walk to their box as an id of root's range; each box's own directory keeps everyone else out
   chmodSync(dir, host.uid === 0 ? 0o711 : 0o700);
   return { dir, host, clearMap: planIdMap(host, { uid: 0, gid: 0 }) };
+}
+
+/** Whether the process that made a root still runs: same pid and start time, and not a zombie. */
+function serverRuns(pid: number, startTime: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return procStartTime(stat) === startTime && state !== 'Z' && state !== 'X';
+}
+
+/**
+ * Clears and removes the box roots of this user's servers that are gone
+ * (killed before they could: their stages and workloads died with them,
+ * PR_SET_PDEATHSIG). Returns the directories removed; one that cannot be is
+ * reported through `log` and left.
+ */
+export async function clearStaleBoxRoots(host: HostFacts, log: (line: string) => void): Promise<string[]> {
+  const removed: string[] = [];
+  const clearMap = planIdMap(host, { uid: 0, gid: 0 });
+  for (const name of readdirSync(tmpdir())) {
+    const m = ROOT_NAME.exec(name);
+    if (!m || Number(m[1]) !== host.uid) continue;
+    const dir = join(tmpdir(), name);
+    const st = lstatSync(dir, { throwIfNoEntry: false });
+    if (!st?.isDirectory() || st.uid !== host.uid) continue;
+    if (serverRuns(Number(m[2]), Number(m[3]))) continue;
+    try {
+      await removeBoxRoot({ dir, host, clearMap });
+      removed.push(dir);
+    } catch (e) {
+      log(`cannot remove the boxes a stopped server left in ${dir}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return removed;
 }
 
 /** Removes the (empty) root; what a box left is cleared first. */

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IDENTITIES, SBTEST_OTHER, processesWith, startCli, waitFor, type Identity } from './harness.js';
+import { IDENTITIES, SBTEST_OTHER, packageForUsers, processesWith, startCli, waitFor, type Identity } from './harness.js';
 
 const MARKER = `serve-test-${process.pid}`;
 
@@ -38,7 +38,7 @@ async function startServer(who: Identity, args: string[], env: NodeJS.ProcessEnv
   let out = '';
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 15_000);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -259,7 +259,8 @@ describe.each(IDENTITIES)('sandbox serve as $name', (who) => {
 
   it('returned files: links the workload made are not followed; sizes are capped', async () => {
     const a = await run(server.socket, {
-      command: ['/bin/sh', '-c', 'ln -s /etc/passwd link; mkdir dir; ln -s /etc sub; head -c 2048 /dev/zero > big; echo x > dir/f', MARKER],
+      // and files the server could not remove as itself: a tree under a directory nobody may enter
+      command: ['/bin/sh', '-c', 'ln -s /etc/passwd link; mkdir dir; ln -s /etc sub; head -c 2048 /dev/zero > big; echo x > dir/f; mkdir -p deep/a/b; touch deep/a/b/f; chmod 0 deep/a deep', MARKER],
       returnFiles: ['link', 'sub/passwd', 'dir', 'dir/f', 'missing'],
     });
     expect(a.status).toBe(200);
@@ -270,6 +271,17 @@ describe.each(IDENTITIES)('sandbox serve as $name', (who) => {
       { path: 'dir/f', size: 2, content: 'x\n' },
       { path: 'missing', error: 'does not exist' },
     ]);
+    expect(readdirSync(server.boxes)).toEqual([]);
+  });
+
+  it('a client that goes away ends its run', async () => {
+    const req = request({ socketPath: server.socket, method: 'POST', path: '/run', agent: false });
+    req.on('error', () => {});
+    req.end(JSON.stringify({ command: ['/bin/sh', '-c', 'sleep 30; :', MARKER], limits: { wallTime: 60 } }));
+    await waitForHealth(server.socket, (h) => h.running === 1);
+    req.destroy();
+    await waitForHealth(server.socket, (h) => h.running === 0);
+    expect(await waitFor(() => processesWith(MARKER).length === 0, 5000)).toBe(true);
     expect(readdirSync(server.boxes)).toEqual([]);
   });
 });
@@ -310,6 +322,50 @@ describe.each(IDENTITIES)('sandbox serve under load as $name', (who) => {
     expect(s.stderr()).toMatch(/SIGTERM: finishing 2 running request/);
     expectNothingLeft(s);
   }, 60_000);
+
+  it('a server killed mid-run takes its runs with it; the next one removes its boxes', async () => {
+    const s = await startServer(who, ['--concurrency', '1']);
+    const pending = run(s.socket, { command: ['/bin/sh', '-c', 'echo x > left.txt; sleep 30; :', MARKER], limits: { wallTime: 60 } });
+    await waitForHealth(s.socket, (h) => h.running === 1);
+    s.child.kill('SIGKILL');
+    await expect(pending).rejects.toThrow();
+    await s.exited;
+    expect(await waitFor(() => processesWith(MARKER).length === 0, 5000)).toBe(true);
+    expect(existsSync(s.boxes)).toBe(true);
+    const next = await startServer(who, []);
+    try {
+      // stderr and stdout are separate pipes: the message may arrive after the ready line
+      expect(await waitFor(() => next.stderr().includes(`removed the boxes a stopped server left in ${s.boxes}`), 3000)).toBe(true);
+      expect(existsSync(s.boxes)).toBe(false);
+    } finally {
+      expect(await stopServer(next)).toBe(0);
+    }
+    expectNothingLeft(next);
+  }, 60_000);
+
+  it('--listen takes a loopback TCP address only', async () => {
+    const s = await startServer(who, ['--no-socket-flag', '--listen', '127.0.0.1:0']);
+    try {
+      const port = Number(/^127\.0\.0\.1:(\d+)$/.exec(s.socket)?.[1]);
+      expect(port).toBeGreaterThan(0);
+      const answer = await new Promise<Answer>((resolve, reject) => {
+        const data = JSON.stringify({ command: ['/bin/echo', 'tcp'] });
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/run', agent: false }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end(data);
+      });
+      expect(answer).toMatchObject({ status: 200, body: { status: 'OK', stdout: 'tcp\n' } });
+    } finally {
+      expect(await stopServer(s)).toBe(0);
+    }
+    expect(existsSync(s.boxes)).toBe(false);
+    const refused = spawnSync(process.execPath, [join(packageForUsers(), 'bin', 'sandbox.cjs'), 'serve', '--listen', '0.0.0.0:8080'], { encoding: 'utf8' });
+    expect(refused.status).toBe(125);
+    expect(refused.stderr).toMatch(/invalid --listen 0\.0\.0\.0:8080/);
+  });
 
   it('the default socket is under $XDG_RUNTIME_DIR, 0600 in a 0700 directory', async () => {
     const runtime = socketDir(who);
