@@ -23,10 +23,16 @@ interface Server {
   stderr(): string;
 }
 
+const madeDirs: string[] = [];
+afterAll(() => {
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A directory for the socket that `who` owns (0700). */
 function socketDir(who: Identity): string {
   const dir = mkdtempSync(join(tmpdir(), 'serve-test-'));
   chownSync(dir, who.uid, who.gid);
+  madeDirs.push(dir);
   return dir;
 }
 
@@ -180,7 +186,6 @@ describe.each(IDENTITIES)('sandbox serve as $name', (who) => {
     if (!server) return;
     expect(await stopServer(server)).toBe(0);
     expectNothingLeft(server);
-    rmSync(join(server.socket, '..'), { recursive: true, force: true });
   });
 
   it('listens on a 0600 socket; boxes are private; /health answers', async () => {
@@ -386,7 +391,6 @@ describe.each(IDENTITIES)('sandbox serve under load as $name', (who) => {
       expect(await stopServer(s)).toBe(0);
     }
     expectNothingLeft(s);
-    rmSync(runtime, { recursive: true, force: true });
   });
 });
 
