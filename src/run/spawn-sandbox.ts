@@ -49,10 +49,9 @@ export interface SpawnOptions extends ExecOptions {
   /** Called as each phase of the run ends, with its duration (see RUN_PHASES): where the time goes. */
   readonly trace?: TraceSink;
   /**
-   * Called once the run's spec is resolved (its id map is the one that runs,
-   * with the uid slot it holds) and before anything starts: e.g. to give a
-   * host directory to the run's root inside (`sandbox serve`'s boxes). A
-   * rejection ends the run before it starts.
+   * Called with the resolved spec (its id map included) just before the stage
+   * starts; a rejection ends the run before anything ran. The isolate mode
+   * gives a root caller's box to the workload's host id here.
    */
   readonly beforeStart?: (spec: RunSpec) => void | Promise<void>;
 }
@@ -148,7 +147,6 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     spec = resolveRunSpec({ ...input, ...(slot !== undefined && { slot }) });
     // an image symlink must not send a mount onto the root (read off the layers, so not in the pure validateRunSpec)
     checkMountRedirects(spec);
-    await options.beforeStart?.(spec);
   } catch (e) {
     slot?.release();
     throw e;
@@ -200,6 +198,7 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
     throw new Error(`no one waits for the stage at SYNC ${syncId} ("${op.what}")`);
   };
   try {
+    await options.beforeStart?.(spec);
     plan = planRun(spec, host, seccomp, cgroup, writable);
     lap('plan');
     const syncs = (cgroup.backend !== 'none' && cgroup.attach) || needsHelper(spec.network);
