@@ -23,6 +23,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SandboxError } from '../errors.js';
 import type { HostFacts } from '../host/probe-host.js';
 import { procStartTime, processStartTime } from '../host/process-start.js';
 import { hostIdOf } from '../idmap/image-idmap.js';
@@ -118,30 +119,39 @@ export async function removeBoxRoot(root: BoxRoot): Promise<void> {
 
 let boxCounter = 0;
 
-/** A fresh box with the request's files in it. */
-export function createBox(root: BoxRoot, files: readonly ServeFile[]): Box {
+/** A fresh, empty box (removeBox removes it, also when placing files in it failed). */
+export function createBox(root: BoxRoot): Box {
   const wrap = join(root.dir, String(++boxCounter));
   mkdirSync(wrap, 0o700);
   const dir = join(wrap, 'box');
   mkdirSync(dir);
   chmodSync(dir, 0o777);
-  // the box is new and nothing runs in it yet: paths are safe here; the workload may write in the directories made
-  for (const f of files) {
-    const parts = f.path.split('/');
-    for (let n = 1; n < parts.length; n++) {
-      const sub = join(dir, ...parts.slice(0, n));
-      try {
-        mkdirSync(sub);
-        chmodSync(sub, 0o777);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-    }
-    const target = join(dir, f.path);
-    writeFileSync(target, f.base64 !== undefined ? Buffer.from(f.base64, 'base64') : f.content ?? '', { flag: 'wx' });
-    chmodSync(target, f.mode ?? 0o644);
-  }
   return { wrap, dir };
+}
+
+/** Writes the request's files (paths already checked: relative, no "." or "..", none twice). */
+export function placeFiles(box: Box, files: readonly ServeFile[]): void {
+  // the box is new and nothing runs in it yet: paths are safe here; the workload may write in the directories made
+  try {
+    for (const f of files) {
+      const parts = f.path.split('/');
+      for (let n = 1; n < parts.length; n++) {
+        const sub = join(box.dir, ...parts.slice(0, n));
+        try {
+          mkdirSync(sub);
+          chmodSync(sub, 0o777);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        }
+      }
+      const target = join(box.dir, f.path);
+      writeFileSync(target, f.base64 !== undefined ? Buffer.from(f.base64, 'base64') : f.content ?? '', { flag: 'wx' });
+      chmodSync(target, f.mode ?? 0o644);
+    }
+  } catch (e) {
+    throw new SandboxError('host', `cannot place the request's files in the box ${box.dir}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      'check the space left in the temporary directory (TMPDIR)');
+  }
 }
 
 /** SpawnOptions.beforeStart: the run's root inside (another id than the caller's for root) gets the box's own directory. */

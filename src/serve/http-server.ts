@@ -62,6 +62,7 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
+    req.on('close', () => reject(new Error('the client closed the connection')));
   });
 }
 
@@ -78,7 +79,7 @@ export function createService(options: ServiceOptions): Service {
       body = await readBody(req, options.maxBodyBytes);
     } catch (e) {
       if (e instanceof BodyTooLarge) return send(res, 413, { error: `the request is larger than ${options.maxBodyBytes} bytes` }, true);
-      throw e;
+      return; // the client went away while sending: nobody to answer
     }
     if (closing) return send(res, 503, { error: 'the server is shutting down' }, true);
     let parsed: unknown;

@@ -9,7 +9,7 @@
 const size = {
   anyOf: [
     { type: 'integer', minimum: 1 },
-    { type: 'string', pattern: '^[0-9]{1,15}[kKmMgG]?$' },
+    { type: 'string', pattern: '^[1-9][0-9]{0,14}[kKmMgG]?$' },
   ],
 } as const;
 

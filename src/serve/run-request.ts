@@ -7,7 +7,7 @@
 import { run } from '../run/run.js';
 import type { RunResult } from '../run/run-result.js';
 import type { LimitOptions } from '../resolve/exec-options.js';
-import { BOX_TARGET, createBox, giveBox, readReturnFiles, removeBox, type BoxRoot } from './box-dir.js';
+import { BOX_TARGET, createBox, giveBox, placeFiles, readReturnFiles, removeBox, type BoxRoot } from './box-dir.js';
 import type { ServeRequest } from './request-schema.js';
 
 export interface RunSettings {
@@ -49,8 +49,9 @@ export async function runRequest(request: ServeRequest, settings: RunSettings, s
   const profile = request.profile ?? settings.defaultProfile;
   const encoding = request.outputEncoding ?? 'utf8';
   const encode = (b: Buffer) => b.toString(encoding === 'base64' ? 'base64' : 'utf8');
-  const box = createBox(settings.boxes, request.files ?? []);
+  const box = createBox(settings.boxes);
   try {
+    placeFiles(box, request.files ?? []);
     const { stdout, stderr, ...result } = await run({
       image: 'host',
       command: request.command,

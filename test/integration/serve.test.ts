@@ -257,6 +257,9 @@ describe.each(IDENTITIES)('sandbox serve as $name', (who) => {
       expect({ body, status: a.status, pointer: a.body.pointer }).toEqual({ body, status: 400, pointer });
       expect(a.body.error).toEqual(expect.any(String));
     }
+    // what only the sandbox refuses is a 500 with its message
+    const huge = await run(server.socket, { command: ['/bin/true'], limits: { memory: '999999999999999g' } });
+    expect(huge).toMatchObject({ status: 500, body: { code: 'usage', error: expect.stringMatching(/invalid size/) } });
     expect((await call(server.socket, 'GET', '/nope')).status).toBe(404);
     expect((await call(server.socket, 'GET', '/run')).status).toBe(405);
     expect(readdirSync(server.boxes)).toEqual([]);

@@ -29,6 +29,8 @@ describe('checkRequest', () => {
     [{ command: ['x'], limits: { cpuTime: 0 } }, '/limits/cpuTime'],
     [{ command: ['x'], limits: { pids: 1.5 } }, '/limits/pids'],
     [{ command: ['x'], limits: { memory: 'lots' } }, '/limits/memory'],
+    [{ command: ['x'], limits: { memory: '0' } }, '/limits/memory'],
+    [{ command: ['x'], limits: { output: 0 } }, '/limits/output'],
     [{ command: ['x'], limits: { wallTime: 'unlimited' } }, '/limits/wallTime'],
     [{ command: ['x'], limits: { seconds: 1 } }, '/limits/seconds'],
     [{ command: ['x'], files: [{ path: '.', content: '' }] }, '/files/0/path'],
