@@ -3,9 +3,9 @@
 //
 // Layout: ROOT/N/box. ROOT (mkdtemp under the temporary directory, named
 // after the server's uid, pid and start time, so that the next server
-// clears what one killed with SIGKILL left) is the server's: 0700, or 0711 for root, whose runs' root inside is a host id of
-// its range (the id of the run's uid slot) that must walk to the box to bind
-// it. N is 0700 and belongs to that id (given in SpawnOptions.beforeStart,
+// clears what one killed with SIGKILL left) is the server's: 0700, or 0711
+// for root, whose runs' root inside is a host id of its range (the id of the
+// run's uid slot) that must walk to the box to bind it. N is 0700 and belongs to that id (given in SpawnOptions.beforeStart,
 // once the run's id map is known; the caller's own otherwise): no other
 // local user and no other sandbox can enter it, whatever it learns of the
 // path. box itself is 0777: the workload runs as a subordinate id.
