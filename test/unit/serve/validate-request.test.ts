@@ -1,5 +1,6 @@
 // Requests of `sandbox serve`: the schema and the checks after it, each problem with its JSON pointer.
 import { describe, expect, it } from 'vitest';
+import { serveRequestSchema } from '../../../src/serve/request-schema.js';
 import { checkRequest } from '../../../src/serve/validate-request.js';
 
 const PROFILES = new Set(['default', 'strict']);
@@ -59,5 +60,29 @@ describe('checkRequest', () => {
   it('says what is wrong with a path', () => {
     const r = checkRequest({ command: ['x'], files: [{ path: '../x', content: '' }] }, PROFILES);
     expect(r.ok ? '' : r.problem.error).toMatch(/relative to the box/);
+  });
+});
+
+describe('the request schema', () => {
+  type Node = Record<string, unknown>;
+  function walk(node: Node, at: string, out: string[]): void {
+    for (const [name, child] of Object.entries((node.properties as Record<string, Node> | undefined) ?? {})) {
+      if (typeof child.description !== 'string' || !child.description.trim()) out.push(`${at}/${name}`);
+      walk(child, `${at}/${name}`, out);
+    }
+    for (const key of ['items', 'additionalProperties']) {
+      const child = node[key] as Node | undefined;
+      if (child && typeof child === 'object') {
+        if (typeof child.description !== 'string' || !child.description.trim()) out.push(`${at}/${key}`);
+        walk(child, `${at}/${key}`, out);
+      }
+    }
+    for (const branch of (node.anyOf as Node[] | undefined) ?? []) walk(branch, at, out);
+  }
+
+  it('describes every field at every level', () => {
+    const missing: string[] = [];
+    walk(serveRequestSchema as unknown as Node, '', missing);
+    expect(missing, 'schema nodes without a description').toEqual([]);
   });
 });
