@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { chmodSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import { listBuiltinProfiles, loadProfile } from '../config/load-profile.js';
 import { SandboxError } from '../errors.js';
 import { probeHost } from '../host/probe-host.js';
@@ -25,6 +26,7 @@ interface ServeFlags {
   wallTime: string;
   maxRequestSize: string;
   maxReturnSize: string;
+  boxes?: string;
 }
 
 const API_HELP = `
@@ -74,8 +76,9 @@ async function runServe(flags: ServeFlags): Promise<number> {
 
   const host = probeHost();
   const log = (line: string) => process.stderr.write(`sandbox serve: ${line}\n`);
-  for (const dir of await clearStaleBoxRoots(host, log)) log(`removed the boxes a stopped server left in ${dir}`);
-  const boxes = createBoxRoot(host);
+  const boxesIn = flags.boxes === undefined ? undefined : resolvePath(flags.boxes);
+  for (const dir of await clearStaleBoxRoots(host, log, boxesIn)) log(`removed the boxes a stopped server left in ${dir}`);
+  const boxes = createBoxRoot(host, boxesIn);
   const queue = new RunQueue(concurrency, capacity);
   const service = createService({
     queue, profiles, log,
@@ -137,6 +140,7 @@ export function registerServeCommand(program: Command): void {
     .option('--wall-time <sec>', 'wall-time limit of a run whose request and profile set none', '60')
     .option('--max-request-size <size>', 'largest request body (413 above)', '64m')
     .option('--max-return-size <size>', 'largest file returned (larger ones are reported with their size)', '16m')
+    .option('--boxes <dir>', 'directory the boxes are made in (default: $TMPDIR, else /tmp); for root, every directory above it must be searchable by others')
     .addHelpText('after', API_HELP)
     .action(async (flags: ServeFlags) => {
       try {

@@ -19,10 +19,10 @@
 // a symbolic link the workload made is reported, never followed.
 // Must not: follow a link below the box, or read more than the size cap.
 import {
-  chmodSync, chownSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync,
+  chmodSync, chownSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, statSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SandboxError } from '../errors.js';
 import type { HostFacts } from '../host/probe-host.js';
 import { procStartTime, processStartTime } from '../host/process-start.js';
@@ -66,8 +66,34 @@ const ROOT_PREFIX = 'rootless-sandbox-serve-';
 /** ROOT_PREFIX UID-PID-STARTTIME- and mkdtemp's six characters. */
 const ROOT_NAME = /^rootless-sandbox-serve-(\d+)-(\d+)-(\d+)-[A-Za-z0-9]{6}$/;
 
-export function createBoxRoot(host: HostFacts): BoxRoot {
-  const dir = mkdtempSync(join(tmpdir(), `${ROOT_PREFIX}${host.uid}-${process.pid}-${processStartTime('self') ?? 0}-`));
+/**
+ * Root's runs bind their box as an id of root's range: every directory above
+ * the box root must be searchable by others (the box's own directory keeps
+ * them out). Refused here, with the fix, rather than as EACCES in each run.
+ */
+function checkSearchable(parent: string): void {
+  for (let dir = parent; ; dir = dirname(dir)) {
+    const st = statSync(dir);
+    if (!(st.mode & 0o001)) {
+      throw new SandboxError('host', `the boxes would be below ${dir} (mode 0${(st.mode & 0o777).toString(8)}), which the runs' root inside (an id of root's subordinate range) cannot search`,
+        `choose --boxes below directories every user may search (the default is $TMPDIR, else /tmp), or allow it: chmod o+x ${dir}`);
+    }
+    if (dir === '/') return;
+  }
+}
+
+/** The server's box root, made in `parent` (default: the temporary directory). */
+export function createBoxRoot(host: HostFacts, parent = tmpdir()): BoxRoot {
+  let dir: string;
+  try {
+    mkdirSync(parent, { recursive: true, mode: host.uid === 0 ? 0o711 : 0o700 });
+    if (host.uid === 0) checkSearchable(parent);
+    dir = mkdtempSync(join(parent, `${ROOT_PREFIX}${host.uid}-${process.pid}-${processStartTime('self') ?? 0}-`));
+  } catch (e) {
+    if (e instanceof SandboxError) throw e;
+    throw new SandboxError('host', `cannot make the box directory in ${parent}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      'choose a directory you may write (--boxes)');
+  }
   // root's runs walk to their box as an id of root's range; each box's own directory keeps everyone else out
   chmodSync(dir, host.uid === 0 ? 0o711 : 0o700);
   return { dir, host, clearMap: planIdMap(host, { uid: 0, gid: 0 }) };
@@ -91,13 +117,19 @@ function serverRuns(pid: number, startTime: number): boolean {
  * PR_SET_PDEATHSIG). Returns the directories removed; one that cannot be is
  * reported through `log` and left.
  */
-export async function clearStaleBoxRoots(host: HostFacts, log: (line: string) => void): Promise<string[]> {
+export async function clearStaleBoxRoots(host: HostFacts, log: (line: string) => void, parent = tmpdir()): Promise<string[]> {
   const removed: string[] = [];
   const clearMap = planIdMap(host, { uid: 0, gid: 0 });
-  for (const name of readdirSync(tmpdir())) {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return removed; // not made yet: nothing left in it
+  }
+  for (const name of names) {
     const m = ROOT_NAME.exec(name);
     if (!m || Number(m[1]) !== host.uid) continue;
-    const dir = join(tmpdir(), name);
+    const dir = join(parent, name);
     const st = lstatSync(dir, { throwIfNoEntry: false });
     if (!st?.isDirectory() || st.uid !== host.uid) continue;
     if (serverRuns(Number(m[2]), Number(m[3]))) continue;

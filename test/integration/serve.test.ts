@@ -4,7 +4,7 @@
 // pointer of the problem, 413, 429, SIGTERM mid-load (running requests
 // answered, waiting ones 503, new connections refused), and nothing left
 // behind: no workload processes, no boxes, no growth in the server's fds.
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -373,6 +373,29 @@ describe.each(IDENTITIES)('sandbox serve under load as $name', (who) => {
     const refused = spawnSync(process.execPath, [join(packageForUsers(), 'bin', 'sandbox.cjs'), 'serve', '--listen', '0.0.0.0:8080'], { encoding: 'utf8' });
     expect(refused.status).toBe(125);
     expect(refused.stderr).toMatch(/invalid --listen 0\.0\.0\.0:8080/);
+  });
+
+  it('--boxes chooses where the boxes are made', async () => {
+    const mine = socketDir(who);
+    // root's runs walk to their box as an id of root's range
+    if (who.uid === 0) chmodSync(mine, 0o711);
+    const parent = join(mine, 'boxes');
+    const s = await startServer(who, ['--boxes', parent]);
+    try {
+      expect(s.boxes.startsWith(`${parent}/rootless-sandbox-serve-`)).toBe(true);
+      expect(await run(s.socket, { command: ['/bin/sh', '-c', 'pwd; echo x > f', MARKER] })).toMatchObject({ status: 200, body: { status: 'OK', stdout: '/box\n' } });
+      expect(readdirSync(s.boxes)).toEqual([]);
+    } finally {
+      expect(await stopServer(s)).toBe(0);
+    }
+    expect(readdirSync(parent)).toEqual([]);
+    if (who.uid === 0 && !(statSync('/root').mode & 0o001)) {
+      // root's runs could not reach a box below /root: refused at start, with the fix
+      const r = spawnSync(process.execPath, [join(packageForUsers(), 'bin', 'sandbox.cjs'), 'serve', '--socket', join(parent, 'x.sock'), '--boxes', '/root/serve-boxes-test'], { encoding: 'utf8' });
+      expect(r.status).toBe(125);
+      expect(r.stderr).toMatch(/below \/root \(mode 07\d0\).*cannot search/);
+      rmSync('/root/serve-boxes-test', { recursive: true, force: true });
+    }
   });
 
   it('the default socket is under $XDG_RUNTIME_DIR, 0600 in a 0700 directory', async () => {
