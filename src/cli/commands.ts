@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   doctor: async () => (await import('./doctor-command.js')).registerDoctorCommand,
   image: async () => (await import('./image-command.js')).registerImageCommand,
   login: async () => (await import('./login-command.js')).registerLoginCommand,
+  serve: async () => (await import('./serve-command.js')).registerServeCommand,
 };
 
 function newProgram(): Command {

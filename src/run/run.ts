@@ -5,12 +5,12 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import type { ExecOptions } from '../resolve/exec-options.js';
 import type { RunResult } from './run-result.js';
-import { spawnSandbox } from './spawn-sandbox.js';
+import { spawnSandbox, type SpawnOptions } from './spawn-sandbox.js';
 
 /** Captured output is capped at limits.output, or at this when none is given (the run then ends OLE). */
 export const DEFAULT_CAPTURE_BYTES = 64 * 1024 * 1024;
 
-export interface RunOptions extends ExecOptions {
+export interface RunOptions extends ExecOptions, Pick<SpawnOptions, 'beforeStart'> {
   readonly stdin?: string | Uint8Array | Readable;
   readonly signal?: AbortSignal;
 }
