@@ -119,7 +119,7 @@ async function viaServe(serve) {
   const source = { path: 'a.cpp', content: SOLUTION };
   const t0 = process.hrtime.bigint();
   const compiled = await post(serve.socket, {
-    command: ['/usr/bin/g++', '-O2', '-o', 'a', 'a.cpp'], profile: 'strict', files: [source], returnFiles: ['a'],
+    command: ['/usr/bin/g++', '-O2', '-o', 'a', 'a.cpp'], profile: 'strict', files: [source], returnFiles: ['a'], outputEncoding: 'base64',
     limits: { cpuTime: 10, pids: 64 }, env: { PATH: '/usr/bin:/bin' },
   });
   const compile = ms(t0);
@@ -129,7 +129,7 @@ async function viaServe(serve) {
   for (const [i, c] of cases.entries()) {
     const r = await post(serve.socket, {
       command: ['./a'], profile: 'strict', files: [{ path: 'a', base64: binary.base64, mode: 0o755 }], stdin: c.input,
-      limits: { cpuTime: 1, wallTime: 3, memory: 268435456 },
+      limits: { cpuTime: 1, wallTime: 3, memory: '256m' },
     });
     check(r.stdout, i, 'serve');
   }
