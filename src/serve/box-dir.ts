@@ -18,9 +18,7 @@
 // (O_PATH|O_NOFOLLOW through /proc/self/fd, i.e. openat without following):
 // a symbolic link the workload made is reported, never followed.
 // Must not: follow a link below the box, or read more than the size cap.
-import {
-  chmodSync, chownSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, statSync, writeFileSync,
-} from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SandboxError } from '../errors.js';
@@ -261,7 +259,15 @@ export async function removeBox(root: BoxRoot, box: Box): Promise<void> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  if (entries.length > 0) await clearDirs([box.dir], { idmap: root.clearMap, host: root.host });
+  // a box given back after its run (or root's) is removed as it is, links never followed; what the
+  // server may not remove (files of the run's ids) is emptied by the stage in the namespace
+  if (entries.length > 0) {
+    try {
+      for (const name of entries) rmSync(join(box.dir, name), { recursive: true, force: true });
+    } catch {
+      await clearDirs([box.dir], { idmap: root.clearMap, host: root.host });
+    }
+  }
   try {
     rmdirSync(box.dir);
   } catch (e) {

@@ -62,6 +62,9 @@ export async function runRequest(request: ServeRequest, settings: RunSettings, s
       limits: limitsOf(request, profile, settings),
       accountOutput: true,
       beforeStart: (spec) => giveBox(box, spec),
+      // what the workload wrote is the server's user's again after the run (inside 0 is that user):
+      // every returned file is readable, and the box goes with a plain rm, no extra stage
+      ...(process.getuid?.() !== 0 && { chownAfterRun: { target: BOX_TARGET, uid: 0, gid: 0 } }),
       ...(request.stdin !== undefined && {
         stdin: typeof request.stdin === 'string' ? request.stdin : Buffer.from(request.stdin.base64, 'base64'),
       }),

@@ -282,6 +282,16 @@ describe.each(IDENTITIES)('sandbox serve as $name', (who) => {
     expect(readdirSync(server.boxes)).toEqual([]);
   });
 
+  it('files the workload made private are returned all the same (the box is the server user\'s again after the run)', async () => {
+    const a = await run(server.socket, {
+      command: ['/bin/sh', '-c', 'mkdir -m 0700 priv; echo secret > priv/f; chmod 0600 priv/f; echo mine > g; chmod 0400 g', MARKER],
+      returnFiles: ['priv/f', 'g'],
+    });
+    expect(a.status).toBe(200);
+    expect(a.body.files).toEqual([{ path: 'priv/f', size: 7, content: 'secret\n' }, { path: 'g', size: 5, content: 'mine\n' }]);
+    expect(readdirSync(server.boxes)).toEqual([]);
+  });
+
   it('a client that goes away ends its run', async () => {
     const req = request({ socketPath: server.socket, method: 'POST', path: '/run', agent: false });
     req.on('error', () => {});
