@@ -1,4 +1,4 @@
-// Compiles the JSON Schemas (profiles, seccomp policies, image configs) into standalone validator modules
+// Compiles the JSON Schemas (profiles, seccomp policies, image configs, OCI runtime configs) into standalone validator modules
 // (src/*/generated/*.js) with ajv, so start-up never runs ajv's compiler.
 import Ajv from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
@@ -12,6 +12,7 @@ const schemas = [
   ['config/profile-schema.ts', 'profileSchema', 'config/generated/validate-profile.js'],
   ['seccomp/policy-schema.ts', 'policySchema', 'seccomp/generated/validate-policy.js'],
   ['image/image-config-schema.ts', 'imageConfigSchema', 'image/generated/validate-image-config.js'],
+  ['oci/config-schema.ts', 'ociConfigSchema', 'oci/generated/validate-oci-config.js'],
 ];
 
 for (const [file, exportName, outName] of schemas) {
