@@ -319,7 +319,7 @@ function tmpfsMount(m: OciMount, i: number, dest: string, out: Mounts): void {
       if (!/^[0-7]{1,4}$/.test(value)) refuse(at, `tmpfs mode "${value}" is not octal`, 'give e.g. mode=1777');
       t.mode = value.padStart(4, '0');
     } else if (['uid', 'gid', 'nr_inodes'].includes(key) && value !== undefined && /^[0-9]+[kmg]?$/.test(value)) pending.push(o);
-    else if (o === 'rw' || o === 'nosuid' || o === 'nodev' || o === 'exec') { /* what every tmpfs is */ }
+    else if (o === 'rw' || o === 'nosuid' || o === 'nodev' || o === 'exec' || PROPAGATION_OK.test(o)) { /* what every tmpfs is */ }
     else if (o === 'ro' || o === 'noexec' || ATIME.test(o)) pending.push(o);
     else if (o === 'suid' || o === 'dev') refuse(at, `"${o}": tmpfs mounts are always nosuid and nodev`, 'remove it');
     else refuse(at, `unknown or unsupported option "${o}" for a tmpfs mount`, optionHint('tmpfs'));
