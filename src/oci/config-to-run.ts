@@ -10,6 +10,7 @@ import type { HostFacts } from '../host/probe-host.js';
 import { ALL, normalizeCapability, type Capability } from '../resolve/capabilities.js';
 import type { ExecOptions, LimitOptions } from '../resolve/exec-options.js';
 import { parseSize } from '../resolve/parse-options.js';
+import { isReservedTarget } from '../resolve/validate-run-spec.js';
 import { UNCONFINED } from '../seccomp/load-policy.js';
 import type { ProfileTmpfs, ProfileVolume } from '../config/profile.js';
 import type {
@@ -346,6 +347,7 @@ function mounts(config: OciConfig, bundle: string): Mounts {
       if (m.type !== undefined && !['bind', 'none', ''].includes(m.type)) {
         refuse(`${pointer}/type`, `"${m.type}" with bind options`, 'a bind mount has type "bind" or "none"');
       }
+      if (isReservedTarget(dest)) refuse(`${pointer}/destination`, `cannot bind over ${dest}`, 'the sandbox provides /, /proc and /dev itself; choose another destination');
       return bindMount(m, i, dest, bundle, out);
     }
     const type = m.type ?? '';
@@ -357,7 +359,7 @@ function mounts(config: OciConfig, bundle: string): Mounts {
       return; // the sandbox mounts it itself
     }
     if (type === 'tmpfs') {
-      if (dest === '/' || dest === '/proc' || dest.startsWith('/proc/')) refuse(`${pointer}/destination`, `cannot mount a tmpfs on ${dest}`, 'the sandbox provides / and /proc itself');
+      if (isReservedTarget(dest)) refuse(`${pointer}/destination`, `cannot mount a tmpfs on ${dest}`, 'the sandbox provides /, /proc and /dev itself; choose another destination');
       return tmpfsMount(m, i, dest, out);
     }
     const kernel = KERNEL[dest];

@@ -175,6 +175,9 @@ const CASES: Case[] = [
   ['proc elsewhere than /proc', (c) => { c.mounts.push({ destination: '/mnt/proc', type: 'proc', source: 'proc' }); }, '/mounts/14/destination'],
   ['a sysfs option the sandbox does not give', (c) => { c.mounts[2].options[3] = 'rw'; }, '/mounts/2/options/3'],
   ['a second mount on one target', (c) => { c.mounts.push({ destination: '/data/', type: 'tmpfs' }); }, '/mounts/14/destination'],
+  ['a bind over /proc/sys', (c) => { c.mounts.push({ destination: '/proc/sys', type: 'bind', source: '/proc/sys', options: ['rbind'] }); }, '/mounts/14/destination'],
+  ['a tmpfs on /dev/pts', (c) => { c.mounts.push({ destination: '/dev/pts', type: 'tmpfs', source: 'tmpfs' }); }, '/mounts/14/destination'],
+  ['a bind without a source', (c) => { delete c.mounts[10].source; }, '/mounts/10/source'],
   ['a relative mount destination', (c) => { c.mounts[10].destination = 'data'; }, '/mounts/10/destination'],
   ['an id-mapped mount', (c) => { c.mounts[10].uidMappings = [{ containerID: 0, hostID: 100000, size: 1 }]; }, '/mounts/10/uidMappings'],
   ['a sysctl that is not namespaced', (c) => { c.linux.sysctl['kernel.panic'] = '1'; }, '/linux/sysctl/kernel.panic'],
@@ -239,5 +242,54 @@ describe('refusals name the JSON pointer', () => {
     // each case must still be valid by shape: the refusal is the translator's
     const err = refused(() => configToRun(parseOciConfig(JSON.stringify(c)), ctx), 'config');
     expect(err.message).toContain(`config.json#${pointer}: `);
+  });
+});
+
+describe('what the podman config does not show', () => {
+  const base = () => {
+    const c = mutable();
+    c.process.terminal = true;
+    c.process.consoleSize = { height: 24, width: 80 };
+    c.process.noNewPrivileges = true;
+    c.process.rlimits = [
+      { type: 'RLIMIT_CPU', soft: 10, hard: 10 }, { type: 'RLIMIT_STACK', soft: 8388608, hard: 8388608 },
+      { type: 'RLIMIT_FSIZE', soft: 1024, hard: 2048 }, { type: 'RLIMIT_AS', soft: 18446744073709551615, hard: 18446744073709551615 },
+    ];
+    c.domainname = 'example.org';
+    c.root = { path: 'rootfs', readonly: true };
+    c.mounts = [{ destination: '/cfg', type: 'none', source: 'etc/app', options: ['rbind', 'ro', 'noatime'] }];
+    c.hooks = { createRuntime: [{ path: '/usr/libexec/hook', args: ['hook', 'create'], timeout: 5 }] };
+    c.linux.namespaces[1] = { type: 'network', path: '/proc/42/ns/net' };
+    c.linux.devices = [{ type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 438, uid: 0, gid: 0 }];
+    c.linux.resources.devices.push({ allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, { allow: true, type: 'c', major: 136, access: 'rwm' },
+      { allow: true, type: 'b', access: 'm' });
+    c.linux.rootfsPropagation = 'rprivate';
+    c.linux.personality = { domain: 'LINUX' };
+    return c;
+  };
+
+  it('maps or keeps them', () => {
+    const { options, extras } = configToRun(parseOciConfig(JSON.stringify(base())), ctx);
+    expect(options).toMatchObject({ tty: true, noNewPrivileges: true, readOnly: true, network: 'none' });
+    // a relative bind source is relative to the bundle
+    expect(options.volumes).toEqual([{ source: '/bundles/web/etc/app', target: '/cfg', writable: false }]);
+    expect(options.limits).toEqual({ stack: 8388608, memory: 268435456, pids: 2048 });
+    expect(extras.rlimits).toEqual([
+      { type: 'RLIMIT_CPU', soft: 10, hard: 10 }, { type: 'RLIMIT_FSIZE', soft: 1024, hard: 2048 },
+      { type: 'RLIMIT_AS', soft: Number.MAX_SAFE_INTEGER + 1, hard: Number.MAX_SAFE_INTEGER + 1 },
+    ]);
+    expect(extras.consoleSize).toEqual({ height: 24, width: 80 });
+    expect(extras.domainname).toBe('example.org');
+    expect(extras.mountOptions).toEqual([{ destination: '/cfg', options: ['noatime'] }]);
+    expect(extras.namespaceJoins).toEqual([{ type: 'network', path: '/proc/42/ns/net' }]);
+    expect(extras.hooks.createRuntime).toEqual([{ path: '/usr/libexec/hook', args: ['hook', 'create'], timeout: 5 }]);
+    expect(extras.hooks.poststop).toEqual([]);
+  });
+
+  it('refuses mappings for a joined user namespace', () => {
+    const c = base();
+    c.linux.namespaces[6] = { type: 'user', path: '/proc/42/ns/user' };
+    const err = refused(() => configToRun(parseOciConfig(JSON.stringify(c)), ctx), 'config');
+    expect(err.message).toContain('config.json#/linux/uidMappings: ');
   });
 });
