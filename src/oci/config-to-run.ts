@@ -527,6 +527,7 @@ export function configToRun(config: OciConfig, ctx: OciContext): OciRun {
     cleanEnv: true,
     workdir: proc.cwd,
     user: { uid: user.uid, gid: user.gid },
+    // an empty hostname leaves the sandbox's ("sandbox"): never a copy of the host's, as runc's new UTS namespace would have
     ...(config.hostname ? { hostname: config.hostname } : {}),
     readOnly: config.root.readonly ?? false,
     network: ns.network,
