@@ -1,4 +1,4 @@
-// Compiles the JSON Schemas (profiles, seccomp policies, image configs) into standalone validator modules
+// Compiles the JSON Schemas (profiles, seccomp policies, image configs, OCI runtime configs) into standalone validator modules
 // (src/*/generated/*.js) with ajv, so start-up never runs ajv's compiler.
 import Ajv from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
@@ -14,6 +14,7 @@ const schemas = [
   ['image/image-config-schema.ts', 'imageConfigSchema', 'image/generated/validate-image-config.js'],
   // a bad request is answered with the first problem only (its JSON pointer)
   ['serve/request-schema.ts', 'serveRequestSchema', 'serve/generated/validate-request.js', { allErrors: false }],
+  ['oci/config-schema.ts', 'ociConfigSchema', 'oci/generated/validate-oci-config.js'],
 ];
 
 for (const [file, exportName, outName, options = {}] of schemas) {
