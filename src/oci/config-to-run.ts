@@ -5,6 +5,7 @@
 // caller's ids come in as data.
 // Must not: touch the file system or apply the resolver's defaults.
 import { posix } from 'node:path';
+import { HOSTNAME_RE } from '../resolve/resolve-run-spec.js';
 import { SandboxError } from '../errors.js';
 import type { HostFacts } from '../host/probe-host.js';
 import { ALL, normalizeCapability, type Capability } from '../resolve/capabilities.js';
@@ -490,8 +491,6 @@ function checkLinux(config: OciConfig): void {
 
 // ---- the whole config ------------------------------------------------------------
 
-/** The resolver's rule (resolve-run-spec.ts), checked here to name the pointer. */
-const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
 export const HOOK_KINDS: readonly HookKind[] = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
 
 export function configToRun(config: OciConfig, ctx: OciContext): OciRun {

@@ -4,7 +4,7 @@
 // is the bundle or inside it, symlinks resolved before that check).
 // Must not: interpret the config beyond its shape (config-to-run.ts does).
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { isAbsolute, resolve, sep } from 'node:path';
 import { describeSchemaError } from '../config/load-json-config.js';
 import { SandboxError } from '../errors.js';
 import validateOciConfig from './generated/validate-oci-config.js';
@@ -72,7 +72,11 @@ function readConfigText(file: string): string {
   }
 }
 
-/** root.path against the bundle: '.', 'rootfs', or an absolute path inside the bundle. */
+/**
+ * root.path: a relative path names a directory in the bundle ('.', 'rootfs'),
+ * never outside it; an absolute one may be anywhere, as with runc (podman,
+ * CRI-O and containerd point it into their own storage).
+ */
 export function resolveRootPath(bundleDir: string, rootPath: string): string {
   const where = `${CONFIG_NAME}#/root/path`;
   let real: string;
@@ -81,7 +85,7 @@ export function resolveRootPath(bundleDir: string, rootPath: string): string {
   } catch (e) {
     throw new SandboxError('config', `${where}: root file system "${rootPath}" cannot be reached: ${errno(e)}`, 'point root.path at the root directory of the bundle (e.g. "rootfs")');
   }
-  if (real !== bundleDir && !real.startsWith(bundleDir + sep)) {
+  if (!isAbsolute(rootPath) && real !== bundleDir && !real.startsWith(bundleDir + sep)) {
     throw new SandboxError('config', `${where}: root file system "${rootPath}" (${real}) is outside the bundle ${bundleDir}`,
       'put the root file system in the bundle directory (or use "." for the bundle itself)');
   }

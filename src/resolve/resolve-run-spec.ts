@@ -21,7 +21,8 @@ export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 const DEFAULT_HOSTNAME = 'sandbox';
 const DEFAULT_ROOT_SIZE = '64m';
 const DEFAULT_TMPFS_SIZE = '64m';
-const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
+/** A hostname the sandbox accepts (also checked by the OCI translator, to name its pointer). */
+export const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
 
 /** What the resolver may know about a host path (canonical path and kind). */
 /** null: the path does not exist (ENOENT, ENOTDIR); `error`: it could not be looked at (EACCES, ELOOP...). */

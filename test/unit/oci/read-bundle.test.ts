@@ -38,9 +38,10 @@ describe('readBundle', () => {
     expect(readBundle(bundle(withRoot(join(dir, 'rootfs')))).rootPath).toBe(join(dir, 'rootfs'));
   });
 
-  it('refuses a root outside the bundle, also through a symlink', () => {
+  it('refuses a relative root outside the bundle, also through a symlink; an absolute one may be anywhere (as runc)', () => {
     expect(refused(() => readBundle(bundle(withRoot('..'))), 'config').message).toContain('config.json#/root/path: ');
-    expect(refused(() => readBundle(bundle(withRoot('/'))), 'config').message).toMatch(/outside the bundle/);
+    // podman, CRI-O and containerd point root.path into their own storage
+    expect(readBundle(bundle(withRoot('/usr'))).rootPath).toBe('/usr');
     const dir = bundle(withRoot('link'));
     symlinkSync('/usr', join(dir, 'link'));
     expect(refused(() => readBundle(dir), 'config').message).toMatch(/^config\.json#\/root\/path: .*outside the bundle/);
