@@ -52,7 +52,7 @@ export async function isolateMain(argv: readonly string[]): Promise<number> {
   }
   let metaFd: number | undefined;
   const die = (message: string): never => {
-    if (metaFd !== undefined) writeMeta(metaFd, `status:XX\nmessage:${message.replace(/\n/g, ' ')}\n`);
+    if (metaFd !== undefined) writeMeta(metaFd, `status:XX\nmessage:${message.replace(/\s*\n\s*/g, ' ').trim()}\n`);
     process.stderr.write(`${message}\n`);
     throw new Exit(2);
   };
