@@ -176,13 +176,15 @@ export async function runInBox(
       stderrToStdout: o.stderrToStdout,
       stdio: [stdin, stdout, stderr],
       // afterwards the box is the caller's again (inside 0 is the caller of a user with a range)
-      ...(!root && binds.some((b) => b.inside === '/box') && { chownAfterRun: { target: '/box', uid: 0, gid: 0 } }),
-      // a root caller's box goes to the workload's host ids for the run
+      // before it, the whole box is the workload's (isolate's chowntree to the box uid): it may rewrite what is there
+      ...(!root && binds.some((b) => b.inside === '/box') && { chownAfterRun: { target: '/box', uid: 0, gid: 0, workloadFirst: true } }),
+      // a root caller's box (all of it, never through a link) goes to the workload's host ids for the run
       ...(root && {
         beforeStart: (spec) => {
           const uid = hostIdOf(spec.idmap.uidMap, spec.user.uid);
           const gid = hostIdOf(spec.idmap.gidMap, spec.user.gid);
           if (uid === null || gid === null) throw new IsolateRunError(`the workload's ids ${spec.user.uid}:${spec.user.gid} are not mapped`);
+          chownTree(box.box, uid, gid);
           giveBoxTo(box, uid, gid);
         },
       }),

@@ -109,6 +109,8 @@ function planLimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
 
 /** The fd of a tree given back after the run: above the writable layer's (overlay-root.ts) and the clearing ones. */
 const CHOWN_AFTER_RUN_FD = 200;
+/** The same tree, given to the workload before the run (chownAfterRun.workloadFirst). */
+const CHOWN_BEFORE_RUN_FD = 201;
 
 export function planRun(
   spec: RunSpec,
@@ -125,7 +127,9 @@ export function planRun(
     ...planCgroup(cgroup),
     ...(image.kind === 'oci' ? planWritableLayerFds(image, writable!) : []),
     ...(spec.chownAfterRun ? [ops.openDir(spec.chownAfterRun.source, CHOWN_AFTER_RUN_FD)] : []),
+    ...(spec.chownAfterRun?.workloadFirst ? [ops.openDir(spec.chownAfterRun.source, CHOWN_BEFORE_RUN_FD)] : []),
     ...planUserns(idmap, tools),
+    ...(spec.chownAfterRun?.workloadFirst ? [ops.chownTree(CHOWN_BEFORE_RUN_FD, user.uid, user.gid, false)] : []),
     ...(spec.chownAfterRun ? [ops.chownTree(CHOWN_AFTER_RUN_FD, spec.chownAfterRun.uid, spec.chownAfterRun.gid, true)] : []),
     ...planNamespaces(spec),
     ...planLimits(spec, cgroup),

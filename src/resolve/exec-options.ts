@@ -65,8 +65,11 @@ export interface ExecOptions {
    * After the run, every file of the writable volume mounted at `target` goes
    * to uid:gid (ids inside; 0 is the caller for a caller with a subordinate
    * range), never through a link: the isolate mode gives a box back this way.
+   * workloadFirst: before the run the tree goes to the workload's ids (isolate
+   * gives its box to the box uid for each run, so the program may rewrite what
+   * an earlier run or the caller left there).
    */
-  readonly chownAfterRun?: { readonly target: string; readonly uid: number; readonly gid: number };
+  readonly chownAfterRun?: { readonly target: string; readonly uid: number; readonly gid: number; readonly workloadFirst?: boolean };
   /** false: argv[0] without a '/' is a file in the working directory, never searched in PATH (isolate's rule). Default true. */
   readonly pathSearch?: boolean;
   /** Start from an empty environment: no PATH, HOME or HOSTNAME of our own, only what env asks for (isolate's rule). */

@@ -64,6 +64,8 @@ export interface ChownAfterRun {
   readonly source: string;
   readonly uid: number;
   readonly gid: number;
+  /** Before the run the tree goes to the workload's ids. */
+  readonly workloadFirst: boolean;
 }
 
 export interface RunSpec {
