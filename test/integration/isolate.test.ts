@@ -240,6 +240,13 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
         expect([f, st.uid, st.gid]).toEqual([f, who.uid, who.gid]);
       }
       expect(readFileSync(join(box, 'made.txt'), 'utf8')).toBe('made\n');
+      // as with isolate (the box is the box uid's for each run), the next run may rewrite all of it, the caller's files too
+      writeFileSync(join(box, 'caller.txt'), 'from the caller\n', { mode: 0o644 });
+      chownSync(join(box, 'caller.txt'), who.uid, who.gid);
+      const again = await isolate(place, ['-b', String(id), '--run', '--', '/bin/sh', '-c', 'echo again > made.txt; echo x > sub/deep2; echo mine > caller.txt']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(readFileSync(join(box, 'caller.txt'), 'utf8')).toBe('mine\n');
+      for (const f of ['made.txt', 'sub/deep2', 'caller.txt']) expect([f, statSync(join(box, f)).uid]).toEqual([f, who.uid]);
     });
 
     it('the environment is empty but for what -E gives (and LIBC_FATAL_STDERR_=1); -E VAR inherits, -E VAR= removes', async () => {
@@ -439,6 +446,7 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
     it.each(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const)('%s: exitsig of it, killed:1, status SG, "Interrupted", exit 1', async (sig) => {
       const { id } = await freshBox(place);
       const metaPath = join(place.dir, `interrupted-${sig}.meta`);
+      // matched at the start of a command line: the isolate process's own has it too, after --run --
       const marker = `${(30 + id / 1000).toFixed(3)}`;
       const child = spawn(process.execPath, [join(packageForUsers(), 'bin', 'sandbox.cjs'), 'isolate', '-b', String(id), '-M', metaPath, '--run', '--', '/bin/sleep', marker], {
         cwd: '/tmp', env: cliEnv(who, { ISOLATE_CONFIG_FILE: place.config }), stdio: ['ignore', 'pipe', 'pipe'],
@@ -448,7 +456,7 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
       try {
-        expect(await waitFor(() => processesWith(`/bin/sleep ${marker}`).length > 0, 10_000)).toBe(true);
+        expect(await waitFor(() => processesWith(`^/bin/sleep ${marker}$`).length > 0, 10_000)).toBe(true);
         child.kill(sig);
         expect(await closed).toBe(1);
       } finally {
@@ -457,7 +465,7 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       const meta = parseIsolateMeta(readFileSync(metaPath, 'utf8'));
       expect(meta).toMatchObject({ exitsig: String({ SIGTERM: 15, SIGINT: 2, SIGHUP: 1, SIGQUIT: 3 }[sig]), killed: '1', status: 'SG', message: 'Interrupted' });
       expect(stderr).toBe('Interrupted\n');
-      expect(await waitFor(() => processesWith(`/bin/sleep ${marker}`).length === 0, 5000)).toBe(true);
+      expect(await waitFor(() => processesWith(`^/bin/sleep ${marker}$`).length === 0, 5000)).toBe(true);
     });
   });
 
@@ -529,10 +537,12 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       expect(Number(meta.time)).toBeLessThan(5);
     });
 
+    // slow (~15 s): gcc's vfork retries with 1+2+4+8 s pauses before it gives up
     it('without -p a compile step cannot start cc1 (the one-process rule)', async (ctx) => {
       if (!hasGcc) ctx.skip('gcc is missing');
       const { id, box } = await freshBox(place);
       writeFileSync(join(box, 'main.c'), SUM_SOURCE);
+      chownSync(join(box, 'main.c'), who.uid, who.gid);
       const r = await isolate(place, ['-b', String(id), '-E', 'PATH=/usr/bin:/bin', '--run', '--', '/usr/bin/gcc', '-o', 'a.out', 'main.c']);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/Resource temporarily unavailable/);
@@ -544,10 +554,13 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       const cases: [string, string, Record<string, string>][] = [
         ['./spin\n', '-t', { status: 'TO', killed: '1', message: 'Time limit exceeded' }],
         ['exit 7\n', '', { exitcode: '7', status: 'RE' }],
-        ['./segv\n', '', { exitsig: '11', status: 'SG' }],
+        // bash runs the program as its child: Judge0 sees bash's exit status 139, as with isolate
+        ['./segv\n', '', { exitcode: '139', status: 'RE' }],
+        ['exec ./segv\n', '', { exitsig: '11', status: 'SG' }],
       ];
       for (const [script, , want] of cases) {
         writeFileSync(join(box, 'run'), script);
+        chownSync(join(box, 'run'), who.uid, who.gid);
         const metaPath = join(place.dir, `j0-${want.status}.meta`);
         const args = judge0(id, metaPath, ['--cg-mem=128000']);
         args.splice(args.indexOf('5.0'), 1, '0.5'); // -t 0.5 keeps the spinner short
@@ -556,6 +569,7 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
         expect(parseIsolateMeta(readFileSync(metaPath, 'utf8'))).toMatchObject(want);
       }
       writeFileSync(join(box, 'run'), './big 200\n');
+      chownSync(join(box, 'run'), who.uid, who.gid);
       const metaPath = join(place.dir, 'j0-mle.meta');
       const args = judge0(id, metaPath, ['-m', '64000']).filter((a) => a !== '--cg');
       const r = await isolate(place, [...args, 'run']);
