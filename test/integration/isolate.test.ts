@@ -272,6 +272,27 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       expect(n.stdout).toBe('10\n');
     });
 
+    it('-k sets the stack limit (Judge0 passes -k 64000)', async () => {
+      const { id } = await freshBox(place);
+      const r = await isolate(place, ['-b', String(id), '-k', '64000', '--run', '--', '/bin/sh', '-c', 'ulimit -s']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('64000\n');
+    });
+
+    it('a busy box: a second --run or --init fails (exit 2) while the first runs; --wait waits for it', async () => {
+      const { id } = await freshBox(place);
+      const first = isolate(place, ['-s', '-b', String(id), '--run', '--', '/bin/sleep', `1.${id}`]);
+      expect(await waitFor(() => processesWith(`^/bin/sleep 1.${id}$`).length > 0, 10_000)).toBe(true);
+      const busy = await isolate(place, ['-b', String(id), '--run', '--', '/bin/true']);
+      expect(busy.code).toBe(2);
+      expect(busy.stderr).toMatch(new RegExp(`Box ${id} is currently in use`));
+      const init = await isolate(place, ['-b', String(id), '--init']);
+      expect(init.code).toBe(2);
+      const waited = await isolate(place, ['-b', String(id), '--wait', '--run', '--', '/bin/true']);
+      expect(waited.code).toBe(0);
+      expect((await first).code).toBe(0);
+    });
+
     C('the one-process rule: a fork fails without -p; -p (bare) and -p2 allow it', async () => {
       const { id } = await freshBox(place, ['fork']);
       const one = await runMeta(place, id, [], ['./fork']);
