@@ -97,7 +97,8 @@ export function limitsOf(o: IsolateOptions): LimitOptions {
     pids: o.processes ?? 'unlimited',
     fsize: kib(o.fsizeKiB),
     nofile: o.openFiles,
-    stack: kib(o.stackKiB),
+    // isolate sets RLIM_INFINITY without -k (not the caller's own limit)
+    stack: o.stackKiB === undefined ? 'infinity' : o.stackKiB * 1024,
     output: 'unlimited',
   };
 }

@@ -86,7 +86,8 @@ function planRlimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
   }
   if (l.fsizeBytes !== null) out.push(ops.rlimit(RLIMIT.FSIZE, l.fsizeBytes, l.fsizeBytes, `RLIMIT_FSIZE ${l.fsizeBytes}`));
   if (l.nofile !== null) out.push(ops.rlimit(RLIMIT.NOFILE, l.nofile, l.nofile, `RLIMIT_NOFILE ${l.nofile}`));
-  if (l.stackBytes !== null) out.push(ops.rlimit(RLIMIT.STACK, l.stackBytes, l.stackBytes, `RLIMIT_STACK ${l.stackBytes}`));
+  if (l.stackBytes === 'infinity') out.push(ops.rlimit(RLIMIT.STACK, -1, -1, 'RLIMIT_STACK unlimited'));
+  else if (l.stackBytes !== null) out.push(ops.rlimit(RLIMIT.STACK, l.stackBytes, l.stackBytes, `RLIMIT_STACK ${l.stackBytes}`));
   if (l.addressSpaceBytes !== null) out.push(ops.rlimit(RLIMIT.AS, l.addressSpaceBytes, l.addressSpaceBytes, `RLIMIT_AS ${l.addressSpaceBytes}`));
   return out;
 }

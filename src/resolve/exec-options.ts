@@ -6,6 +6,8 @@ import type { ProfileTmpfs, ProfileVolume } from '../config/profile.js';
 /** "unlimited" lifts a limit the profile sets (the strict profile's ceilings). */
 export const UNLIMITED = 'unlimited';
 type Limit<T> = T | typeof UNLIMITED;
+/** A stack rlimit of RLIM_INFINITY (not the same as none: without one the workload keeps the caller's). */
+export const INFINITY = 'infinity';
 
 /** Limits as the caller gives them: seconds, and sizes as numbers (bytes) or strings ("64m"); each may be "unlimited". */
 export interface LimitOptions {
@@ -15,7 +17,8 @@ export interface LimitOptions {
   readonly pids?: Limit<number>;
   readonly fsize?: Limit<number | string>;
   readonly nofile?: Limit<number>;
-  readonly stack?: Limit<number | string>;
+  /** "infinity": RLIM_INFINITY, set (isolate's default without -k); "unlimited" leaves the caller's own. */
+  readonly stack?: Limit<number | string> | typeof INFINITY;
   /** Address space of each process (RLIMIT_AS), also with a cgroup (isolate's -m). */
   readonly addressSpace?: Limit<number | string>;
   readonly output?: Limit<number | string>;

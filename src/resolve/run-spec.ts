@@ -31,7 +31,8 @@ export interface LimitsSpec {
   readonly pids: number | null;
   readonly fsizeBytes: number | null;
   readonly nofile: number | null;
-  readonly stackBytes: number | null;
+  /** 'infinity': RLIM_INFINITY is set; null: the caller's is kept. */
+  readonly stackBytes: number | null | 'infinity';
   /** RLIMIT_AS of each process (isolate's -m); independent of the memory limit's backend. */
   readonly addressSpaceBytes: number | null;
   readonly outputBytes: number | null;
