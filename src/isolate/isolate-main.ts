@@ -102,7 +102,7 @@ export async function isolateMain(argv: readonly string[]): Promise<number> {
         const interrupted = new Promise<NodeJS.Signals>((resolve) => {
           for (const s of [...INTERRUPTS, 'SIGABRT' as const]) process.on(s, () => resolve(s));
         });
-        const out = await runInBox(o, box, { cgroupFallback: config.cgFallback === 'rlimit', verbose, interrupted });
+        const out = await runInBox(o, box, { cgroupFallback: config.cgFallback === 'rlimit', verbose, interrupted, host });
         if (metaFd !== undefined) writeMeta(metaFd, out.meta);
         if (out.exitCode === 2 || !o.silent) process.stderr.write(`${out.statusLine}\n`);
         return out.exitCode;

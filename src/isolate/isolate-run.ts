@@ -11,7 +11,8 @@ import type { LimitOptions } from '../resolve/exec-options.js';
 import type { RunResult } from '../run/run-result.js';
 import { spawnSandbox, type SpawnOptions } from '../run/spawn-sandbox.js';
 import { formatMeta, isolateVerdict } from '../run/format-meta.js';
-import { chownTree, giveBoxTo, type Box } from './isolate-box.js';
+import type { HostFacts } from '../host/probe-host.js';
+import { chownTree, giveBoxBack, giveBoxTo, type Box } from './isolate-box.js';
 import type { DirRule, IsolateOptions } from './isolate-options.js';
 
 /** A problem of the sandbox or of the command line: exit 2, status XX in the meta file. */
@@ -147,7 +148,8 @@ export interface IsolateRunOutcome {
 
 /** Runs the box's program; `interrupted` resolves with the signal name when the isolate process is told to stop. */
 export async function runInBox(
-  o: IsolateOptions, box: Box, options: { cgroupFallback: boolean; verbose: (line: string) => void; interrupted: Promise<NodeJS.Signals> },
+  o: IsolateOptions, box: Box,
+  options: { cgroupFallback: boolean; verbose: (line: string) => void; interrupted: Promise<NodeJS.Signals>; host: HostFacts },
 ): Promise<IsolateRunOutcome> {
   const { volumes, tmpfs, binds, notes } = mountsOf(o, box);
   notes.forEach(options.verbose);
@@ -198,6 +200,8 @@ export async function runInBox(
     });
     let result = await sandbox.result;
     if (root) chownTree(box.box, o.asUid ?? 0, o.asGid ?? 0);
+    // the kill ended the stage before it gave the box back: do it now (files the program wrote are the caller's)
+    else if (interruptedBy) await giveBoxBack(box, options.host);
     if (result.limits.backend === 'none' && result.limits.note && o.cg) options.verbose(`control groups: ${result.limits.note}`);
     // isolate's extra time: the kill came later, but over --time is TO
     if (o.time !== undefined && result.status !== 'TLE' && result.status !== 'XX' && result.cpuTimeMs.total > o.time * 1000) {
