@@ -272,11 +272,23 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       expect(n.stdout).toBe('10\n');
     });
 
-    it('-k sets the stack limit (Judge0 passes -k 64000)', async () => {
+    it('-k sets the stack limit (Judge0 passes -k 64000); without it the stack is unlimited, as isolate sets it', async () => {
       const { id } = await freshBox(place);
       const r = await isolate(place, ['-b', String(id), '-k', '64000', '--run', '--', '/bin/sh', '-c', 'ulimit -s']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe('64000\n');
+      const d = await isolate(place, ['-b', String(id), '--run', '--', '/bin/sh', '-c', 'ulimit -s']);
+      expect(d.stdout).toBe('unlimited\n');
+    });
+
+    it.skipIf(who.uid === 0)('a file of another id in a user\'s box does not stop the run (it stays as it is)', async () => {
+      const { id, box } = await freshBox(place);
+      writeFileSync(join(box, 'roots.txt'), 'root put this here\n', { mode: 0o644 }); // the test runs as root
+      const r = await isolate(place, ['-b', String(id), '--run', '--', '/bin/sh', '-c', 'read l < roots.txt; echo "$l" > copy.txt']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(join(box, 'copy.txt'), 'utf8')).toBe('root put this here\n');
+      expect(statSync(join(box, 'copy.txt')).uid).toBe(who.uid);
+      expect(statSync(join(box, 'roots.txt')).uid).toBe(0);
     });
 
     it('a busy box: a second --run or --init fails (exit 2) while the first runs; --wait waits for it', async () => {
@@ -469,7 +481,9 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       const metaPath = join(place.dir, `interrupted-${sig}.meta`);
       // matched at the start of a command line: the isolate process's own has it too, after --run --
       const marker = `${(30 + id / 1000).toFixed(3)}`;
-      const child = spawn(process.execPath, [join(packageForUsers(), 'bin', 'sandbox.cjs'), 'isolate', '-b', String(id), '-M', metaPath, '--run', '--', '/bin/sleep', marker], {
+      // the program writes a file, then becomes the sleep (exec: one process)
+      const child = spawn(process.execPath, [join(packageForUsers(), 'bin', 'sandbox.cjs'), 'isolate', '-b', String(id), '-M', metaPath, '--run', '--',
+        '/bin/sh', '-c', `echo partial > written.txt; exec /bin/sleep ${marker}`], {
         cwd: '/tmp', env: cliEnv(who, { ISOLATE_CONFIG_FILE: place.config }), stdio: ['ignore', 'pipe', 'pipe'],
         ...(who.uid !== process.getuid?.() ? { uid: who.uid, gid: who.gid } : {}),
       });
@@ -486,6 +500,9 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       const meta = parseIsolateMeta(readFileSync(metaPath, 'utf8'));
       expect(meta).toMatchObject({ exitsig: String({ SIGTERM: 15, SIGINT: 2, SIGHUP: 1, SIGQUIT: 3 }[sig]), killed: '1', status: 'SG', message: 'Interrupted' });
       expect(stderr).toBe('Interrupted\n');
+      // the box is the caller's again, as after any run
+      const st = statSync(join(place.boxRoot, String(id), 'box', 'written.txt'));
+      expect([st.uid, st.gid]).toEqual([who.uid, who.gid]);
       expect(await waitFor(() => processesWith(`^/bin/sleep ${marker}$`).length === 0, 5000)).toBe(true);
     });
   });
