@@ -27,6 +27,7 @@ describe('defaults (empty profile, no flags)', () => {
       argv: ['/bin/echo', 'hi'],
       env: [`PATH=${DEFAULT_PATH}`, 'HOME=/root', 'HOSTNAME=sandbox'],
       searchPath: DEFAULT_PATH,
+      chownAfterRun: null,
       cwd: '/root',
       user: { uid: 0, gid: 0, name: 'root', home: '/root' },
       hostname: 'sandbox',
@@ -213,9 +214,9 @@ describe('volumes', () => {
   it('use the canonical source path and its kind, read-only by default', () => {
     const spec = resolve({ volumes: ['/src:/work:rw', '/cfg.txt:/etc/app.conf', { source: '/ro-dir', target: '/ro/' }] });
     expect(spec.volumes).toEqual([
-      { source: '/srv/real-src', target: '/work', writable: true, kind: 'dir' },
-      { source: '/etc-real/cfg.txt', target: '/etc/app.conf', writable: false, kind: 'file' },
-      { source: '/ro-dir', target: '/ro', writable: false, kind: 'dir' },
+      { source: '/srv/real-src', target: '/work', writable: true, kind: 'dir', noexec: false },
+      { source: '/etc-real/cfg.txt', target: '/etc/app.conf', writable: false, kind: 'file', noexec: false },
+      { source: '/ro-dir', target: '/ro', writable: false, kind: 'dir', noexec: false },
     ]);
   });
 
