@@ -293,8 +293,8 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
 
     it('a busy box: a second --run or --init fails (exit 2) while the first runs; --wait waits for it', async () => {
       const { id } = await freshBox(place);
-      const first = isolate(place, ['-s', '-b', String(id), '--run', '--', '/bin/sleep', `1.${id}`]);
-      expect(await waitFor(() => processesWith(`^/bin/sleep 1.${id}$`).length > 0, 10_000)).toBe(true);
+      const first = isolate(place, ['-s', '-b', String(id), '--run', '--', '/bin/sleep', `3.${id}`]);
+      expect(await waitFor(() => processesWith(`^/bin/sleep 3.${id}$`).length > 0, 10_000)).toBe(true);
       const busy = await isolate(place, ['-b', String(id), '--run', '--', '/bin/true']);
       expect(busy.code).toBe(2);
       expect(busy.stderr).toMatch(new RegExp(`Box ${id} is currently in use`));
