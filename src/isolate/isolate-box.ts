@@ -15,7 +15,10 @@ import { chmodSync, closeSync, lchownSync, lstatSync, mkdirSync, opendirSync, rm
 import { dirname, join } from 'node:path';
 import { tryLockPath } from '../idmap/flock.js';
 import { planImageIdMap } from '../idmap/image-idmap.js';
-import { clearDirs } from '../launch/clear-dirs.js';
+import { clearDirs, FIRST_CLEAR_FD } from '../launch/clear-dirs.js';
+import { planUserns } from '../launch/plan-run.js';
+import { runStage } from '../launch/stage-client.js';
+import { ops } from '../stage/plan.js';
 import type { HostFacts } from '../host/probe-host.js';
 import type { IsolateConfig } from './isolate-config.js';
 
@@ -142,4 +145,18 @@ export function chownTree(top: string, uid: number, gid: number): void {
 export function giveBoxTo(box: Box, uid: number, gid: number): void {
   lchownSync(box.box, uid, gid);
   chmodSync(box.box, 0o700);
+}
+
+/**
+ * A user's box back to the caller (inside 0 of the image id map, which maps
+ * the whole range), best effort, never through a link: after a run whose
+ * stage could not do it because it was killed (an interrupted run), as
+ * isolate gives its box back after an interrupt.
+ */
+export async function giveBoxBack(box: Box, host: HostFacts): Promise<void> {
+  await runStage([
+    ops.openDir(box.box, FIRST_CLEAR_FD),
+    ...planUserns(planImageIdMap(host), host),
+    ops.chownTree(FIRST_CLEAR_FD, 0, 0, 'now-best-effort'),
+  ]);
 }

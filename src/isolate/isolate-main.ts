@@ -53,7 +53,7 @@ export async function isolateMain(argv: readonly string[]): Promise<number> {
   }
   let metaFd: number | undefined;
   const die = (message: string): never => {
-    if (metaFd !== undefined) writeMeta(metaFd, `status:XX\nmessage:${message.replace(/\n/g, ' ')}\n`);
+    if (metaFd !== undefined) writeMeta(metaFd, `status:XX\nmessage:${message.replace(/\s*\n\s*/g, ' ').trim()}\n`);
     process.stderr.write(`${message}\n`);
     throw new Exit(2);
   };
@@ -108,7 +108,7 @@ export async function isolateMain(argv: readonly string[]): Promise<number> {
         const interrupted = new Promise<NodeJS.Signals>((resolve) => {
           for (const s of [...INTERRUPTS, 'SIGABRT' as const]) process.on(s, () => resolve(s));
         });
-        const out = await runInBox(o, box, { verbose, interrupted });
+        const out = await runInBox(o, box, { verbose, interrupted, host });
         if (metaFd !== undefined) writeMeta(metaFd, out.meta);
         if (out.exitCode === 2 || !o.silent) process.stderr.write(`${out.statusLine}\n`);
         return out.exitCode;

@@ -12,7 +12,8 @@ import type { LimitOptions } from '../resolve/exec-options.js';
 import type { RunResult } from '../run/run-result.js';
 import { spawnSandbox, type SpawnOptions } from '../run/spawn-sandbox.js';
 import { formatMeta, isolateVerdict } from '../run/format-meta.js';
-import { chownTree, giveBoxTo, type Box } from './isolate-box.js';
+import type { HostFacts } from '../host/probe-host.js';
+import { chownTree, giveBoxBack, giveBoxTo, type Box } from './isolate-box.js';
 import type { DirRule, IsolateOptions } from './isolate-options.js';
 
 /** A problem of the sandbox or of the command line: exit 2, status XX in the meta file. */
@@ -89,7 +90,8 @@ export function limitsOf(o: IsolateOptions): LimitOptions {
     pids: o.processes ?? 'unlimited',
     fsize: kib(o.fsizeKiB),
     nofile: o.openFiles,
-    stack: kib(o.stackKiB),
+    // isolate sets RLIM_INFINITY without -k (not the caller's own limit)
+    stack: o.stackKiB === undefined ? 'infinity' : o.stackKiB * 1024,
     output: 'unlimited',
   };
 }
@@ -138,7 +140,8 @@ export interface IsolateRunOutcome {
 
 /** Runs the box's program; `interrupted` resolves with the signal name when the isolate process is told to stop. */
 export async function runInBox(
-  o: IsolateOptions, box: Box, options: { verbose: (line: string) => void; interrupted: Promise<NodeJS.Signals> },
+  o: IsolateOptions, box: Box,
+  options: { verbose: (line: string) => void; interrupted: Promise<NodeJS.Signals>; host: HostFacts },
 ): Promise<IsolateRunOutcome> {
   const { volumes, tmpfs, binds, notes } = mountsOf(o, box);
   notes.forEach(options.verbose);
@@ -168,13 +171,15 @@ export async function runInBox(
       stderrToStdout: o.stderrToStdout,
       stdio: [stdin, stdout, stderr],
       // afterwards the box is the caller's again (inside 0 is the caller of a user with a range)
-      ...(!root && binds.some((b) => b.inside === '/box') && { chownAfterRun: { target: '/box', uid: 0, gid: 0 } }),
-      // a root caller's box goes to the workload's host ids for the run
+      // before it, the whole box is the workload's (isolate's chowntree to the box uid): it may rewrite what is there
+      ...(!root && binds.some((b) => b.inside === '/box') && { chownAfterRun: { target: '/box', uid: 0, gid: 0, workloadFirst: true } }),
+      // a root caller's box (all of it, never through a link) goes to the workload's host ids for the run
       ...(root && {
         beforeStart: (spec) => {
           const uid = hostIdOf(spec.idmap.uidMap, spec.user.uid);
           const gid = hostIdOf(spec.idmap.gidMap, spec.user.gid);
           if (uid === null || gid === null) throw new IsolateRunError(`the workload's ids ${spec.user.uid}:${spec.user.gid} are not mapped`);
+          chownTree(box.box, uid, gid);
           giveBoxTo(box, uid, gid);
         },
       }),
@@ -187,6 +192,8 @@ export async function runInBox(
     });
     let result = await sandbox.result;
     if (root) chownTree(box.box, o.asUid ?? 0, o.asGid ?? 0);
+    // the kill ended the stage before it gave the box back: do it now (files the program wrote are the caller's)
+    else if (interruptedBy) await giveBoxBack(box, options.host);
     if (result.limits.backend === 'none' && result.limits.note && o.cg) options.verbose(`control groups: ${result.limits.note}`);
     // isolate's extra time: the kill came later, but over --time is TO
     if (o.time !== undefined && result.status !== 'TLE' && result.status !== 'XX' && result.cpuTimeMs.total > o.time * 1000) {

@@ -91,7 +91,8 @@ function planRlimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
   }
   if (l.fsizeBytes !== null) out.push(ops.rlimit(RLIMIT.FSIZE, l.fsizeBytes, l.fsizeBytes, `RLIMIT_FSIZE ${l.fsizeBytes}`));
   if (l.nofile !== null) out.push(ops.rlimit(RLIMIT.NOFILE, l.nofile, l.nofile, `RLIMIT_NOFILE ${l.nofile}`));
-  if (l.stackBytes !== null) out.push(ops.rlimit(RLIMIT.STACK, l.stackBytes, l.stackBytes, `RLIMIT_STACK ${l.stackBytes}`));
+  if (l.stackBytes === 'infinity') out.push(ops.rlimit(RLIMIT.STACK, -1, -1, 'RLIMIT_STACK unlimited'));
+  else if (l.stackBytes !== null) out.push(ops.rlimit(RLIMIT.STACK, l.stackBytes, l.stackBytes, `RLIMIT_STACK ${l.stackBytes}`));
   if (l.addressSpaceBytes !== null) out.push(ops.rlimit(RLIMIT.AS, l.addressSpaceBytes, l.addressSpaceBytes, `RLIMIT_AS ${l.addressSpaceBytes}`));
   return out;
 }
@@ -114,6 +115,8 @@ function planLimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
 
 /** The fd of a tree given back after the run: above the writable layer's (overlay-root.ts) and the clearing ones. */
 const CHOWN_AFTER_RUN_FD = 200;
+/** The same tree, given to the workload before the run (chownAfterRun.workloadFirst). */
+const CHOWN_BEFORE_RUN_FD = 201;
 
 export function planRun(
   spec: RunSpec,
@@ -131,8 +134,10 @@ export function planRun(
     ...planCgroup(cgroup),
     ...(image.kind === 'oci' ? planWritableLayerFds(image, writable!) : []),
     ...(spec.chownAfterRun ? [ops.openDir(spec.chownAfterRun.source, CHOWN_AFTER_RUN_FD)] : []),
+    ...(spec.chownAfterRun?.workloadFirst ? [ops.openDir(spec.chownAfterRun.source, CHOWN_BEFORE_RUN_FD)] : []),
     ...planUserns(idmap, tools, holder),
-    ...(spec.chownAfterRun ? [ops.chownTree(CHOWN_AFTER_RUN_FD, spec.chownAfterRun.uid, spec.chownAfterRun.gid, true)] : []),
+    ...(spec.chownAfterRun?.workloadFirst ? [ops.chownTree(CHOWN_BEFORE_RUN_FD, user.uid, user.gid, 'now-best-effort')] : []),
+    ...(spec.chownAfterRun ? [ops.chownTree(CHOWN_AFTER_RUN_FD, spec.chownAfterRun.uid, spec.chownAfterRun.gid, 'after-run')] : []),
     ...planNamespaces(spec),
     ...planLimits(spec, cgroup),
     ops.forkInit(ttyFlags, RUN_CHOICES),

@@ -6,6 +6,8 @@ import type { ProfileTmpfs, ProfileVolume } from '../config/profile.js';
 /** "unlimited" lifts a limit the profile sets (the strict profile's ceilings). */
 export const UNLIMITED = 'unlimited';
 type Limit<T> = T | typeof UNLIMITED;
+/** A stack rlimit of RLIM_INFINITY (not the same as none: without one the workload keeps the caller's). */
+export const INFINITY = 'infinity';
 
 /** Limits as the caller gives them: seconds, and sizes as numbers (bytes) or strings ("64m"); each may be "unlimited". */
 export interface LimitOptions {
@@ -15,7 +17,8 @@ export interface LimitOptions {
   readonly pids?: Limit<number>;
   readonly fsize?: Limit<number | string>;
   readonly nofile?: Limit<number>;
-  readonly stack?: Limit<number | string>;
+  /** "infinity": RLIM_INFINITY, set (isolate's default without -k); "unlimited" leaves the caller's own. */
+  readonly stack?: Limit<number | string> | typeof INFINITY;
   /** Address space of each process (RLIMIT_AS), also with a cgroup (isolate's -m). */
   readonly addressSpace?: Limit<number | string>;
   readonly output?: Limit<number | string>;
@@ -65,8 +68,11 @@ export interface ExecOptions {
    * After the run, every file of the writable volume mounted at `target` goes
    * to uid:gid (ids inside; 0 is the caller for a caller with a subordinate
    * range), never through a link: the isolate mode gives a box back this way.
+   * workloadFirst: before the run the tree goes to the workload's ids (isolate
+   * gives its box to the box uid for each run, so the program may rewrite what
+   * an earlier run or the caller left there).
    */
-  readonly chownAfterRun?: { readonly target: string; readonly uid: number; readonly gid: number };
+  readonly chownAfterRun?: { readonly target: string; readonly uid: number; readonly gid: number; readonly workloadFirst?: boolean };
   /** false: argv[0] without a '/' is a file in the working directory, never searched in PATH (isolate's rule). Default true. */
   readonly pathSearch?: boolean;
   /** Start from an empty environment: no PATH, HOME or HOSTNAME of our own, only what env asks for (isolate's rule). */

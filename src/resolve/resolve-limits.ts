@@ -2,7 +2,7 @@
 // Pure. Errors name the flag or the profile field.
 import type { ProfileLimits } from '../config/profile.js';
 import { SandboxError } from '../errors.js';
-import { UNLIMITED, type LimitOptions } from './exec-options.js';
+import { INFINITY, UNLIMITED, type LimitOptions } from './exec-options.js';
 import { parseSize } from './parse-options.js';
 import type { LimitsSpec } from './run-spec.js';
 
@@ -50,7 +50,7 @@ export function resolveLimits(flags: LimitOptions, profile: ProfileLimits, profi
     pids: c('pids'),
     fsizeBytes: b('fsize'),
     nofile: c('nofile'),
-    stackBytes: b('stack'),
+    stackBytes: flags.stack === INFINITY ? 'infinity' : b('stack'),
     outputBytes: b('output'),
     addressSpaceBytes: b('addressSpace'),
   };

@@ -92,7 +92,7 @@ function resolveChownAfterRun(want: ExecOptions['chownAfterRun'], volumes: reado
   for (const [what, id] of [['uid', want.uid], ['gid', want.gid]] as const) {
     if (!Number.isSafeInteger(id) || id < 0) throw new SandboxError('usage', `chownAfterRun ${what} ${id} is not an id`, 'give a whole number');
   }
-  return { source: v.source, uid: want.uid, gid: want.gid };
+  return { source: v.source, uid: want.uid, gid: want.gid, workloadFirst: want.workloadFirst ?? false };
 }
 
 type Mount = { kind: 'tmpfs'; spec: TmpfsSpec } | { kind: 'volume'; spec: VolumeSpec };

@@ -31,7 +31,8 @@ export interface LimitsSpec {
   readonly pids: number | null;
   readonly fsizeBytes: number | null;
   readonly nofile: number | null;
-  readonly stackBytes: number | null;
+  /** 'infinity': RLIM_INFINITY is set; null: the caller's is kept. */
+  readonly stackBytes: number | null | 'infinity';
   /** RLIMIT_AS of each process (isolate's -m); independent of the memory limit's backend. */
   readonly addressSpaceBytes: number | null;
   readonly outputBytes: number | null;
@@ -64,6 +65,8 @@ export interface ChownAfterRun {
   readonly source: string;
   readonly uid: number;
   readonly gid: number;
+  /** Before the run the tree goes to the workload's ids. */
+  readonly workloadFirst: boolean;
 }
 
 export interface RunSpec {

@@ -23,7 +23,7 @@ export function isolateVerdict(r: RunResult, options: MetaOptions = {}): { statu
     if (options.execFailureAsExit127 && (r.exitCode === 126 || r.exitCode === 127)) {
       return { status: 'RE', message: 'Exited with error status 127', exitcode: 127 };
     }
-    return { status: 'XX', message: (r.error?.message ?? 'Internal error of the sandbox').replace(/\n/g, ' ') };
+    return { status: 'XX', message: (r.error?.message ?? 'Internal error of the sandbox').replace(/\s*\n\s*/g, ' ').trim() };
   }
   const end = ending(r);
   if (end.exitsig !== undefined) return { status: 'SG', message: `Caught fatal signal ${end.exitsig}`, ...end };

@@ -77,7 +77,7 @@ export function appliedLimits(l: LimitsSpec): AppliedLimits {
   const ms = (us: number | null) => (us === null ? null : us / 1000);
   return {
     cpuTimeMs: ms(l.cpuTimeUs), wallTimeMs: ms(l.wallTimeUs), memoryBytes: l.memoryBytes, pids: l.pids,
-    fsizeBytes: l.fsizeBytes, nofile: l.nofile, stackBytes: l.stackBytes, outputBytes: l.outputBytes,
+    fsizeBytes: l.fsizeBytes, nofile: l.nofile, stackBytes: l.stackBytes === 'infinity' ? null : l.stackBytes, outputBytes: l.outputBytes,
     addressSpaceBytes: l.addressSpaceBytes,
   };
 }

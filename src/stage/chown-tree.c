@@ -27,15 +27,17 @@ static int chown_level(int dir, uid_t uid, gid_t gid, int depth) {
 }
 
 int chown_tree(int top, uid_t uid, gid_t gid) {
-  if (fchownat(top, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) return errno;
-  return chown_level(top, uid, gid, 0);
+  int err = fchownat(top, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+  int below = chown_level(top, uid, gid, 0);
+  return err ? err : below;
 }
 
 void do_chown_tree(struct stage *st, uint32_t step, const struct op *o) {
   int fd = (int)arg_i(st, o, 0, step);
   uid_t uid = (uid_t)arg_i(st, o, 1, step);
   gid_t gid = (gid_t)arg_i(st, o, 2, step);
-  if (arg_i(st, o, 3, step)) {
+  int64_t when = arg_i(st, o, 3, step);
+  if (when == 1) {
     if (st->n_chown_after_run == MAX_CLEAR) fail(step, E2BIG, "more than %d trees to give back", MAX_CLEAR);
     st->chown_after_run[st->n_chown_after_run].fd = fd;
     st->chown_after_run[st->n_chown_after_run].uid = uid;
@@ -44,6 +46,6 @@ void do_chown_tree(struct stage *st, uint32_t step, const struct op *o) {
     return;
   }
   int err = chown_tree(fd, uid, gid);
-  if (err) fail(step, err, "give the tree of fd %d to %d:%d", fd, (int)uid, (int)gid);
+  if (err && when != 2) fail(step, err, "give the tree of fd %d to %d:%d", fd, (int)uid, (int)gid);
   close(fd);
 }

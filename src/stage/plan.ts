@@ -61,8 +61,9 @@ export const ops = {
   closeFd: (fd: number) => op(Op.CLOSE_FD, `close fd ${fd}`, [fd]),
   keepMountNs: (fd: number, name: string) => op(Op.KEEP_MOUNT_NS, `keep the mount namespace ${name} as fd ${fd}`, [fd]),
   enterMountNs: (fd: number, name: string) => op(Op.ENTER_MOUNT_NS, `enter the mount namespace ${name}`, [fd]),
-  chownTree: (fd: number, uid: number, gid: number, afterRun: boolean) =>
-    op(Op.CHOWN_TREE, `give the tree of fd ${fd} to ${uid}:${gid}${afterRun ? ' after the run' : ''}`, [fd, uid, gid, afterRun ? 1 : 0]),
+  chownTree: (fd: number, uid: number, gid: number, when: 'now' | 'after-run' | 'now-best-effort') =>
+    op(Op.CHOWN_TREE, `give the tree of fd ${fd} to ${uid}:${gid}${when === 'after-run' ? ' after the run' : when === 'now-best-effort' ? ' (best effort)' : ''}`,
+      [fd, uid, gid, when === 'now' ? 0 : when === 'after-run' ? 1 : 2]),
   clearDir: (fd: number, afterRun: boolean) => op(Op.CLEAR_DIR, `clear the directory of fd ${fd}${afterRun ? ' after the run' : ''}`, [fd, afterRun ? 1 : 0]),
   confine: (root: string, staging: string) => op(Op.CONFINE, `resolve paths under ${root} inside it`, [], [root, staging]),
   pivotRoot: (newRoot: string, putOld: string) => op(Op.PIVOT_ROOT, `pivot_root to ${newRoot}`, [], [newRoot, putOld]),

@@ -72,9 +72,10 @@ export const Op = {
    */
   CLEAR_DIR: 25,
   /**
-   * i: [fd, uid, gid, after the run (0|1)]. Gives the directory of an OPEN_DIR fd and everything below it
-   * to uid:gid (ids inside), never following a link; with 1, when the sandbox has ended, before EXIT is
-   * sent (best effort then: the run's result stands).
+   * i: [fd, uid, gid, when (0|1|2)]. Gives the directory of an OPEN_DIR fd and everything below it
+   * to uid:gid (ids inside), never following a link; 0: now, failing on an error; 1: when the sandbox has
+   * ended, before EXIT is sent (best effort then: the run's result stands); 2: now, best effort (what
+   * cannot be given, e.g. a file of an id not mapped here, stays as it is).
    */
   CHOWN_TREE: 38,
   /** s: [file (absolute), "", argv..., "", envp...] as EXEC. Runs a helper to its end (a daemon: until it is ready); non-zero fails. */

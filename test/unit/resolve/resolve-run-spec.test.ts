@@ -27,6 +27,7 @@ describe('defaults (empty profile, no flags)', () => {
       argv: ['/bin/echo', 'hi'],
       env: [`PATH=${DEFAULT_PATH}`, 'HOME=/root', 'HOSTNAME=sandbox'],
       searchPath: DEFAULT_PATH,
+      chownAfterRun: null,
       cwd: '/root',
       user: { uid: 0, gid: 0, name: 'root', home: '/root' },
       hostname: 'sandbox',
@@ -390,7 +391,7 @@ describe('isolate-style runs', () => {
 
   it('chownAfterRun names a writable directory volume, else a usage error', () => {
     const spec = resolve({ volumes: ['/src:/box:rw'], chownAfterRun: { target: '/box', uid: 0, gid: 0 } });
-    expect(spec.chownAfterRun).toEqual({ source: '/srv/real-src', uid: 0, gid: 0 });
+    expect(spec.chownAfterRun).toEqual({ source: '/srv/real-src', uid: 0, gid: 0, workloadFirst: false });
     expect(usage(() => resolve({ volumes: ['/src:/box'], chownAfterRun: { target: '/box', uid: 0, gid: 0 } })).message)
       .toBe('chownAfterRun names /box, which is not a writable directory volume');
     expect(usage(() => resolve({ chownAfterRun: { target: '/nowhere', uid: 0, gid: 0 } })).message)

@@ -178,7 +178,7 @@ describe('op constructors', () => {
     const all: StageOp[] = [
       ops.joinUserns('/proc/1/fd/9'), ops.userns(), ops.mapWrite('gid_map', 'x'), ops.mapExec('/p', ['1']), ops.setupIds(1, 2), ops.unshare(1, 'mount'),
       ops.sync(), ops.joinCgroup('/sys/fs/cgroup/x/cgroup.procs'), ops.limits(1, 2, 3, 0, '', 0), ops.forkInit(0), ops.mount('tmpfs', '/t', 'tmpfs', 0), ops.bind('/a', '/b'), ops.setattr('/p', 1),
-      ops.umount('/u', 0), ops.mkdir('/d'), ops.writeFile('/f', ''), ops.symlink('t', '/l'), ops.pivotRoot('/n', '/o'), ops.openDir('/d', 100), ops.closeFd(100), ops.confine('/n', '/s'), ops.clearDir(100, true), ops.chownTree(100, 0, 0, true), ops.run('/r', ['r']),
+      ops.umount('/u', 0), ops.mkdir('/d'), ops.writeFile('/f', ''), ops.symlink('t', '/l'), ops.pivotRoot('/n', '/o'), ops.openDir('/d', 100), ops.closeFd(100), ops.confine('/n', '/s'), ops.clearDir(100, true), ops.chownTree(100, 0, 0, 'after-run'), ops.run('/r', ['r']),
       ops.keepMountNs(100, 'of x'), ops.enterMountNs(100, 'of x'),
       ops.sethostname('h'), ops.loopbackUp(), ops.pty('/dev/pts/ptmx'), ops.forkWorkload(0), ops.chdir('/c'), ops.oomScoreAdj(1000),
       ops.rlimit(1, 2, 3, 'RLIMIT_X'), ops.setIds(1, 2, true), ops.dropCaps(0n, 0n), ops.noNewPrivs(),
