@@ -17,7 +17,7 @@ function refuse(pointer: string, message: string, hint: string): never {
   throw new SandboxError('config', `${FILE}#${pointer}: ${message}`, hint);
 }
 
-const NOT_YET = 'sandbox-oci does not apply it yet';
+const NOT_YET = 'not supported by sandbox-oci yet';
 
 /** What the sandbox hides and makes read-only in the run (see rootfs/host-image.ts and plan-rootfs.ts). */
 export interface SandboxPaths {
