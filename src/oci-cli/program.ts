@@ -80,9 +80,9 @@ export function newProgram(io: Io = defaultIo) {
     return state.log;
   };
   const program = new Command('sandbox-oci')
-    .description('an OCI runtime (runc\'s command line) that runs containers in rootless sandboxes.\n'
-      + 'This version runs a bundle in the foreground (run), writes a starting config.json (spec) and lists what\n'
-      + 'it supports (features). create, start, exec, pause, resume, update and ps are not supported yet, and no\n'
+    .description('an OCI runtime (runc\'s command line) that runs containers in rootless sandboxes. '
+      + 'This version runs a bundle in the foreground (run), writes a starting config.json (spec) and lists what '
+      + 'it supports (features). create, start, exec, pause, resume, update and ps are not supported yet, and no '
       + 'container state is kept: state, kill and delete find no container.')
     .version(VERSION_TEXT, '-v, --version', 'print the version')
     .option('--root <dir>', 'state directory (default: $XDG_RUNTIME_DIR/sandbox-oci, /run/sandbox-oci for root); accepted, nothing is kept there yet')
@@ -121,7 +121,7 @@ export function newProgram(io: Io = defaultIo) {
     .option('--console-socket <path>', 'not supported yet (refused)')
     .option('--keep', 'not supported (refused)')
     .option('--no-pivot', 'accepted: the sandbox always pivots into its own root')
-    .option('--no-new-keyring', 'accepted: the sandbox never joins a session keyring of the host')
+    .option('--no-new-keyring', 'accepted: the sandbox makes no new session keyring, with or without this flag')
     .action(action(async (id: string, flags: Record<string, unknown>) => {
       checkContainerId(id);
       return (await import('./run-command.js')).runContainer(id, flags, logger(program));
