@@ -32,6 +32,13 @@ export function defaultRoot(uid = process.getuid?.() ?? 0, env: NodeJS.ProcessEn
   return xdg && xdg.startsWith('/') ? join(xdg, 'sandbox-oci') : `/run/user/${uid}/sandbox-oci`;
 }
 
+/** --root made absolute; runc refuses / itself (an empty or relative path that reaches it too). */
+export function checkRoot(root: string | undefined, cwd = process.cwd()): string {
+  const dir = resolve(cwd, root ?? defaultRoot());
+  if (dir === '/') throw new SandboxError('usage', 'Option --root argument should not be set to /', 'give the state directory, e.g. /run/sandbox-oci');
+  return dir;
+}
+
 /** runc's container id rule: letters, digits, _ + - . (not . or ..). */
 export function checkContainerId(id: string): string {
   if (!/^[\w+.-]+$/.test(id) || id === '.' || id === '..') {
@@ -98,6 +105,7 @@ export function newProgram(io: Io = defaultIo) {
 
   const action = <A extends unknown[]>(fn: (...args: A) => unknown | Promise<unknown>) => async (...args: A) => {
     logger(program);
+    checkRoot(program.opts<GlobalFlags>().root);
     const code = await fn(...args);
     state.exitCode = typeof code === 'number' ? code : 0;
   };

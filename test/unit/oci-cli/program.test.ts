@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkContainerId, defaultRoot, runOci, VERSION_TEXT } from '../../../src/oci-cli/program.js';
+import { checkContainerId, checkRoot, defaultRoot, runOci, VERSION_TEXT } from '../../../src/oci-cli/program.js';
 import { formatLogLine, makeLogger, rfc3339 } from '../../../src/oci-cli/oci-log.js';
 import { parseOciConfig } from '../../../src/oci/read-bundle.js';
 
@@ -72,6 +72,12 @@ describe('global flags', () => {
     expect(defaultRoot(0, {})).toBe('/run/sandbox-oci');
     expect(defaultRoot(1000, { XDG_RUNTIME_DIR: '/run/user/1000' })).toBe('/run/user/1000/sandbox-oci');
     expect(defaultRoot(1000, {})).toBe('/run/user/1000/sandbox-oci');
+  });
+  it('--root may not be / (runc\'s rule)', async () => {
+    const r = await oci('--root', '/tmp/..', 'list');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--root argument should not be set to /');
+    expect(checkRoot('state', '/srv')).toBe('/srv/state');
   });
   it('container ids follow runc\'s rule', () => {
     expect(checkContainerId('web-1_a.b+c')).toBe('web-1_a.b+c');
