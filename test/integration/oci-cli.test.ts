@@ -7,7 +7,7 @@
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IDENTITIES, runCli, type Identity } from './harness.js';
+import { IDENTITIES, runCli, waitFor, type Identity } from './harness.js';
 
 const BUSYBOX = '/usr/bin/busybox';
 /** A 64-bit ELF file without a program interpreter (PT_INTERP): it runs alone in an empty root. */
@@ -36,7 +36,7 @@ function bundle(who: Identity, name: string): string {
   mkdirSync(join(dir, 'rootfs', 'bin'), { recursive: true });
   copyFileSync(BUSYBOX, join(dir, 'rootfs', 'bin', 'busybox'));
   chmodSync(join(dir, 'rootfs', 'bin', 'busybox'), 0o755);
-  for (const tool of ['sh', 'id', 'hostname', 'cat', 'mkdir', 'echo']) symlinkSync('busybox', join(dir, 'rootfs', 'bin', tool));
+  for (const tool of ['sh', 'id', 'hostname', 'cat', 'mkdir', 'echo', 'sleep']) symlinkSync('busybox', join(dir, 'rootfs', 'bin', tool));
   for (const d of [dir, join(dir, 'rootfs'), join(dir, 'rootfs', 'bin')]) chownSync(d, who.uid, who.gid);
   chmodSync(dir, 0o755);
   return dir;
@@ -100,6 +100,21 @@ describe.each(IDENTITIES)('sandbox-oci as $name', (who) => {
       expect(r.stdout).toBe('0\noci-box\nfrom stdin\n');
       expect(r.code).toBe(7);
       expect(Number(readFileSync(pid, 'utf8'))).toBeGreaterThan(1);
+    });
+
+    it('a signal to the pid of the pid file reaches the container', async () => {
+      const dir = bundle(who, 'signal');
+      expect((await oci(who, ['spec', ...rootless], { cwd: dir })).code).toBe(0);
+      writeConfig(dir, runnable(readConfig(dir), ['sh', '-c', 'trap "echo got TERM; exit 42" TERM; echo ready; while true; do sleep 0.1; done']));
+      const pidFile = join(dir, 'pid');
+      const running = oci(who, ['run', '-b', dir, '--pid-file', pidFile, `sig-${who.name}`]);
+      expect(await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '', 15_000)).toBe(true);
+      // the trap is set once "ready" is printed: give the shell a moment
+      await new Promise((r) => setTimeout(r, 500));
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');
+      const r = await running;
+      expect(r.stdout).toBe('ready\ngot TERM\n');
+      expect(r.code).toBe(42);
     });
 
     it('spec refuses to replace a config.json', async () => {
