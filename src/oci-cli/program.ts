@@ -118,7 +118,8 @@ export function newProgram(io: Io = defaultIo) {
 
   program.command('features')
     .description('print the runtime-spec features document of this runtime (JSON)')
-    .action(action(() => io.stdout(`${JSON.stringify(ociFeatures(VERSION), null, '    ')}\n`)));
+    // config-to-run keeps hooks for a runner; this one runs none yet (oci-extras.ts refuses them)
+    .action(action(() => io.stdout(`${JSON.stringify({ ...ociFeatures(VERSION), hooks: [] }, null, '    ')}\n`)));
 
   program.command('run')
     .description('run a container from a bundle in the foreground; the exit code is the container\'s')

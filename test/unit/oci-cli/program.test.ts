@@ -92,6 +92,8 @@ describe('verbs', () => {
     const f = JSON.parse(r.stdout);
     expect(f.ociVersionMin).toBe('1.0.0');
     expect(f.ociVersionMax).toBe('1.2.0');
+    // no hook runs yet: none is claimed
+    expect(f.hooks).toEqual([]);
   });
   it('spec writes a valid config.json and never replaces one', async () => {
     const b = join(dir, 'spec');
