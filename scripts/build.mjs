@@ -1,5 +1,5 @@
 // The whole build: schema validators, type declarations, the bundles
-// (library dist/index.js, CLI dist/cli.cjs, unpack worker dist/unpack-worker.cjs), the C stage,
+// (library dist/index.js, CLI dist/cli.cjs, OCI runtime dist/oci-cli.cjs, unpack worker dist/unpack-worker.cjs), the C stage,
 // and the shipped seccomp policies compiled for this host (dist/seccomp/, see
 // src/seccomp/precompile-filters.ts; `node dist/precompile-seccomp.cjs` redoes it
 // after a kernel or libseccomp upgrade).
@@ -29,6 +29,16 @@ await build({
 await build({
   ...common,
   entryPoints: { cli: 'src/cli/main.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  define: { 'import.meta.url': '__sandboxModuleUrl' },
+  banner: { js: "const __sandboxModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+// the OCI runtime (`sandbox-oci`, runc's command line): CommonJS too, for the same start-up
+await build({
+  ...common,
+  entryPoints: { 'oci-cli': 'src/oci-cli/main.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   format: 'cjs',

@@ -44,11 +44,11 @@ export const HOST_ETC_ENTRIES = [
 
 /** Masked like runc/podman do: read-only kernel interfaces and information leaks. */
 const PROC_MASKED_FILES = ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/proc/latency_stats'];
-const PROC_MASKED_DIRS = ['/proc/acpi', '/proc/scsi'];
+const PROC_MASKED_DIRS = ['/proc/acpi', '/proc/asound', '/proc/scsi'];
 /** podman's masked /sys directories: firmware tables, power capping, SELinux, block devices by number. */
 const SYS_MASKED_DIRS = ['/sys/firmware', '/sys/devices/virtual/powercap', '/sys/fs/selinux', '/sys/dev/block'];
 /** Kernel tunables and triggers the workload may read but never write. */
-const PROC_READ_ONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'];
+const PROC_READ_ONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs'];
 
 function entry(path: string): HostEntry | null {
   try {

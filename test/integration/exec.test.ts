@@ -162,6 +162,9 @@ describe.each(IDENTITIES)('sandbox exec host as $name', (who) => {
     const byPoint = new Map((report.mounts as any[]).map((m) => [m.mount_point, m]));
     expect(byPoint.get('/proc')?.fs_type).toBe('proc');
     expect(byPoint.get('/proc/sys')?.options).toMatch(/^ro,/);
+    // runc's and podman's defaults too (sandbox-oci accepts a config's /proc/fs and /proc/asound for them)
+    if (existsOnHost('/proc/fs')) expect(byPoint.get('/proc/fs')?.options).toMatch(/^ro,/);
+    if (existsOnHost('/proc/asound')) expect(byPoint.get('/proc/asound')?.fs_type).toBe('tmpfs');
     expect(byPoint.get('/dev/pts')?.super_options).toMatch(/ptmxmode=666/);
     expect(byPoint.get('/tmp')?.fs_type).toBe('tmpfs');
     if (existsOnHost('/proc/acpi')) expect(byPoint.get('/proc/acpi')?.fs_type).toBe('tmpfs');

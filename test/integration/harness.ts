@@ -83,17 +83,21 @@ export interface RunAs {
   readonly env?: NodeJS.ProcessEnv;
   readonly stdio?: SpawnOptions['stdio'];
   readonly timeoutMs?: number;
+  /** The bin to run (default sandbox.cjs; sandbox-oci.cjs for the OCI runtime). */
+  readonly bin?: string;
+  /** Working directory (default /tmp). */
+  readonly cwd?: string;
 }
 
 export function cliEnv(who: Identity, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: who.home, USER: who.name, LANG: 'C.UTF-8', ...extra };
 }
 
-/** Starts `sandbox ARGS` as the given identity. */
+/** Starts `sandbox ARGS` (or another bin of the package) as the given identity. */
 export function startCli(args: readonly string[], opts: RunAs) {
   const pkg = packageForUsers();
-  return spawn(process.execPath, [join(pkg, 'bin', 'sandbox.cjs'), ...args], {
-    cwd: '/tmp',
+  return spawn(process.execPath, [join(pkg, 'bin', opts.bin ?? 'sandbox.cjs'), ...args], {
+    cwd: opts.cwd ?? '/tmp',
     env: cliEnv(opts.as, opts.env),
     stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'],
     ...(opts.as.uid !== process.getuid?.() ? { uid: opts.as.uid, gid: opts.as.gid } : {}),
