@@ -9,7 +9,7 @@
 // Usage: node bench/judge.mjs [inputs=50] [rounds=3]   (root or any user with a subuid range)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -103,9 +103,9 @@ async function startServe() {
   return { socket, stop: () => child.kill('SIGTERM') };
 }
 
-function post(socket, body) {
+function post(socket, body, agent) {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path: '/run', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = request({ socketPath: socket, path: '/run', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(chunks).toString())) : reject(new Error(`${res.statusCode}: ${Buffer.concat(chunks)}`))));
@@ -116,12 +116,14 @@ function post(socket, body) {
 }
 
 async function viaServe(serve) {
+  // keep-alive within a round, as a grader's client would; a new agent each round (the server closes idle connections)
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const source = { path: 'a.cpp', content: SOLUTION };
   const t0 = process.hrtime.bigint();
   const compiled = await post(serve.socket, {
     command: ['/usr/bin/g++', '-O2', '-o', 'a', 'a.cpp'], profile: 'strict', files: [source], returnFiles: ['a'], outputEncoding: 'base64',
     limits: { cpuTime: 10, pids: 64 }, env: { PATH: '/usr/bin:/bin' },
-  });
+  }, agent);
   const compile = ms(t0);
   const binary = compiled.files?.find((f) => f.path === 'a');
   if (!binary) throw new Error(`serve: no binary back: ${JSON.stringify(compiled).slice(0, 300)}`);
@@ -130,10 +132,12 @@ async function viaServe(serve) {
     const r = await post(serve.socket, {
       command: ['./a'], profile: 'strict', files: [{ path: 'a', base64: binary.base64, mode: 0o755 }], stdin: c.input,
       limits: { cpuTime: 1, wallTime: 3, memory: '256m' },
-    });
+    }, agent);
     check(r.stdout, i, 'serve');
   }
-  return { compile, run: ms(t1) };
+  const run = ms(t1);
+  agent.destroy();
+  return { compile, run };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
