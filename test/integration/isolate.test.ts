@@ -505,6 +505,27 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       expect([st.uid, st.gid]).toEqual([who.uid, who.gid]);
       expect(await waitFor(() => processesWith(`^/bin/sleep ${marker}$`).length === 0, 5000)).toBe(true);
     });
+
+    it('SIGABRT (Piston sends it when output grows too large): the box ends too, status XX, exit 2, nothing survives', async () => {
+      const { id } = await freshBox(place);
+      const metaPath = join(place.dir, 'aborted.meta');
+      const marker = `${(40 + id / 1000).toFixed(3)}`;
+      const child = spawn(process.execPath, [join(packageForUsers(), 'bin', 'sandbox.cjs'), 'isolate', '-b', String(id), '-M', metaPath, '--run', '--',
+        '/bin/sleep', marker], {
+        cwd: '/tmp', env: cliEnv(who, { ISOLATE_CONFIG_FILE: place.config }), stdio: ['ignore', 'pipe', 'pipe'],
+        ...(who.uid !== process.getuid?.() ? { uid: who.uid, gid: who.gid } : {}),
+      });
+      const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+      try {
+        expect(await waitFor(() => processesWith(`^/bin/sleep ${marker}$`).length > 0, 10_000)).toBe(true);
+        child.kill('SIGABRT');
+        expect(await closed).toBe(2);
+      } finally {
+        child.kill('SIGKILL');
+      }
+      expect(parseIsolateMeta(readFileSync(metaPath, 'utf8'))).toMatchObject({ status: 'XX', message: 'Sandbox keeper received fatal signal 6' });
+      expect(await waitFor(() => processesWith(`^/bin/sleep ${marker}$`).length === 0, 5000)).toBe(true);
+    });
   });
 
   describe('as CMS drives it', () => {
