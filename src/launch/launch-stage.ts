@@ -50,7 +50,12 @@ export interface StageHandle {
   /** Resolves when the workload has been executed (or never, if set-up failed). */
   readonly started: Promise<StageStartTimes>;
   readonly outcome: Promise<StageOutcome>;
-  /** Sends a signal to the stage, which passes it on to the workload. */
+  /**
+   * Sends a signal to the stage, which passes it on to the workload. SIGKILL
+   * ends the whole sandbox: once the workload runs, by asking the stage (END),
+   * which kills and reaps the tree and still reports its accounting; before,
+   * or if the stage does not answer within a second, by killing the stage.
+   */
   kill(signal: NodeJS.Signals): void;
   /** Lets a plan with a SYNC op go on. */
   go(): void;
@@ -129,6 +134,13 @@ export function launchStage(
     child.kill('SIGKILL');
   };
 
+  let running = false;
+  const killStage = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  /** How long an END may take before the stage itself is killed. */
+  const END_GRACE_MS = 1000;
+
   ctl.on('data', (chunk: Buffer) => {
     const split = splitFrames(buffered.length ? Buffer.concat([buffered, chunk]) : chunk);
     buffered = split.rest;
@@ -159,6 +171,7 @@ export function launchStage(
         case 'STARTED': {
           const { mapsNs, namespacesNs, pid1Ns, execNs } = ev.values;
           const ms = (ns: bigint) => (ns < 0n ? null : Number(ns) / 1e6);
+          running = true;
           resolveStarted({ mapsMs: ms(mapsNs), namespacesMs: ms(namespacesNs), pid1Ms: ms(pid1Ns), execMs: ms(execNs) ?? 0 });
           break;
         }
@@ -188,7 +201,13 @@ export function launchStage(
     outcome,
     nsReady,
     kill(signal) {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (signal !== 'SIGKILL' || !running || settled) {
+        child.kill(signal);
+        return;
+      }
+      ctl.write(encodeCommand('END'));
+      setTimeout(killStage, END_GRACE_MS).unref();
     },
     go,
   };

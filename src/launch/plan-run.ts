@@ -85,10 +85,9 @@ function planRlimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
     const soft = Math.ceil(l.cpuTimeUs / 1e6) + 1;
     out.push(ops.rlimit(RLIMIT.CPU, soft, soft + 1, `RLIMIT_CPU ${soft}s`));
   }
-  if (cgroup.backend === 'none') {
-    if (l.memoryBytes !== null) out.push(ops.rlimit(RLIMIT.DATA, l.memoryBytes, l.memoryBytes, `RLIMIT_DATA ${l.memoryBytes}`));
-    if (l.pids !== null) out.push(ops.rlimit(RLIMIT.NPROC, l.pids, l.pids, `RLIMIT_NPROC ${l.pids}`));
-  }
+  if (cgroup.backend === 'none' && l.memoryBytes !== null) out.push(ops.rlimit(RLIMIT.DATA, l.memoryBytes, l.memoryBytes, `RLIMIT_DATA ${l.memoryBytes}`));
+  // the workload's own processes, exactly, also under a cgroup (whose pids.max also counts the sandbox's)
+  if (l.pids !== null) out.push(ops.rlimit(RLIMIT.NPROC, l.pids, l.pids, `RLIMIT_NPROC ${l.pids}`));
   if (l.fsizeBytes !== null) out.push(ops.rlimit(RLIMIT.FSIZE, l.fsizeBytes, l.fsizeBytes, `RLIMIT_FSIZE ${l.fsizeBytes}`));
   if (l.nofile !== null) out.push(ops.rlimit(RLIMIT.NOFILE, l.nofile, l.nofile, `RLIMIT_NOFILE ${l.nofile}`));
   if (l.stackBytes === 'infinity') out.push(ops.rlimit(RLIMIT.STACK, -1, -1, 'RLIMIT_STACK unlimited'));

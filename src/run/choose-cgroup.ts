@@ -7,12 +7,14 @@ import { prepareCgroup } from '../cgroup/prepare-cgroup.js';
 import type { LimitsSpec } from '../resolve/run-spec.js';
 
 /**
- * Processes of the sandbox itself in the run's cgroup while the workload runs:
- * the stage (it joins first) and the pid namespace's init. pids.max counts
- * them too, so the workload's own limit is raised by this many (--pids N means
- * N processes of the workload, as RLIMIT_NPROC in the user namespace does).
+ * Processes of the sandbox itself in the run's cgroup: the stage (it joins
+ * first), while the maps are written its id-map helper with newuidmap and
+ * newgidmap (4 at once), then the pid namespace's init. pids.max is the tree's
+ * bound, raised by this many; the workload's own count (--pids N: N processes
+ * of the workload) is exact through RLIMIT_NPROC, which the kernel counts per
+ * user namespace and uid (plan-run.ts sets it with a cgroup too).
  */
-export const SANDBOX_PROCESSES_IN_CGROUP = 2;
+export const SANDBOX_PROCESSES_IN_CGROUP = 4;
 
 export async function chooseCgroup(limits: LimitsSpec, runId: string): Promise<CgroupChoice> {
   if (limits.memoryBytes === null) return { backend: 'none', reason: 'no memory limit asked for' };

@@ -205,12 +205,18 @@ void stage_monitor(struct stage *st, pid_t reaper, int exec_rd, int flags) {
       break;
     }
     if (p[i_ctl].revents) {
-      char buf[64];
+      unsigned char buf[64];
       ssize_t r = read(CTL_FD, buf, sizeof buf);
       if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
         /* the sandbox is gone: take everything with us */
         kill(reaper, SIGKILL);
         _exit(EXIT_LOST_CONTROL);
+      }
+      /* commands are whole 8-byte frames (no payload); END ends the run with its accounting */
+      for (ssize_t at = 0; at + FRAME_HEADER_BYTES <= r; at += FRAME_HEADER_BYTES) {
+        uint32_t type, len;
+        unpack_frame_header(buf + at, &type, &len);
+        if (type == CMD_END && len == 0) end_run(st, m, reaper, KILL_REQUESTED);
       }
     }
     if (i_exec >= 0 && p[i_exec].revents) {

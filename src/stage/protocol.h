@@ -52,12 +52,14 @@
 #define KILL_CPU 1
 #define KILL_WALL 2
 #define KILL_OUTPUT 3
+#define KILL_REQUESTED 4
 #define EV_NS_READY 1
 #define EV_STARTED 2
 #define EV_ERROR 3
 #define EV_EXIT 4
 #define EV_DONE 5
 #define CMD_GO 1
+#define CMD_END 2
 #define EXIT_BAD_PLAN 120
 #define EXIT_LOST_CONTROL 121
 
@@ -182,6 +184,12 @@ static inline size_t pack_ev_done(unsigned char *out, size_t cap) {
 }
 
 static inline int unpack_cmd_go(const unsigned char *body, size_t len) {
+  (void)len;
+  (void)body;
+  return 0;
+}
+
+static inline int unpack_cmd_end(const unsigned char *body, size_t len) {
   (void)len;
   (void)body;
   return 0;

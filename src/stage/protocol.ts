@@ -159,7 +159,7 @@ export const CpuUsageFormat = {
 } as const;
 
 /** Why the stage ended a run (EXIT). */
-export const KillReason = { NONE: 0, CPU: 1, WALL: 2, OUTPUT: 3 } as const;
+export const KillReason = { NONE: 0, CPU: 1, WALL: 2, OUTPUT: 3, REQUESTED: 4 } as const;
 
 /** Frames the stage sends on the control socket: u32 type, u32 length, payload (fields: EventFields). */
 export const Event = {
@@ -178,6 +178,11 @@ export const Event = {
 /** Frames the sandbox sends after the plan: u32 type, u32 length, payload (fields: CommandFields). */
 export const Command = {
   GO: 1,
+  /**
+   * After STARTED: end the run now, as a limit does (pid 1 kills and reaps the tree), and report it with
+   * its accounting (EXIT, kill reason REQUESTED): what `kill('SIGKILL')` and an abort send.
+   */
+  END: 2,
 } as const;
 
 /**
@@ -230,6 +235,7 @@ export const EventFields = {
 /** The payload of each command. */
 export const CommandFields = {
   GO: [],
+  END: [],
 } as const satisfies { readonly [K in keyof typeof Command]: readonly Field[] };
 
 /** Exit codes of the stage when it cannot report through the control socket. */

@@ -499,6 +499,8 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       }
       const meta = parseIsolateMeta(readFileSync(metaPath, 'utf8'));
       expect(meta).toMatchObject({ exitsig: String({ SIGTERM: 15, SIGINT: 2, SIGHUP: 1, SIGQUIT: 3 }[sig]), killed: '1', status: 'SG', message: 'Interrupted' });
+      // measured up to the interrupt, as isolate reports it (the stage ends the tree and accounts for it)
+      expect(Number(meta['time-wall'])).toBeGreaterThan(0);
       expect(stderr).toBe('Interrupted\n');
       // the box is the caller's again, as after any run
       const st = statSync(join(place.boxRoot, String(id), 'box', 'written.txt'));

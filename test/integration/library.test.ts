@@ -44,6 +44,20 @@ describe('library API in this process', () => {
     expect(await pending).toMatchObject({ status: 'SG', signal: 'SIGKILL', exitCode: 137 });
   });
 
+  it('kill(SIGKILL) of a running workload still reports its accounting (the stage ends the tree and measures it)', async () => {
+    // a CPU spinner: the CPU time it used before the kill must be in the result
+    const s = await spawnSandbox({ command: ['/bin/sh', '-c', 'while :; do :; done'], stdio: ['ignore', 'ignore', 'ignore'] });
+    await s.started;
+    await new Promise((r) => setTimeout(r, 300));
+    s.kill('SIGKILL');
+    const r = await s.result;
+    expect(r).toMatchObject({ status: 'SG', signal: 'SIGKILL', exitCode: 137 });
+    expect(r.error).toBeUndefined();
+    expect(r.wallTimeMs).toBeGreaterThanOrEqual(250);
+    expect(r.cpuTimeMs.total).toBeGreaterThan(100);
+    expect(r.limits.killedBy).toBeNull();
+  });
+
   it('set-up and exec failures are results; bad options reject before the stage starts', async () => {
     const missing = await exec({ command: ['no-such-program'], stdio: ['ignore', 'ignore', 'ignore'] });
     expect(missing).toMatchObject({ status: 'XX', exitCode: 127 });

@@ -3,7 +3,7 @@
 // run gets a cgroup of its own, --cg-mem is its memory.max, the meta carries
 // cg-mem and cg-oom-killed as isolate's does, and nothing is left behind.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,8 @@ if (!onV2) console.warn('vm isolate tests skipped: /sys/fs/cgroup is not cgroup 
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'sandbox.cjs');
 const dir = mkdtempSync(join(tmpdir(), 'sandbox-vm-isolate-'));
+// root's boxes are bound by a subordinate id, which must search every directory above them
+chmodSync(dir, 0o711);
 const config = join(dir, 'isolate.cf');
 writeFileSync(config, `box_root = ${join(dir, 'boxes')}\n`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,7 +41,8 @@ function parseMeta(text: string): Record<string, string> {
 describe.skipIf(!onV2)('isolate --cg on cgroup v2', () => {
   it('--cg-mem kills a memory hog by the cgroup: SG 9 with cg-oom-killed, cg-mem near the limit', async () => {
     const probe = await buildProbe();
-    expect(isolate(['--cg', '-b', '7', '--cleanup']).status).toBe(0);
+    const cleanup = isolate(['--cg', '-b', '7', '--cleanup']);
+    expect(cleanup.status, cleanup.stderr).toBe(0);
     const init = isolate(['--cg', '-b', '7', '--init']);
     expect(init.status, init.stderr).toBe(0);
     const box = init.stdout.trim();

@@ -181,7 +181,7 @@ describe('planRun limits', () => {
     expect(rl).toEqual([[4, 0, 0], [0, 3, 4], [2, 64 * 1024 * 1024, 64 * 1024 * 1024], [6, 32, 32], [1, 1024 * 1024, 1024 * 1024], [7, 64, 64], [3, 8 * 1024 * 1024, 8 * 1024 * 1024]]);
   });
 
-  it('with a cgroup, the stage joins it first and reads its CPU time; no memory or pids rlimits', () => {
+  it('with a cgroup, the stage joins it first and reads its CPU time; no memory rlimit, the workload\'s own processes still by RLIMIT_NPROC', () => {
     const cgroup = {
       backend: 'cgroup2' as const, path: '/sys/fs/cgroup/x', joinFiles: ['/sys/fs/cgroup/x/cgroup.procs'],
       cpuUsage: { file: '/sys/fs/cgroup/x/cpu.stat', format: 'cgroup2' as const },
@@ -190,7 +190,7 @@ describe('planRun limits', () => {
     const plan = planRun(limited(), TOOLS, undefined, cgroup);
     expect(plan[0]!.code).toBe(Op.JOIN_CGROUP);
     expect(plan.find((o) => o.code === Op.LIMITS)!.strs).toEqual(['/sys/fs/cgroup/x/cpu.stat', '1']);
-    expect(plan.filter((o) => o.code === Op.RLIMIT).map((o) => o.ints[0])).toEqual([4, 0, 1, 7, 3]);
+    expect(plan.filter((o) => o.code === Op.RLIMIT).map((o) => o.ints[0])).toEqual([4, 0, 6, 1, 7, 3]);
   });
 
   it('a cgroup that needs the stage\'s pid makes the stage wait first (SYNC)', () => {
