@@ -7,6 +7,7 @@ import { join, normalize, relative } from 'node:path';
 import { constants as os } from 'node:os';
 import { hostIdOf } from '../idmap/image-idmap.js';
 import { hostPathExists } from '../host/probe-host.js';
+import { hardLimit } from '../host/process-limits.js';
 import type { ProfileTmpfs, ProfileVolume } from '../config/profile.js';
 import type { LimitOptions } from '../resolve/exec-options.js';
 import type { RunResult } from '../run/run-result.js';
@@ -78,6 +79,12 @@ export function environmentOf(o: IsolateOptions, callerEnv: NodeJS.ProcessEnv): 
   return env;
 }
 
+/** isolate's default stack (unlimited), or as near as the caller's hard limit lets a run go. */
+function unlimitedStack(): 'infinity' | number {
+  const hard = hardLimit('Max stack size');
+  return typeof hard === 'number' ? hard : 'infinity';
+}
+
 /** isolate's limits in ours: nothing limited unless asked (isolate's defaults: one process, 64 open files). */
 export function limitsOf(o: IsolateOptions): LimitOptions {
   const kib = (n: number | undefined) => (n === undefined ? 'unlimited' as const : n * 1024);
@@ -91,7 +98,7 @@ export function limitsOf(o: IsolateOptions): LimitOptions {
     fsize: kib(o.fsizeKiB),
     nofile: o.openFiles,
     // isolate sets RLIM_INFINITY without -k (not the caller's own limit)
-    stack: o.stackKiB === undefined ? 'infinity' : o.stackKiB * 1024,
+    stack: o.stackKiB === undefined ? unlimitedStack() : o.stackKiB * 1024,
     output: 'unlimited',
   };
 }

@@ -281,6 +281,19 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       expect(d.stdout).toBe('unlimited\n');
     });
 
+    it('without -k under a caller whose hard stack limit is finite, the stack is as large as that allows (not XX)', () => {
+      const id = place.nextBox++;
+      const run = (args: string[]) => spawnSync('prlimit', ['--stack=8388608:16777216', process.execPath, join(packageForUsers(), 'bin', 'sandbox.cjs'), 'isolate', '-b', String(id), ...args], {
+        cwd: '/tmp', encoding: 'utf8', env: cliEnv(who, { ISOLATE_CONFIG_FILE: place.config }),
+        ...(who.uid !== process.getuid?.() ? { uid: who.uid, gid: who.gid } : {}),
+      });
+      expect(run(['--init']).status).toBe(0);
+      const r = run(['--run', '--', '/bin/sh', '-c', 'ulimit -s']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toBe('16384\n');
+      expect(run(['--cleanup']).status).toBe(0);
+    });
+
     it.skipIf(who.uid === 0)('a file of another id in a user\'s box does not stop the run (it stays as it is)', async () => {
       const { id, box } = await freshBox(place);
       writeFileSync(join(box, 'roots.txt'), 'root put this here\n', { mode: 0o644 }); // the test runs as root

@@ -10,7 +10,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchStage, type StageOutcome } from '../../src/launch/launch-stage.js';
-import { Event, Op, PLAN_MAGIC, PROTOCOL_VERSION, StageExit } from '../../src/stage/protocol.js';
+import { Event, KillReason, Op, PLAN_MAGIC, PROTOCOL_VERSION, StageExit } from '../../src/stage/protocol.js';
 import { encodePlan, MS, ops, type StageOp } from '../../src/stage/plan.js';
 import {
   ENV, OUTSIDE_ID, ensureStage, header, initStart, isRoot, pgrep, plan, readAll, record, runRaw, settlesWithin, sh,
@@ -383,11 +383,24 @@ describe.skipIf(!isRoot)('sandbox-stage, run by hand-made plans', () => {
       const h = launchStage(plan(ops.exec('/bin/sleep', '', ['sleep', '31.5'], ENV)), ['ignore', 'ignore', 'ignore']);
       await h.started;
       expect(pgrep('sleep 31.5')).toHaveLength(1);
-      h.kill('SIGKILL');
+      h.child.kill('SIGKILL');
       const o = await h.outcome;
       expect(o).toMatchObject({ kind: 'lost' });
       expect((o as { reason: string }).reason).toMatch(/SIGKILL/);
       expect(await waitGone('sleep 31.5', 2000)).toEqual([]);
+    }, T);
+
+    it('kill(SIGKILL) of a running workload: END, the stage ends the tree and reports it (kill reason REQUESTED)', async () => {
+      const h = launchStage(plan(ops.exec('/bin/sleep', '', ['sleep', '31.7'], ENV)), ['ignore', 'ignore', 'ignore']);
+      await h.started;
+      expect(pgrep('sleep 31.7')).toHaveLength(1);
+      h.kill('SIGKILL');
+      const o = await h.outcome;
+      expect(o).toMatchObject({ kind: 'exited', killReason: KillReason.REQUESTED });
+      const exited = o as Extract<StageOutcome, { kind: 'exited' }>;
+      expect(exited.waitStatus & 0x7f).toBe(9);
+      expect(exited.wallNs).toBeGreaterThan(0n);
+      expect(await waitGone('sleep 31.7', 2000)).toEqual([]);
     }, T);
   });
 
