@@ -102,6 +102,7 @@ export function launchStage(
   plan: readonly StageOp[],
   stdio: ('inherit' | 'pipe' | 'ignore' | number)[],
   onSync?: (stagePid: number, syncId: number, op: StageOp) => Promise<void>,
+  onGate?: (workloadPid: number) => void,
 ): StageHandle & {
   child: ReturnType<typeof spawn>;
 } {
@@ -181,6 +182,8 @@ export function launchStage(
           break;
         }
         case 'EXIT': result ??= exitOutcome(ev.values); break;
+        // a plan with a start gate (WAIT_START): the workload waits there
+        case 'GATE': onGate?.(ev.values.pid); break;
         // DONE alone: a plan without a workload ran every op
         case 'DONE': settle(result ?? { kind: 'completed' }); break;
         case 'unknown': break;

@@ -8,7 +8,7 @@ import { planWritableLayerFds, type WritableLayer } from '../rootfs/overlay-root
 import type { CgroupChoice } from '../cgroup/cgroup-run.js';
 import { CLONE, ops, type StageOp } from '../stage/plan.js';
 import { nestedIdMap, type HolderUserns } from '../idmap/holder-userns.js';
-import { CpuUsageFormat, ForkFlag, LimitFlag } from '../stage/protocol.js';
+import { CpuUsageFormat, ForkFlag, LimitFlag, Op } from '../stage/protocol.js';
 import { capabilityMask } from '../resolve/capabilities.js';
 import { RUN_CHOICES } from '../stage/stage-choices.js';
 
@@ -110,6 +110,26 @@ function planLimits(spec: RunSpec, cgroup: CgroupChoice): StageOp[] {
     ? { file: cgroup.cpuUsage.file, format: cgroup.cpuUsage.format === 'cgroup2' ? CpuUsageFormat.CGROUP2_CPU_STAT : CpuUsageFormat.CGROUP1_CPUACCT }
     : { file: '', format: CpuUsageFormat.PROC };
   return [ops.limits(l.cpuTimeUs ?? -1, l.wallTimeUs ?? -1, l.outputBytes ?? -1, flags, usage.file, usage.format)];
+}
+
+/** The start FIFO's fd (OPEN_GATE, WAIT_START): above the ones of the trees given back. */
+export const START_GATE_FD = 202;
+
+/**
+ * A run that waits at a start gate (sandbox-oci create/start): the stage opens
+ * the FIFO first, with the caller's rights, and the workload waits on it just
+ * before exec, after its identity and capabilities are set; a filter loaded
+ * last (after no_new_privs) comes after the gate, as in runc, so the gate's own
+ * calls are not filtered. Without a gate the plan is unchanged.
+ */
+export function withStartGate(plan: readonly StageOp[], fifo: string | undefined, noNewPrivileges: boolean): StageOp[] {
+  if (fifo === undefined) return [...plan];
+  const exec = plan.findIndex((o) => o.code === Op.EXEC);
+  if (exec < 0) throw new Error('a start gate needs an EXEC op');
+  const nnp = plan.findIndex((o) => o.code === Op.NO_NEW_PRIVS);
+  const lastFilter = noNewPrivileges && nnp >= 0 ? plan.findIndex((o, i) => i > nnp && o.code === Op.SECCOMP) : -1;
+  const at = lastFilter >= 0 ? lastFilter : exec;
+  return [ops.openGate(fifo, START_GATE_FD), ...plan.slice(0, at), ops.waitStart(START_GATE_FD), ...plan.slice(at)];
 }
 
 /** The fd of a tree given back after the run: above the writable layer's (overlay-root.ts) and the clearing ones. */

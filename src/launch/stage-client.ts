@@ -19,6 +19,8 @@ export interface StageOptions {
   readonly onSync?: (stagePid: number, syncId: number, op: StageOp) => Promise<void>;
   /** Aborting kills the stage and everything in it (SIGKILL). */
   readonly signal?: AbortSignal;
+  /** A plan with a start gate (WAIT_START): called with the workload's host pid when it waits there. */
+  readonly onGate?: (workloadPid: number) => void;
 }
 
 export interface StageRun {
@@ -41,8 +43,8 @@ export interface StageRun {
 
 /** Starts a plan in the stage. */
 export function startStage(plan: readonly StageOp[], options: StageOptions = {}): StageRun {
-  const { stdio = ['ignore', 'inherit', 'inherit'], onSync, signal } = options;
-  const handle = launchStage(plan, [...stdio], onSync);
+  const { stdio = ['ignore', 'inherit', 'inherit'], onSync, signal, onGate } = options;
+  const handle = launchStage(plan, [...stdio], onSync, onGate);
   const { child } = handle;
   const ended = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
   let aborted = false;
@@ -66,7 +68,7 @@ export function startStage(plan: readonly StageOp[], options: StageOptions = {})
   };
 }
 
-export interface RunStageOptions extends Omit<StageOptions, 'stdio' | 'onSync'> {
+export interface RunStageOptions extends Omit<StageOptions, 'stdio' | 'onSync' | 'onGate'> {
   /** The stage's stdin (an fd), else nothing. */
   readonly stdin?: number;
   /** Collect the workload's stdout (all of it) and stderr (up to `stderrMax` bytes, the last ones kept). */

@@ -5,7 +5,7 @@ import { loadProfile } from '../config/load-profile.js';
 import { SandboxError } from '../errors.js';
 import { probeHost, type HostFacts } from '../host/probe-host.js';
 import { startStage, type StageRun, type StageStdio } from '../launch/stage-client.js';
-import { planRun } from '../launch/plan-run.js';
+import { planRun, withStartGate } from '../launch/plan-run.js';
 import type { ExecOptions } from '../resolve/exec-options.js';
 import { resolveRunSpec, resolveRunUser, type InspectPath, type ResolveInput } from '../resolve/resolve-run-spec.js';
 import { readHostResolvConf } from '../host/resolv-conf.js';
@@ -55,6 +55,13 @@ export interface SpawnOptions extends ExecOptions {
    * gives a root caller's box to the workload's host id here.
    */
   readonly beforeStart?: (spec: RunSpec) => void | Promise<void>;
+  /**
+   * A start gate (sandbox-oci create): the workload stops just before exec until
+   * something opens `fifo` (an existing FIFO, mode 0622) for reading and reads
+   * one byte; `onGate` is called with its host pid when it waits there. The
+   * run's limits count from exec, after the gate.
+   */
+  readonly startGate?: { readonly fifo: string; readonly onGate: (workloadPid: number) => void };
 }
 
 /** A running sandbox: the stage's pid and stdio (see StageRun), its spec and its result. */
@@ -201,13 +208,15 @@ export async function spawnSandbox(options: SpawnOptions): Promise<SandboxProces
   try {
     await options.beforeStart?.(spec);
     // a run with its own slot maps it inside this process's held user namespace once there is one
-    plan = planRun(spec, host, seccomp, cgroup, writable, slot ? heldUsernsFor(host) : null);
+    plan = withStartGate(planRun(spec, host, seccomp, cgroup, writable, slot ? heldUsernsFor(host) : null),
+      options.startGate?.fifo, spec.noNewPrivileges);
     lap('plan');
     const syncs = (cgroup.backend !== 'none' && cgroup.attach) || needsHelper(spec.network);
     handle = startStage(plan, {
       stdio: stageStdio(spec, options.stdio),
       ...(syncs && { onSync }),
       ...(options.signal && { signal: options.signal }),
+      ...(options.startGate && { onGate: options.startGate.onGate }),
     });
   } catch (e) {
     await release();

@@ -119,6 +119,7 @@ int main(void) {
     .limits = {-1, -1, -1, 0, "", CPU_USAGE_PROC},
     .host_proc = -1, .usage_fd = -1, .out_pipe = {-1, -1}, .err_pipe = {-1, -1},
     .confine = {.fd = -1},
+    .gate = {.fd = -1, .proc = -1, .pipe = {-1, -1}},
     .times = {.start = started_at, .maps = -1, .namespaces = -1, .pid1 = -1},
   };
   struct stage *st = &stage;

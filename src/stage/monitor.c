@@ -185,7 +185,8 @@ void stage_monitor(struct stage *st, pid_t reaper, int exec_rd, int flags) {
   sigemptyset(&deferred);
 
   while (!reaped) {
-    struct pollfd p[11];
+    struct pollfd p[12];
+    int i_gate = -1;
     int n = 0, i_ctl, i_exec = -1, i_rep, i_sig, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_wall = -1, i_cpu = -1, i_end = -1;
     i_ctl = n; p[n++] = (struct pollfd){.fd = CTL_FD, .events = POLLIN};
     if (exec_rd >= 0) { i_exec = n; p[n++] = (struct pollfd){.fd = exec_rd, .events = POLLIN}; }
@@ -199,6 +200,7 @@ void stage_monitor(struct stage *st, pid_t reaper, int exec_rd, int flags) {
     if (err_rd >= 0) { i_err = n; p[n++] = (struct pollfd){.fd = err_rd, .events = POLLIN}; }
     if (wall_fd >= 0) { i_wall = n; p[n++] = (struct pollfd){.fd = wall_fd, .events = POLLIN}; }
     if (cpu_fd >= 0) { i_cpu = n; p[n++] = (struct pollfd){.fd = cpu_fd, .events = POLLIN}; }
+    if (st->gate.pipe[0] >= 0) { i_gate = n; p[n++] = (struct pollfd){.fd = st->gate.pipe[0], .events = POLLIN}; }
     if (m->end_fd >= 0) { i_end = n; p[n++] = (struct pollfd){.fd = m->end_fd, .events = POLLIN}; }
     if (poll(p, (nfds_t)n, -1) < 0) {
       if (errno == EINTR) continue;
@@ -218,6 +220,17 @@ void stage_monitor(struct stage *st, pid_t reaper, int exec_rd, int flags) {
         unpack_frame_header(buf + at, &type, &len);
         if (type == CMD_END && len == 0) end_run(st, m, reaper, KILL_REQUESTED);
       }
+    }
+    if (i_gate >= 0 && p[i_gate].revents) {
+      /* the workload at WAIT_START: its host pid, once (then the pipe is done) */
+      uint32_t pid;
+      if (read(st->gate.pipe[0], &pid, sizeof pid) == (ssize_t)sizeof pid) {
+        struct ev_gate f = {.pid = pid, .reserved = 0};
+        unsigned char frame[EV_GATE_BYTES];
+        (void)write_all(CTL_FD, frame, pack_ev_gate(frame, sizeof frame, &f));
+      }
+      close(st->gate.pipe[0]);
+      st->gate.pipe[0] = -1;
     }
     if (i_exec >= 0 && p[i_exec].revents) {
       char buf[8 + 8 + DETAIL_MAX];

@@ -17,6 +17,27 @@ static void do_open_dir(struct stage *st, uint32_t step, const struct op *o) {
   move_fd(st, step, fd, (int)arg_i(st, o, 0, step), path);
 }
 
+/* The start gate (sandbox-oci create): the FIFO as an O_PATH fd (no reader is
+ * needed to open it so; the workload reopens it O_WRONLY at WAIT_START), the
+ * host's /proc, in which "self" names the workload by its host pid, and the
+ * pipe on which the workload reports that pid. Made with the caller's rights,
+ * before USERNS: the FIFO lives in the caller's state directory. */
+static void do_open_gate(struct stage *st, uint32_t step, const struct op *o) {
+  const char *path = arg_s(st, o, 0, step);
+  if (st->gate.fd >= 0) fail(step, EEXIST, "a second start gate %s", path);
+  int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) fail(step, errno, "open %s", path);
+  struct stat sb;
+  if (fstat(fd, &sb) < 0) fail(step, errno, "stat %s", path);
+  if (!S_ISFIFO(sb.st_mode)) fail(step, EINVAL, "%s is not a FIFO", path);
+  int want = (int)arg_i(st, o, 0, step);
+  move_fd(st, step, fd, want, path);
+  st->gate.fd = want;
+  st->gate.proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (st->gate.proc < 0) fail(step, errno, "open /proc");
+  if (pipe2(st->gate.pipe, O_CLOEXEC) < 0) fail(step, errno, "pipe");
+}
+
 static void do_keep_mount_ns(struct stage *st, uint32_t step, const struct op *o) {
   int fd = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(step, errno, "open /proc/thread-self/ns/mnt");
@@ -222,6 +243,8 @@ uint32_t run_ops(struct stage *st, uint32_t from) {
       break;
     case OP_PIVOT_ROOT: do_pivot_root(st, i, o); break;
     case OP_OPEN_DIR: do_open_dir(st, i, o); break;
+    case OP_OPEN_GATE: do_open_gate(st, i, o); break;
+    case OP_WAIT_START: do_wait_start(st, i, o); break;
     case OP_CLOSE_FD:
       if (close((int)arg_i(st, o, 0, i)) < 0) fail(i, errno, "close fd %lld", (long long)o->ints[0]);
       break;

@@ -84,6 +84,34 @@ void do_exec(struct stage *st, uint32_t step, const struct op *o) {
   fail_exit(st, err == ENOENT ? st->exec_exit_not_found : st->exec_exit_other, step, err, "exec %s", file);
 }
 
+/* The start gate, in the workload: tells the stage its host pid (GATE), then
+ * blocks opening the FIFO for writing until `start` opens it for reading
+ * (runc's exec.fifo), writes one byte and goes on to exec. Signals stay
+ * blocked here, as during the whole set-up: they are delivered after exec
+ * (SIGKILL ends the workload at the gate). */
+void do_wait_start(struct stage *st, uint32_t step, const struct op *o) {
+  int fd = (int)arg_i(st, o, 0, step);
+  if (st->gate.fd != fd || st->gate.proc < 0 || st->gate.pipe[1] < 0) fail(step, EBADF, "no start gate at fd %d (OPEN_GATE missing)", fd);
+  char link[32];
+  ssize_t n = readlinkat(st->gate.proc, "self", link, sizeof link - 1);
+  if (n <= 0) fail(step, n < 0 ? errno : EINVAL, "readlink /proc/self");
+  link[n] = 0;
+  uint32_t pid = (uint32_t)strtoul(link, NULL, 10);
+  if (write_all(st->gate.pipe[1], &pid, sizeof pid) < 0) fail(step, errno, "report the pid at the start gate");
+  close(st->gate.pipe[1]);
+  st->gate.pipe[1] = -1;
+  char path[48];
+  snprintf(path, sizeof path, "self/fd/%d", fd);
+  int w;
+  while ((w = openat(st->gate.proc, path, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
+  if (w < 0) fail(step, errno, "open the start FIFO for writing");
+  if (write_all(w, "0", 1) < 0) fail(step, errno, "write the start FIFO");
+  close(w);
+  close(fd);
+  close(st->gate.proc);
+  st->gate.fd = st->gate.proc = -1;
+}
+
 /* A helper pid 1 needs while it sets up (fuse-overlayfs): runs it to its end,
  * which for a daemon means until it has forked into the background ready.
  * Its output is kept for the error message, not shown on success. */
@@ -142,6 +170,10 @@ static void reaper_loop(struct stage *st, pid_t workload) {
   close(st->err_fd);
   if (st->tty_slave >= 0) close(st->tty_slave);
   close(0); close(1); close(2);
+  /* the start gate is the workload's */
+  if (st->gate.pipe[1] >= 0) { close(st->gate.pipe[1]); st->gate.pipe[1] = -1; }
+  if (st->gate.proc >= 0) { close(st->gate.proc); st->gate.proc = -1; }
+  if (st->gate.fd >= 0) { close(st->gate.fd); st->gate.fd = -1; }
   /* not traceable, and only able to signal its own child */
   prctl(PR_SET_DUMPABLE, 0);
   drop_bounding_except(1ULL << CAP_KILL);
@@ -197,6 +229,7 @@ void do_fork_init(struct stage *st, uint32_t step, const struct op *o) {
     st->role = ROLE_INIT;
     close(exec_pipe[0]);
     close(rep[0]);
+    if (st->gate.pipe[0] >= 0) { close(st->gate.pipe[0]); st->gate.pipe[0] = -1; }
     st->err_fd = exec_pipe[1];
     st->report_fd = rep[1];
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -217,6 +250,10 @@ void do_fork_init(struct stage *st, uint32_t step, const struct op *o) {
   close(exec_pipe[1]);
   close(rep[1]);
   st->report_fd = rep[0];
+  /* the stage keeps only the read end of the gate's pipe (monitor: GATE) */
+  if (st->gate.pipe[1] >= 0) { close(st->gate.pipe[1]); st->gate.pipe[1] = -1; }
+  if (st->gate.proc >= 0) { close(st->gate.proc); st->gate.proc = -1; }
+  if (st->gate.fd >= 0) { close(st->gate.fd); st->gate.fd = -1; }
   if (relay) {
     close(st->out_pipe[1]);
     fcntl(st->out_pipe[0], F_SETFL, O_NONBLOCK);

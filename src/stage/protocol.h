@@ -14,6 +14,7 @@
 #define OP_LIMITS 9
 #define OP_FORK_INIT 7
 #define OP_OPEN_DIR 22
+#define OP_OPEN_GATE 40
 #define OP_CLOSE_FD 23
 #define OP_CONFINE 24
 #define OP_CLEAR_DIR 25
@@ -40,6 +41,7 @@
 #define OP_DROP_CAPS 33
 #define OP_NO_NEW_PRIVS 34
 #define OP_SECCOMP 35
+#define OP_WAIT_START 41
 #define OP_EXEC 36
 #define FORK_TTY 1
 #define FORK_TTY_STDIN 2
@@ -58,6 +60,7 @@
 #define EV_ERROR 3
 #define EV_EXIT 4
 #define EV_DONE 5
+#define EV_GATE 6
 #define CMD_GO 1
 #define CMD_END 2
 #define EXIT_BAD_PLAN 120
@@ -76,6 +79,7 @@ enum {
   EV_ERROR_BYTES = 16,
   EV_EXIT_BYTES = 92,
   EV_DONE_BYTES = 8,
+  EV_GATE_BYTES = 16,
 };
 
 struct ev_ns_ready {
@@ -178,6 +182,22 @@ static inline size_t pack_ev_done(unsigned char *out, size_t cap) {
   size_t n = FRAME_HEADER_BYTES;
   (void)cap;
   uint32_t type = EV_DONE, len = (uint32_t)(n - FRAME_HEADER_BYTES);
+  memcpy(out, &type, 4);
+  memcpy(out + 4, &len, 4);
+  return n;
+}
+
+struct ev_gate {
+  uint32_t pid;
+  uint32_t reserved;
+};
+/* The whole GATE frame into out (cap >= EV_GATE_BYTES); returns its length. */
+static inline size_t pack_ev_gate(unsigned char *out, size_t cap, const struct ev_gate *f) {
+  size_t n = FRAME_HEADER_BYTES;
+  (void)cap;
+  memcpy(out + n, &f->pid, 4); n += 4;
+  memcpy(out + n, &f->reserved, 4); n += 4;
+  uint32_t type = EV_GATE, len = (uint32_t)(n - FRAME_HEADER_BYTES);
   memcpy(out, &type, 4);
   memcpy(out + 4, &len, 4);
   return n;

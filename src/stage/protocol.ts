@@ -57,6 +57,13 @@ export const Op = {
    * through it (CLEAR_DIR), and only ever relative to it.
    */
   OPEN_DIR: 22,
+  /**
+   * s: [FIFO path], i: [fd]. The start gate of a created container (sandbox-oci create/start), with
+   * WAIT_START. Made by the stage before USERNS, with the caller's own rights: opens the FIFO O_PATH
+   * (close-on-exec) as fd number i, keeps the host's /proc and a pipe on which the workload reports its
+   * host pid at the gate (the stage sends it as GATE).
+   */
+  OPEN_GATE: 40,
   /** i: [fd]. Closes an fd of OPEN_DIR once it is no longer needed. */
   CLOSE_FD: 23,
   /**
@@ -127,6 +134,12 @@ export const Op = {
   NO_NEW_PRIVS: 34,
   /** s: [BPF program (struct sock_filter[])], i: [flags]. Loads a seccomp filter. */
   SECCOMP: 35,
+  /**
+   * i: [fd of OPEN_GATE]. The workload reports its host pid (GATE), then reopens the FIFO O_WRONLY through
+   * the host's /proc/self/fd/i, which blocks until `start` opens it for reading, writes one byte, closes
+   * it, and goes on (runc's exec.fifo). Placed just before EXEC (before a filter loaded last).
+   */
+  WAIT_START: 41,
   /** s: [file, search path, argv..., "", envp...]. Searches file in the search path unless it has a '/'. */
   EXEC: 36,
 } as const;
@@ -173,6 +186,8 @@ export const Event = {
   EXIT: 4,
   /** The stage's last frame on every path where the control socket still works: the run is over. */
   DONE: 5,
+  /** The workload has reached WAIT_START: its host pid (sent before it blocks on the FIFO). */
+  GATE: 6,
 } as const;
 
 /** Frames the sandbox sends after the plan: u32 type, u32 length, payload (fields: CommandFields). */
@@ -230,6 +245,10 @@ export const EventFields = {
     { name: 'involuntarySwitches', type: 'i64' },
   ],
   DONE: [],
+  GATE: [
+    { name: 'pid', type: 'u32' }, // host pid of the workload (in the stage's pid namespace)
+    { name: 'reserved', type: 'u32' }, // 0
+  ],
 } as const satisfies { readonly [K in keyof typeof Event]: readonly Field[] };
 
 /** The payload of each command. */

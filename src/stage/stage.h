@@ -126,6 +126,9 @@ struct stage {
   int n_chown_after_run;
   /* CONFINE: paths under root are resolved inside it until PIVOT_ROOT */
   struct { int fd; const char *root, *staging; } confine;
+  /* OPEN_GATE: the FIFO's fd (its number in the plan), the host's /proc (O_PATH) and the pipe on which the
+   * workload reports its host pid at WAIT_START (read by the stage's monitor, sent as GATE); -1: no gate */
+  struct { int fd, proc, pipe[2]; } gate;
   /* when the stage started, and when its id maps, namespaces and pid 1 were made (CLOCK_MONOTONIC ns; -1 = not) */
   struct { int64_t start, maps, namespaces, pid1; } times;
 };
@@ -178,6 +181,7 @@ void do_exec(struct stage *st, uint32_t step, const struct op *o);
 void do_run(struct stage *st, uint32_t step, const struct op *o);
 void do_fork_init(struct stage *st, uint32_t step, const struct op *o);
 void do_fork_workload(struct stage *st, uint32_t step, const struct op *o);
+void do_wait_start(struct stage *st, uint32_t step, const struct op *o);
 int64_t now_ns(void);
 void copy_winsize(int master);
 
