@@ -1,9 +1,10 @@
 // The command line of `sandbox-oci`, runc's: global flags (--root, --log,
-// --log-format, --debug, --systemd-cgroup, --version) and its verbs. This
-// first version runs a bundle in the foreground (`run`), writes a starting
-// config (`spec`) and describes itself (`features`); the verbs of a kept
-// container (create, start, exec, ...) are refused as not supported yet, and
-// those that look one up find none. Every failure exits 1, as runc's do.
+// --log-format, --debug, --systemd-cgroup, --version) and its verbs. It runs
+// a bundle in the foreground (`run`), keeps detached containers without a
+// console (create, start, state, kill, delete, list: lifecycle.ts), writes a
+// starting config (`spec`) and describes itself (`features`); exec, ps,
+// pause, resume, update, events, checkpoint and restore are refused as not
+// supported. Every failure exits 1, as runc's do.
 import { Command, CommanderError, Option } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -47,11 +48,8 @@ export function checkContainerId(id: string): string {
   return id;
 }
 
-const notExist = (id: string) => new SandboxError('usage', `container ${checkContainerId(id)} does not exist`,
-  'this version of sandbox-oci keeps no containers: `sandbox-oci run` runs one in the foreground');
-
 const notYet = (verb: string) => new SandboxError('usage', `${verb} is not supported yet`,
-  'this version of sandbox-oci runs containers in the foreground only (`sandbox-oci run ID`)');
+  'this version of sandbox-oci runs containers (run, or create and start) and stops them (kill, delete); nothing more');
 
 function writeSpec(flags: { bundle?: string; rootless?: boolean }): void {
   const dir = resolve(flags.bundle ?? '.');
@@ -88,11 +86,11 @@ export function newProgram(io: Io = defaultIo) {
   };
   const program = new Command('sandbox-oci')
     .description('an OCI runtime (runc\'s command line) that runs containers in rootless sandboxes. '
-      + 'This version runs a bundle in the foreground (run), writes a starting config.json (spec) and lists what '
-      + 'it supports (features). create, start, exec, pause, resume, update and ps are not supported yet, and no '
-      + 'container state is kept: state, kill and delete find no container.')
+      + 'This version runs a bundle in the foreground (run) or detached without a console (create, start, state, '
+      + 'kill, delete, list), writes a starting config.json (spec) and lists what it supports (features). exec, '
+      + 'pause, resume, update and ps are not supported yet.')
     .version(VERSION_TEXT, '-v, --version', 'print the version')
-    .option('--root <dir>', 'state directory (default: $XDG_RUNTIME_DIR/sandbox-oci, /run/sandbox-oci for root); accepted, nothing is kept there yet')
+    .option('--root <dir>', 'state directory of created containers (default: $XDG_RUNTIME_DIR/sandbox-oci, /run/sandbox-oci for root)')
     .option('--log <file>', 'append errors (and --debug lines) to this file, in --log-format')
     .addOption(new Option('--log-format <format>', 'format of log lines').choices(LOG_FORMATS).default('text'))
     .option('--debug', 'log debug lines too')
@@ -136,26 +134,45 @@ export function newProgram(io: Io = defaultIo) {
       return (await import('./run-command.js')).runContainer(id, flags, logger(program));
     }));
 
-  program.command('state').description('print a container\'s state (no container is kept yet: always "does not exist")')
-    .argument('<container-id>').action(action((id: string) => { throw notExist(id); }));
-  program.command('kill').description('send a signal to a container (none is kept yet: "does not exist")')
-    .argument('<container-id>').argument('[signal]').option('-a, --all', 'all processes')
-    .action(action((id: string) => { throw notExist(id); }));
-  program.command('delete').description('delete a container (none is kept yet: "does not exist"; with --force nothing to do)')
-    .argument('<container-id>').option('-f, --force', 'succeed when there is nothing to delete, as runc')
-    .action(action((id: string, flags: { force?: boolean }) => {
+  // the lifecycle of a detached container (lifecycle.ts); loaded only by these verbs
+  const lifecycle = () => import('./lifecycle.js');
+  const rootOf = () => checkRoot(program.opts<GlobalFlags>().root);
+  program.command('create')
+    .description('create a container from a bundle, detached: its process waits before exec until `start`; '
+      + 'it gets this command\'s stdin, stdout and stderr')
+    .argument('<container-id>')
+    .option('-b, --bundle <dir>', 'bundle directory (default: the current directory)')
+    .option('--pid-file <file>', 'write the pid of the container\'s process')
+    .option('--console-socket <path>', 'not supported yet (refused)')
+    .option('--no-pivot', 'accepted: the sandbox always pivots into its own root')
+    .option('--no-new-keyring', 'accepted: the sandbox makes no new session keyring, with or without this flag')
+    .action(action(async (id: string, flags: { bundle?: string; pidFile?: string; consoleSocket?: string }) => {
       checkContainerId(id);
-      if (!flags.force) throw notExist(id);
+      if (flags.consoleSocket) throw new SandboxError('usage', '--console-socket is not supported yet', 'leave it out: create a container without a terminal (process.terminal false)');
+      return (await lifecycle()).createContainer(rootOf(), id, flags, program.opts<GlobalFlags>(), logger(program));
     }));
-  program.command('list').description('list containers (none is kept yet)')
+  program.command('__keeper', { hidden: true }).argument('<container-id>')
+    .action(action(async (id: string) => (await lifecycle()).keepContainer(rootOf(), checkContainerId(id), logger(program))));
+  program.command('start').description('start a created container: its process executes')
+    .argument('<container-id>')
+    .action(action(async (id: string) => (await lifecycle()).startContainer(rootOf(), checkContainerId(id))));
+  program.command('state').description('print a container\'s state (runtime-spec state JSON)')
+    .argument('<container-id>')
+    .action(action(async (id: string) => (await lifecycle()).printState(rootOf(), checkContainerId(id), io.stdout)));
+  program.command('kill').description('send a signal (default SIGTERM; a name with or without SIG, or a number) to a container\'s process')
+    .argument('<container-id>').argument('[signal]').option('-a, --all', 'every process of the container')
+    .action(action(async (id: string, signal: string | undefined, flags: { all?: boolean }) =>
+      (await lifecycle()).killContainer(rootOf(), checkContainerId(id), signal, Boolean(flags.all))));
+  program.command('delete').description('delete a stopped container (--force: kill it first; succeeds when there is none)')
+    .argument('<container-id>').option('-f, --force', 'kill a container that is not stopped; no error when there is none')
+    .action(action(async (id: string, flags: { force?: boolean }) =>
+      (await lifecycle()).deleteContainer(rootOf(), checkContainerId(id), Boolean(flags.force))));
+  program.command('list').description('list containers')
     .addOption(new Option('-f, --format <format>', 'table or json').choices(['table', 'json']).default('table'))
     .option('-q, --quiet', 'ids only')
-    .action(action((flags: { format: string; quiet?: boolean }) => {
-      if (flags.quiet) return;
-      io.stdout(flags.format === 'json' ? '[]\n' : 'ID          PID         STATUS      BUNDLE      CREATED     OWNER\n');
-    }));
+    .action(action(async (flags: { format: string; quiet?: boolean }) =>
+      (await lifecycle()).listContainers(rootOf(), flags.format, Boolean(flags.quiet), io.stdout)));
   for (const [verb, what] of [
-    ['create', 'create a container (not supported yet)'], ['start', 'start a created container (not supported yet)'],
     ['exec', 'run a process in a container (not supported yet)'], ['ps', 'list a container\'s processes (not supported yet)'],
     ['pause', 'pause a container (not supported yet)'], ['resume', 'resume a container (not supported yet)'],
     ['update', 'update a container\'s resources (not supported yet)'], ['events', 'a container\'s events (not supported yet)'],

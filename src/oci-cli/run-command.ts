@@ -2,7 +2,7 @@
 // The bundle is read (read-bundle.ts), translated (config-to-run.ts), its
 // extras applied or refused (oci-extras.ts), and run through the library's
 // run path with this process's stdio; the exit code is the container's.
-// Must not: keep state (no create/start yet: `state ID` knows no container).
+// Must not: keep state (create/start/state/kill/delete are lifecycle.ts's).
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { probeHost } from '../host/probe-host.js';
 import { configToRun } from '../oci/config-to-run.js';
 import { readBundle } from '../oci/read-bundle.js';
 import { probeHostImage } from '../rootfs/host-image.js';
-import { spawnSandbox, type SandboxProcess } from '../run/spawn-sandbox.js';
+import { spawnSandbox, type SandboxProcess, type SpawnOptions } from '../run/spawn-sandbox.js';
 import { parsePolicy } from '../seccomp/load-policy.js';
 import { FORWARDED_SIGNALS } from '../stage/stage-choices.js';
 import { applyExtras, checkIdMappings, type SandboxPaths } from './oci-extras.js';
@@ -46,10 +46,14 @@ function refuseFlags(flags: RunFlags): void {
   if (flags.keep) throw new SandboxError('usage', '--keep is not supported: no container state is kept after a run', 'leave it out');
 }
 
-/** Runs the bundle in the foreground; resolves to the container's exit code (1 for a failure of the runtime, as runc). */
-export async function runContainer(id: string, flags: RunFlags, log: OciLogger): Promise<number> {
-  refuseFlags(flags);
-  const bundle = readBundle(flags.bundle ?? process.cwd());
+/**
+ * Starts the bundle's container through the library's run path with this
+ * process's stdio: `run` follows it in the foreground, the keeper of `create`
+ * (lifecycle.ts) with a start gate.
+ */
+export async function spawnContainer(id: string, bundleDir: string, log: OciLogger,
+  startGate?: SpawnOptions['startGate']): Promise<{ sandbox: SandboxProcess; tty: boolean }> {
+  const bundle = readBundle(bundleDir);
   log.debug(`container ${id}: bundle ${bundle.dir}, root ${bundle.rootPath}`);
   const host = probeHost();
   const { options, extras } = configToRun(bundle.config, { bundle: bundle.dir, rootPath: bundle.rootPath, host });
@@ -73,6 +77,7 @@ export async function runContainer(id: string, flags: RunFlags, log: OciLogger):
       ...(seccomp && { seccomp }),
       stdio: ['inherit', 'inherit', 'inherit'],
       beforeStart: (spec) => checkIdMappings(extras, spec.idmap),
+      ...(startGate && { startGate }),
     });
   } finally {
     if (umask !== null) process.umask(umask);
@@ -80,6 +85,14 @@ export async function runContainer(id: string, flags: RunFlags, log: OciLogger):
     if (policyDir) rmSync(policyDir, { recursive: true, force: true });
   }
   log.debug(`container ${id}: stage pid ${sandbox.pid}`);
+  return { sandbox, tty: Boolean(options.tty) };
+}
+
+/** Runs the bundle in the foreground; resolves to the container's exit code (1 for a failure of the runtime, as runc). */
+export async function runContainer(id: string, flags: RunFlags, log: OciLogger): Promise<number> {
+  refuseFlags(flags);
+  const { sandbox, tty } = await spawnContainer(id, flags.bundle ?? process.cwd(), log);
+  const options = { tty };
   if (flags.pidFile) {
     try {
       // the stage's pid: signals sent to it are passed on to the container's process
