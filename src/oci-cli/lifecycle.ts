@@ -136,8 +136,9 @@ export async function keepContainer(root: string, id: string, log: OciLogger): P
   };
   const self = { keeperPid: process.pid, keeperStart: processStartTime('self') ?? undefined };
   writeRecord(root, { ...rec, ...self });
+  // create reports a failed set-up (on the caller's stderr and --log): said once
   const failed = (message: string, hint?: string) => {
-    log.error(message, hint);
+    log.debug(`container ${id}: not created: ${message}`);
     rmSync(stateDir(root, id), { recursive: true, force: true });
     report({ error: message, ...(hint && { hint }) });
     return 1;
