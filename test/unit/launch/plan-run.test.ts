@@ -2,7 +2,7 @@
 // own steps down to exec.
 import { describe, expect, it } from 'vitest';
 import { EXEC_FAILURE_EXIT, FORWARDED_SIGNALS, signalNumbers } from '../../../src/stage/stage-choices.js';
-import { planRun, SyncPoint } from '../../../src/launch/plan-run.js';
+import { planRun, START_GATE_FD, SyncPoint, withStartGate } from '../../../src/launch/plan-run.js';
 import { syncRouter } from '../../../src/launch/launch-stage.js';
 import { planRootfs } from '../../../src/rootfs/plan-rootfs.js';
 import { CLONE, encodePlan, type StageOp } from '../../../src/stage/plan.js';
@@ -236,5 +236,43 @@ describe('planRun for the isolate mode', () => {
   it('an address space limit is RLIMIT_AS (9) of the workload', () => {
     const plan = planRun(resolve({ limits: { addressSpace: 1024 * 1024 } }, { host: aliceSubid }), TOOLS);
     expect(plan.filter((o) => o.code === Op.RLIMIT).map((o) => o.ints)).toContainEqual([9, 1024 * 1024, 1024 * 1024]);
+  });
+});
+
+describe('the start gate (sandbox-oci create/start)', () => {
+  const bpf = { programs: [new Uint8Array(8)], flags: 0 };
+  const gated = (noNewPrivileges: boolean, filters = bpf) => {
+    const spec = resolve({ noNewPrivileges }, { host: aliceSubid });
+    return { plain: planRun(spec, TOOLS, filters), plan: withStartGate(planRun(spec, TOOLS, filters), '/run/c1/exec.fifo', noNewPrivileges) };
+  };
+
+  it('without a FIFO the plan is the same, byte for byte', () => {
+    const spec = resolve({}, { host: aliceSubid });
+    expect(encodePlan(withStartGate(planRun(spec, TOOLS, bpf), undefined, true))).toEqual(encodePlan(planRun(spec, TOOLS, bpf)));
+  });
+
+  it('opens the FIFO first (the caller\'s rights, before USERNS) and waits after the identity, before a filter loaded last', () => {
+    const { plain, plan } = gated(true);
+    expect(plan).toHaveLength(plain.length + 2);
+    expect(brief(plan[0]!)).toEqual([Op.OPEN_GATE, [START_GATE_FD], ['/run/c1/exec.fifo']]);
+    expect(plan.findIndex((o) => o.code === Op.OPEN_GATE)).toBeLessThan(plan.findIndex((o) => o.code === Op.USERNS));
+    expect(plan.slice(-6).map((o) => o.code)).toEqual([Op.SET_IDS, Op.DROP_CAPS, Op.NO_NEW_PRIVS, Op.WAIT_START, Op.SECCOMP, Op.EXEC]);
+    expect(plan.find((o) => o.code === Op.WAIT_START)!.ints).toEqual([START_GATE_FD]);
+    // everything else in its place
+    expect(plan.filter((o) => o.code !== Op.OPEN_GATE && o.code !== Op.WAIT_START)).toEqual(plain);
+  });
+
+  it('without no_new_privs (filter first) or without a filter: right before EXEC', () => {
+    expect(gated(false).plan.slice(-5).map((o) => o.code)).toEqual([Op.SECCOMP, Op.SET_IDS, Op.DROP_CAPS, Op.WAIT_START, Op.EXEC]);
+    expect(gated(true, { programs: [], flags: 0 }).plan.slice(-3).map((o) => o.code)).toEqual([Op.NO_NEW_PRIVS, Op.WAIT_START, Op.EXEC]);
+  });
+
+  it('the workload waits after FORK_WORKLOAD, in its own process', () => {
+    const { plan } = gated(true);
+    expect(plan.findIndex((o) => o.code === Op.WAIT_START)).toBeGreaterThan(plan.findIndex((o) => o.code === Op.FORK_WORKLOAD));
+  });
+
+  it('a plan without EXEC cannot have a gate', () => {
+    expect(() => withStartGate([], '/f', true)).toThrow('a start gate needs an EXEC op');
   });
 });

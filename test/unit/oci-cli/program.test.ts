@@ -115,16 +115,33 @@ describe('verbs', () => {
     expect(config.linux?.uidMappings).toEqual([{ containerID: 0, hostID: process.getuid!(), size: 1 }]);
     expect(config.linux?.namespaces?.some((n) => n.type === 'user')).toBe(true);
   });
-  it.each(['state', 'kill'])('%s of any id: container does not exist, exit 1', async (verb) => {
-    const r = await oci(verb, 'nosuch');
+  it.each(['state', 'kill', 'start'])('%s of any id: container does not exist, exit 1', async (verb) => {
+    const r = await oci('--root', dir, verb, 'nosuch');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('container nosuch does not exist');
   });
   it('delete: does not exist, but --force succeeds (runc)', async () => {
-    expect((await oci('delete', 'nosuch')).code).toBe(1);
-    expect((await oci('delete', '--force', 'nosuch')).code).toBe(0);
+    expect((await oci('--root', dir, 'delete', 'nosuch')).code).toBe(1);
+    expect((await oci('--root', dir, 'delete', '--force', 'nosuch')).code).toBe(0);
   });
-  it.each(['create', 'start', 'exec', 'ps', 'pause', 'resume', 'update'])('%s: not supported yet, exit 1', async (verb) => {
+  it('create of a bundle without config.json names the file and keeps nothing', async () => {
+    const root = mkdtempSync(join(dir, 'root-'));
+    const r = await oci('--root', root, 'create', '--bundle', dir, 'c1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('config.json does not exist');
+    expect((await oci('--root', root, 'list', '-q')).stdout).toBe('');
+  });
+  it('create --console-socket is refused clearly', async () => {
+    const r = await oci('--root', dir, 'create', '--console-socket', '/x', 'c1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--console-socket is not supported yet');
+  });
+  it('kill with an unknown signal names it', async () => {
+    const r = await oci('--root', dir, 'kill', 'nosuch', 'SIGNOPE');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unknown signal "SIGNOPE"');
+  });
+  it.each(['exec', 'ps', 'pause', 'resume', 'update'])('%s: not supported yet, exit 1', async (verb) => {
     const r = await oci(verb, 'c1', '--bundle', '/x');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${verb} is not supported yet`);

@@ -25,6 +25,7 @@ describe('frames from the field tables', () => {
       ERROR: { step: 0xffffffff, errorNumber: -5, detail: 'bind /usr on /usr: é' },
       EXIT: SAMPLE_EXIT,
       DONE: {},
+      GATE: { pid: 123456, reserved: 0 },
     };
     for (const name of Object.keys(Event) as (keyof typeof Event)[]) {
       const frame = encodeEvent(name, samples[name] as never);

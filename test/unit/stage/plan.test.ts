@@ -156,6 +156,19 @@ describe('op constructors', () => {
     expect(ops.writeFile('/f', 'x').ints).toEqual([0o644, -1, -1]);
     expect(ops.symlink('usr/bin', '/newroot/bin').strs).toEqual(['usr/bin', '/newroot/bin']);
     expect(ops.forkWorkload(1)).toMatchObject({ code: Op.FORK_WORKLOAD, ints: [1], strs: [] });
+    // the start gate: s [FIFO], i [fd]; then i [fd]
+    expect(ops.openGate('/run/x/c1/exec.fifo', 202)).toEqual({ code: Op.OPEN_GATE, ints: [202], strs: ['/run/x/c1/exec.fifo'],
+      what: 'open the start FIFO /run/x/c1/exec.fifo as fd 202' });
+    expect(ops.waitStart(202)).toEqual({ code: Op.WAIT_START, ints: [202], strs: [], what: 'wait for start (the start FIFO)' });
+  });
+
+  it('encodes the start gate\'s ops as the stage reads them', () => {
+    const buf = encodePlan([ops.openGate('/f', 202), ops.waitStart(202)]);
+    expect(buf.subarray(16)).toEqual(Buffer.concat([
+      le32(Op.OPEN_GATE), le32(1), le32(1), le64(202n), le32(2), Buffer.from('/f\0'),
+      le32(Op.WAIT_START), le32(1), le32(0), le64(202n),
+    ]));
+    expect([Op.OPEN_GATE, Op.WAIT_START]).toEqual([40, 41]);
   });
 
   it('describes each step in words', () => {
@@ -182,7 +195,7 @@ describe('op constructors', () => {
       ops.keepMountNs(100, 'of x'), ops.enterMountNs(100, 'of x'),
       ops.sethostname('h'), ops.loopbackUp(), ops.pty('/dev/pts/ptmx'), ops.forkWorkload(0), ops.chdir('/c'), ops.oomScoreAdj(1000),
       ops.rlimit(1, 2, 3, 'RLIMIT_X'), ops.setIds(1, 2, true), ops.dropCaps(0n, 0n), ops.noNewPrivs(),
-      ops.seccomp(new Uint8Array(8)), ops.exec('f', '/p', ['f'], []),
+      ops.seccomp(new Uint8Array(8)), ops.exec('f', '/p', ['f'], []), ops.openGate('/s/exec.fifo', 202), ops.waitStart(202),
     ];
     // one constructor per op code
     expect(new Set(all.map((o) => o.code))).toEqual(new Set(Object.values(Op)));
