@@ -116,7 +116,9 @@ export async function createContainer(root: string, id: string, flags: { bundle?
     try {
       writeFileSync(flags.pidFile, `${report.pid}`, { mode: 0o644 });
     } catch (e) {
-      throw new SandboxError('usage', `cannot write the pid file ${flags.pidFile}: ${(e as NodeJS.ErrnoException).code ?? e}`, 'give a writable path to --pid-file (the container stays created: delete --force it)');
+      // as runc: a create that fails leaves no container
+      deleteContainer(root, id, true);
+      throw new SandboxError('usage', `cannot write the pid file ${flags.pidFile}: ${(e as NodeJS.ErrnoException).code ?? e}`, 'give a writable path to --pid-file');
     }
   }
   return 0;
