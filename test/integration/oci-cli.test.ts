@@ -3,7 +3,8 @@
 // spec, a foreground run of a bundle whose root is a static busybox (the
 // container's output, hostname, stdin, exit code, pid file, umask and
 // seccomp policy), refusals by JSON pointer in both log formats, and the
-// verbs of kept containers refused.
+// verbs of kept containers without a container (their lifecycle:
+// oci-lifecycle.test.ts).
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -76,17 +77,18 @@ describe.each(IDENTITIES)('sandbox-oci as $name', (who) => {
     expect(f.linux.namespaces).toContain('user');
   });
 
-  it('state, kill and delete find no container; create and exec are not supported yet; all exit 1', async () => {
-    for (const verb of ['state', 'kill', 'delete']) {
+  it('state, start, kill and delete find no container; create needs a bundle; exec is not supported yet; all exit 1', async () => {
+    for (const verb of ['state', 'start', 'kill', 'delete']) {
       const r = await oci(who, [verb, 'nosuch']);
       expect(r.code, verb).toBe(1);
       expect(r.stderr).toContain('container nosuch does not exist');
     }
-    for (const verb of ['create', 'start', 'exec']) {
-      const r = await oci(who, [verb, 'c1']);
-      expect(r.code, verb).toBe(1);
-      expect(r.stderr).toContain(`${verb} is not supported yet`);
-    }
+    const create = await oci(who, ['create', 'c1'], { cwd: '/' });
+    expect(create.code).toBe(1);
+    expect(create.stderr).toContain('config.json does not exist');
+    const r = await oci(who, ['exec', 'c1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('exec is not supported yet');
   });
 
   describe.skipIf(!staticBusybox)('run', () => {
