@@ -115,7 +115,12 @@ export function listIds(root: string): string[] {
 
 /** The root directory, made 0700 when missing (runc's). */
 export function ensureRoot(root: string): void {
-  mkdirSync(root, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new SandboxError('usage', `cannot create the state directory ${root}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      'give a writable --root (the default needs $XDG_RUNTIME_DIR for a user other than root)');
+  }
 }
 
 /** RFC 3339 with nanoseconds (Go's time.RFC3339Nano, runc's `created`). */
