@@ -166,7 +166,8 @@ describe.skipIf(!staticBusybox).each(IDENTITIES)('sandbox-oci lifecycle as $name
     const gone = await oci(root, ['state', id]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain(`container ${id} does not exist`);
-    for (const p of [pid, reaper, stage, ...keeper]) expect(existsSync(`/proc/${p}`), `process ${p}`).toBe(false);
+    // ended when delete returns; a zombie (the keeper) may wait a moment for its reaper
+    for (const p of [pid, reaper, stage, ...keeper]) expect(await waitFor(() => !existsSync(`/proc/${p}`), 5000), `process ${p}`).toBe(true);
     expect(processesWith(marker)).toEqual([]);
     expect(processesWith(root)).toEqual([]);
   }, T);
@@ -201,6 +202,27 @@ describe.skipIf(!staticBusybox).each(IDENTITIES)('sandbox-oci lifecycle as $name
     expect((await oci(root, ['delete', b])).code).toBe(0);
     expect((await oci(root, ['list', '--format', 'json'])).stdout).toBe('[]\n');
     expect(processesWith(root)).toEqual([]);
+  }, T);
+
+  it('a create that fails (a config refused by pointer, an unwritable pid file) says so once and leaves no container', async () => {
+    const marker = `lifecycle-fail-${who.name}`;
+    const dir = await bundle(who, 'fail', TRAP, marker);
+    const root = rootOf(who, 'fail');
+    const c: Config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    c.hooks = { prestart: [{ path: '/bin/true' }] };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+    const refused = await create(root, dir, 'refused');
+    expect(refused.code).toBe(1);
+    const said = readFileSync(refused.out, 'utf8');
+    expect(said).toMatch(/config\.json#\/hooks/);
+    expect(said.match(/error:/g)).toHaveLength(1);
+    delete c.hooks;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+    const noPidFile = await create(root, dir, 'nopid', '/proc/nonexistent/pid');
+    expect(noPidFile.code).toBe(1);
+    expect(readFileSync(noPidFile.out, 'utf8')).toContain('cannot write the pid file /proc/nonexistent/pid');
+    expect((await oci(root, ['list', '-q'])).stdout).toBe('');
+    expect(await waitFor(() => processesWith(marker).length === 0 && processesWith(root).length === 0, 10_000)).toBe(true);
   }, T);
 
   it('kill of a created container ends it (stopped); unknown ids are runc\'s errors', async () => {
