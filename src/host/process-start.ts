@@ -20,3 +20,16 @@ export function processStartTime(pid: number | 'self'): number | null {
     return null;
   }
 }
+
+/** Whether the process recorded as pid + start time still runs: the same process (not a reused pid) and not a zombie. */
+export function stillRunning(pid: number, startTime: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  const close = stat.lastIndexOf(')');
+  const state = stat.slice(close + 2, close + 3);
+  return state !== 'Z' && state !== 'X' && procStartTime(stat) === startTime;
+}

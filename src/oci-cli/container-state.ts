@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SandboxError } from '../errors.js';
-import { procStartTime } from '../host/process-start.js';
+import { stillRunning } from '../host/process-start.js';
 
 export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped';
 
@@ -46,16 +46,8 @@ export const notExist = (id: string) => new SandboxError('usage', `container ${i
 
 /** A process that is still the one recorded (same pid and start time). */
 export function alive(pid: number | undefined, start: number | undefined): boolean {
-  if (!pid || pid <= 0 || start === undefined) return false;
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
   // a zombie has ended (create's own keeper stays one until create reaps it)
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return state !== 'Z' && state !== 'X' && procStartTime(stat) === start;
+  return Boolean(pid && pid > 0 && start !== undefined && stillRunning(pid, start));
 }
 
 export function readRecord(root: string, id: string): ContainerRecord | null {

@@ -13,7 +13,6 @@
 // The stage holds fds of the writable layer's directories, opened before
 // it enters the user namespace, to empty them when the run ends.
 // Must not: mount anything outside /newroot and the scratch root.
-import { SandboxError } from '../errors.js';
 import { FIRST_CLEAR_FD, planClearDirs } from '../launch/clear-dirs.js';
 import type { OciImageSpec } from '../resolve/run-spec.js';
 import { CLONE, MNT_DETACH, MS, ops, type StageOp } from '../stage/plan.js';

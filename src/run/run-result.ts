@@ -1,7 +1,6 @@
 // RunResult: everything a caller learns about a run that started. A workload
 // that fails is a result, not an exception.
 import { constants } from 'node:os';
-import { errnoName } from '../errno-name.js';
 import type { CgroupUsage } from '../cgroup/cgroup-run.js';
 import type { StageExit, StageOutcome } from '../launch/stage-client.js';
 import { describeFailure, exitStatus } from '../launch/stage-outcome.js';

@@ -18,12 +18,12 @@
 // (O_PATH|O_NOFOLLOW through /proc/self/fd, i.e. openat without following):
 // a symbolic link the workload made is reported, never followed.
 // Must not: follow a link below the box, or read more than the size cap.
-import { chmodSync, chownSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SandboxError } from '../errors.js';
 import type { HostFacts } from '../host/probe-host.js';
-import { procStartTime, processStartTime } from '../host/process-start.js';
+import { processStartTime, stillRunning } from '../host/process-start.js';
 import { hostIdOf } from '../idmap/image-idmap.js';
 import { planIdMap, type IdMapPlan } from '../idmap/plan-idmap.js';
 import { clearDirs } from '../launch/clear-dirs.js';
@@ -97,17 +97,6 @@ export function createBoxRoot(host: HostFacts, parent = tmpdir()): BoxRoot {
   return { dir, host, clearMap: planIdMap(host, { uid: 0, gid: 0 }) };
 }
 
-/** Whether the process that made a root still runs: same pid and start time, and not a zombie. */
-function serverRuns(pid: number, startTime: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return procStartTime(stat) === startTime && state !== 'Z' && state !== 'X';
-}
 
 /**
  * Clears and removes the box roots of this user's servers that are gone
@@ -130,7 +119,7 @@ export async function clearStaleBoxRoots(host: HostFacts, log: (line: string) =>
     const dir = join(parent, name);
     const st = lstatSync(dir, { throwIfNoEntry: false });
     if (!st?.isDirectory() || st.uid !== host.uid) continue;
-    if (serverRuns(Number(m[2]), Number(m[3]))) continue;
+    if (stillRunning(Number(m[2]), Number(m[3]))) continue; // its server still runs
     try {
       await removeBoxRoot({ dir, host, clearMap });
       removed.push(dir);

@@ -1,7 +1,7 @@
 // Runs the real CLI (bin/sandbox.cjs, the built bundle) as root and as the
 // unprivileged test users that .ci/run creates, and the probe inside.
 import { execFileSync, spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { cpSync, mkdtempSync, chmodSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, chmodSync, existsSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 // @ts-expect-error: plain ESM helper without types
@@ -174,4 +174,14 @@ export function jsonIn(out: string): any {
 /** The CLI as a shell command line, for inTerminal. */
 export function sandboxCommand(): string {
   return `${process.execPath} ${join(packageForUsers(), 'bin', 'sandbox.cjs')}`;
+}
+
+/** A 64-bit ELF file without a program interpreter (PT_INTERP): it runs alone in an empty root. */
+export function isStaticElf(file: string): boolean {
+  if (!existsSync(file)) return false;
+  const elf = readFileSync(file);
+  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2) return false;
+  const phoff = Number(elf.readBigUInt64LE(0x20));
+  const size = elf.readUInt16LE(0x36);
+  return Array.from({ length: elf.readUInt16LE(0x38) }, (_, i) => elf.readUInt32LE(phoff + i * size)).every((type) => type !== 3);
 }

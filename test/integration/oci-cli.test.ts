@@ -8,18 +8,9 @@
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IDENTITIES, runCli, waitFor, type Identity } from './harness.js';
+import { IDENTITIES, isStaticElf, runCli, waitFor, type Identity } from './harness.js';
 
 const BUSYBOX = '/usr/bin/busybox';
-/** A 64-bit ELF file without a program interpreter (PT_INTERP): it runs alone in an empty root. */
-function isStaticElf(file: string): boolean {
-  if (!existsSync(file)) return false;
-  const elf = readFileSync(file);
-  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2) return false;
-  const phoff = Number(elf.readBigUInt64LE(0x20));
-  const size = elf.readUInt16LE(0x36);
-  return Array.from({ length: elf.readUInt16LE(0x38) }, (_, i) => elf.readUInt32LE(phoff + i * size)).every((type) => type !== 3);
-}
 /** A static busybox is a whole root file system in one file. */
 const staticBusybox = isStaticElf(BUSYBOX);
 if (!staticBusybox) console.warn('oci-cli: the run cases are skipped: no static /usr/bin/busybox (apt-get install busybox-static)');

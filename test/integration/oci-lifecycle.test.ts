@@ -9,17 +9,9 @@
 import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IDENTITIES, processesWith, runCli, startCli, waitFor, type Identity } from './harness.js';
+import { IDENTITIES, isStaticElf, processesWith, runCli, startCli, waitFor, type Identity } from './harness.js';
 
 const BUSYBOX = '/usr/bin/busybox';
-function isStaticElf(file: string): boolean {
-  if (!existsSync(file)) return false;
-  const elf = readFileSync(file);
-  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2) return false;
-  const phoff = Number(elf.readBigUInt64LE(0x20));
-  const size = elf.readUInt16LE(0x36);
-  return Array.from({ length: elf.readUInt16LE(0x38) }, (_, i) => elf.readUInt32LE(phoff + i * size)).every((type) => type !== 3);
-}
 const staticBusybox = isStaticElf(BUSYBOX);
 if (!staticBusybox) console.warn('oci-lifecycle: skipped: no static /usr/bin/busybox (apt-get install busybox-static)');
 
