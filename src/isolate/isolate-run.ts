@@ -223,10 +223,7 @@ function outcomeOf(result: RunResult, o: IsolateOptions, interruptedBy: NodeJS.S
     return { result, meta: `status:XX\nmessage:${message}\n`, statusLine: message, exitCode: 2 };
   }
   if (interruptedBy) {
-    const signum = os.signals[interruptedBy];
-    const base = formatMeta({ ...result, status: 'OK', signal: null, exitCode: 0, limits: { ...result.limits, killedBy: null } }, metaOptions)
-      .split('\n').filter((l) => l && !l.startsWith('exitcode:')).join('\n');
-    return { result, meta: `${base}\nexitsig:${signum}\nkilled:1\nstatus:SG\nmessage:Interrupted\n`, statusLine: 'Interrupted', exitCode: 1 };
+    return { result, meta: formatMeta(result, { ...metaOptions, interruptedBy: os.signals[interruptedBy] }), statusLine: 'Interrupted', exitCode: 1 };
   }
   const v = isolateVerdict(result, metaOptions);
   const meta = formatMeta(result, metaOptions);

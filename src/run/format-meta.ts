@@ -11,12 +11,15 @@ export interface MetaOptions {
   readonly cgroupKeys?: boolean;
   /** The program could not be executed: isolate 2.x reports RE with exit code 127. Default: as the result says (XX). */
   readonly execFailureAsExit127?: boolean;
+  /** The run was ended because the isolate process got this signal (number): isolate's SG "Interrupted". */
+  readonly interruptedBy?: number;
 }
 
 export type IsolateStatus = 'RE' | 'SG' | 'TO' | 'XX' | null;
 
 /** isolate's verdict of a result and its message (the status line it prints on stderr); null status: OK. */
 export function isolateVerdict(r: RunResult, options: MetaOptions = {}): { status: IsolateStatus; message: string; exitcode?: number; exitsig?: number } {
+  if (options.interruptedBy !== undefined) return { status: 'SG', message: 'Interrupted', exitsig: options.interruptedBy };
   if (r.status === 'TLE') return { status: 'TO', message: 'Time limit exceeded', ...ending(r) };
   if (r.status === 'WLE') return { status: 'TO', message: 'Time limit exceeded (wall clock)', ...ending(r) };
   if (r.status === 'XX') {
@@ -51,7 +54,7 @@ export function formatMeta(r: RunResult, options: MetaOptions = {}): string {
   const v = isolateVerdict(r, options);
   if (v.exitcode !== undefined) lines.push(['exitcode', v.exitcode]);
   if (v.exitsig !== undefined) lines.push(['exitsig', v.exitsig]);
-  if (r.limits.killedBy) lines.push(['killed', 1]);
+  if (r.limits.killedBy || options.interruptedBy !== undefined) lines.push(['killed', 1]);
   if (v.status) lines.push(['status', v.status]);
   if (v.message) lines.push(['message', v.message]);
   return lines.map(([k, v]) => `${k}:${v}\n`).join('');

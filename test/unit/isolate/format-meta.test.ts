@@ -33,6 +33,11 @@ describe('formatMeta', () => {
     expect(m).toMatchObject({ exitsig: '11', status: 'SG', message: 'Caught fatal signal 11' });
     expect(m.exitcode).toBeUndefined();
   });
+  it('interrupted (SIGTERM to isolate): the run\'s own figures, exitsig of the signal, killed:1, SG "Interrupted"', () => {
+    const m = formatMeta(result({ status: 'SG', exitCode: 137, signal: 'SIGKILL' }), { interruptedBy: 15 });
+    expect(keys(m)).toEqual(['time', 'time-wall', 'max-rss', 'csw-voluntary', 'csw-forced', 'exitsig', 'killed', 'status', 'message']);
+    expect(parseIsolateMeta(m)).toMatchObject({ time: '1.000', exitsig: '15', killed: '1', status: 'SG', message: 'Interrupted' });
+  });
   it('SIGXFSZ (an -f kill, our OLE) is SG 25', () => {
     const m = parseIsolateMeta(formatMeta(result({ status: 'OLE', exitCode: 153, signal: 'SIGXFSZ' })));
     expect(m).toMatchObject({ exitsig: '25', status: 'SG', message: 'Caught fatal signal 25' });
