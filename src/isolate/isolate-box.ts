@@ -4,11 +4,11 @@
 // never use one box at once (--wait waits, else "busy").
 //
 // Who may reach it: a user's box root and boxes are 0700 (the stage binds
-// box/ as the caller, in the run's user namespace) and box/ is 0777, so the
-// workload (a subordinate id) may write there; no other user gets past the
-// 0700 parent. Root's boxes are 0755, and box/ is 0700 root: right before a
-// run it is given to the workload's host id, and afterwards the whole tree
-// goes back to root (isolate does the same with its box uid).
+// box/ as the caller, in the run's user namespace), so no other user gets
+// past them; root's are 0755 with box/ 0700. For each run the whole box is
+// the workload's ids (isolate gives it to its box uid the same way), and
+// afterwards the caller's again: for a user by the stage (CHOWN_TREE before
+// and after the run, inside the namespace), for root here, as root.
 // Files a run left are removed by the stage in a user namespace that maps the
 // caller's range (clearDirs), so --cleanup works for what the program wrote.
 import { chmodSync, closeSync, lchownSync, lstatSync, mkdirSync, opendirSync, rmdirSync, statSync } from 'node:fs';
@@ -150,8 +150,8 @@ export function giveBoxTo(box: Box, uid: number, gid: number): void {
 /**
  * A user's box back to the caller (inside 0 of the image id map, which maps
  * the whole range), best effort, never through a link: after a run whose
- * stage could not do it because it was killed (an interrupted run), as
- * isolate gives its box back after an interrupt.
+ * stage was killed before it could do it (isolate gives its box back after
+ * an interrupt too).
  */
 export async function giveBoxBack(box: Box, host: HostFacts): Promise<void> {
   await runStage([

@@ -199,8 +199,9 @@ export async function runInBox(
     });
     let result = await sandbox.result;
     if (root) chownTree(box.box, o.asUid ?? 0, o.asGid ?? 0);
-    // the kill ended the stage before it gave the box back: do it now (files the program wrote are the caller's)
-    else if (interruptedBy) await giveBoxBack(box, options.host);
+    // an interrupt ends the run through the stage, which gives the box back; if the stage itself had
+    // to be killed (no report: XX), do it now, so what the program wrote is the caller's
+    else if (interruptedBy && result.status === 'XX') await giveBoxBack(box, options.host);
     if (result.limits.backend === 'none' && result.limits.note && o.cg) options.verbose(`control groups: ${result.limits.note}`);
     // isolate's extra time: the kill came later, but over --time is TO
     if (o.time !== undefined && result.status !== 'TLE' && result.status !== 'XX' && result.cpuTimeMs.total > o.time * 1000) {
