@@ -2,12 +2,13 @@
 // (every capability dropped, the strict seccomp policy, no network, a uid that
 // is not the caller's), with isolate's directory, environment and limit rules,
 // its meta file and its status line.
-import { closeSync, constants, lstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { join, normalize, relative } from 'node:path';
 import { constants as os } from 'node:os';
 import { hostIdOf } from '../idmap/image-idmap.js';
 import { hostPathExists } from '../host/probe-host.js';
 import { hardLimit } from '../host/process-limits.js';
+import { O_PATH, openBelow } from '../host/open-below.js';
 import type { ProfileTmpfs, ProfileVolume } from '../config/profile.js';
 import type { LimitOptions } from '../resolve/exec-options.js';
 import type { RunResult } from '../run/run-result.js';
@@ -114,25 +115,21 @@ export function openInside(path: string, cwd: string, binds: readonly Bind[], wr
   const bind = binds.filter((b) => inside === b.inside || inside.startsWith(`${b.inside}/`)).sort((a, b) => b.inside.length - a.inside.length)[0];
   if (!bind) throw new IsolateRunError(`cannot open ${path}: only files in /box and in --dir directories can be redirected`);
   if (write && !bind.rw) throw new IsolateRunError(`cannot open ${path} for writing: ${bind.inside} is read-only`);
-  const rest = relative(bind.inside, inside).split('/').filter(Boolean);
-  let host = bind.outside;
-  for (const [i, name] of rest.entries()) {
-    host = join(host, name);
-    let st;
-    try {
-      st = lstatSync(host);
-    } catch {
-      if (write && i === rest.length - 1) break;
-      throw new IsolateRunError(`cannot open ${path}: ${inside} does not exist`);
-    }
-    if (st.isSymbolicLink()) throw new IsolateRunError(`cannot open ${path}: ${inside} is a symbolic link (redirections never follow links)`);
-  }
+  const rest = relative(bind.inside, inside);
+  const flags = write ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDONLY;
+  let top: number | undefined;
   try {
-    return write
-      ? openSync(host, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o666)
-      : openSync(host, constants.O_RDONLY | constants.O_NOFOLLOW);
+    if (rest === '') return openSync(bind.outside, flags | constants.O_NOFOLLOW, 0o666);
+    top = openSync(bind.outside, O_PATH | constants.O_DIRECTORY);
+    return openBelow(top, rest, flags, 0o666);
   } catch (e) {
-    throw new IsolateRunError(`cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new IsolateRunError(`cannot open ${path}: ${inside} is a symbolic link (redirections never follow links)`);
+    if (code === 'ENOTDIR') throw new IsolateRunError(`cannot open ${path}: a directory on the way to ${inside} is not one, or is a symbolic link (redirections never follow links)`);
+    if (code === 'ENOENT') throw new IsolateRunError(`cannot open ${path}: ${inside} does not exist`);
+    throw new IsolateRunError(`cannot open ${path}: ${code ?? e}`);
+  } finally {
+    if (top !== undefined) closeSync(top);
   }
 }
 

@@ -24,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { SandboxError } from '../errors.js';
 import type { HostFacts } from '../host/probe-host.js';
 import { processStartTime, stillRunning } from '../host/process-start.js';
+import { O_PATH, openBelow } from '../host/open-below.js';
 import { hostIdOf } from '../idmap/image-idmap.js';
 import { planIdMap, type IdMapPlan } from '../idmap/plan-idmap.js';
 import { clearDirs } from '../launch/clear-dirs.js';
@@ -33,8 +34,6 @@ import type { ServeFile } from './request-schema.js';
 /** Where the box is inside the sandbox (the working directory). */
 export const BOX_TARGET = '/box';
 
-/** Linux's O_PATH (not in fs.constants): a descriptor for walking, no read permission needed. */
-const O_PATH = 0o10000000;
 
 export interface BoxRoot {
   readonly dir: string;
@@ -180,22 +179,6 @@ export function giveBox(box: Box, spec: RunSpec): void {
   if (uid !== null && gid !== null && uid !== process.getuid?.()) chownSync(box.wrap, uid, gid);
 }
 
-/** Opens `rel` below the directory `dirFd` without following any symbolic link (openat, component by component). */
-function openBelow(dirFd: number, rel: string): number {
-  const parts = rel.split('/');
-  const opened: number[] = [];
-  try {
-    let at = dirFd;
-    for (const part of parts.slice(0, -1)) {
-      at = openSync(`/proc/self/fd/${at}/${part}`, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-      opened.push(at);
-    }
-    return openSync(`/proc/self/fd/${at}/${parts.at(-1)!}`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
-  } finally {
-    for (const fd of opened) closeSync(fd);
-  }
-}
-
 function why(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ELOOP') return 'is a symbolic link (not followed)';
@@ -213,7 +196,7 @@ export function readReturnFiles(box: Box, paths: readonly string[], maxBytes: nu
     return paths.map((path) => {
       let fd: number;
       try {
-        fd = openBelow(boxFd, path);
+        fd = openBelow(boxFd, path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
       } catch (e) {
         return { path, error: why(e) };
       }

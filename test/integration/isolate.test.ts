@@ -9,7 +9,7 @@
 // root in a directory it owns, and its own range of box ids.
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  chmodSync, chownSync, closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync,
+  chmodSync, chownSync, closeSync, copyFileSync, existsSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync,
   rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -344,6 +344,20 @@ describe.each(IDENTITIES)('sandbox isolate as $name', (who) => {
       const missing = await runMeta(place, id, ['-i', 'nope.txt'], ['/bin/true']);
       expect(missing.cli.code).toBe(2);
       expect(missing.meta.status).toBe('XX');
+    });
+
+    it('a redirection never follows a link the program left in the box (as a file or as a directory)', async () => {
+      const { id, box } = await freshBox(place);
+      const made = await isolate(place, ['-b', String(id), '-p', '--run', '--', '/bin/sh', '-c', 'ln -s /etc/hostname out.txt; ln -s /etc d']);
+      expect(made.code, made.stderr).toBe(0);
+      const asFile = await isolate(place, ['-b', String(id), '-o', 'out.txt', '--run', '--', '/bin/true']);
+      expect(asFile.code).toBe(2);
+      expect(asFile.stderr).toMatch(/out\.txt is a symbolic link \(redirections never follow links\)/);
+      const asDir = await isolate(place, ['-b', String(id), '-i', 'd/hostname', '--run', '--', '/bin/true']);
+      expect(asDir.code).toBe(2);
+      expect(asDir.stderr).toMatch(/a directory on the way to \/box\/d\/hostname is not one, or is a symbolic link/);
+      expect(readFileSync('/etc/hostname', 'utf8').length).toBeGreaterThan(0);
+      expect(lstatSync(join(box, 'out.txt')).isSymbolicLink()).toBe(true);
     });
 
     it('stdin inherited from the caller when no -i (Judge0 redirects isolate\'s own stdin)', async () => {
