@@ -26,11 +26,9 @@ function cgroupRoot(choice: BackendChoice): string | null {
   }
 }
 
-/** The problem when --cg cannot get a control group and the configuration does not allow the fallback. */
-function cgroupProblem(o: IsolateOptions, config: IsolateConfig): string | null {
-  if (!o.cg || config.cgFallback === 'rlimit') return null;
-  const choice = detectCgroupBackend();
-  if (choice.kind !== 'none') return null;
+/** The problem when --cg gets no control group (`choice`) and the configuration does not allow the fallback. */
+function cgroupProblem(choice: BackendChoice, config: IsolateConfig): string | null {
+  if (config.cgFallback === 'rlimit' || choice.kind !== 'none') return null;
   return `Control groups are not available: ${choice.reason}. `
     + 'Fix: run where you have a delegated cgroup v2 subtree (a systemd user session gives one), or as root on cgroup v1; '
     + `or allow rlimits instead with "cg_fallback = rlimit" in ${config.file ?? 'the configuration file (see ISOLATE_CONFIG_FILE)'}.`;
@@ -76,8 +74,9 @@ export async function isolateMain(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'check-config': {
-        const problem = cgroupProblem({ ...o, cg: true }, config);
-        process.stdout.write(`Configuration file: ${config.file ?? '(none: defaults)'}\nBox root: ${config.boxRoot}\nControl groups: ${describeBackend(detectCgroupBackend())}\n`);
+        const choice = detectCgroupBackend();
+        const problem = cgroupProblem(choice, config);
+        process.stdout.write(`Configuration file: ${config.file ?? '(none: defaults)'}\nBox root: ${config.boxRoot}\nControl groups: ${describeBackend(choice)}\n`);
         if (problem) die(problem);
         return 0;
       }
@@ -103,7 +102,7 @@ export async function isolateMain(argv: readonly string[]): Promise<number> {
         if (o.quota) die('Disk quotas (-q) are not available without root: limit what the program may write with -f');
         if (o.shareNet) die('--share-net is refused: the box runs the strict profile, which has no network');
         if (o.inheritFds) die('--inherit-fds is refused: only stdin, stdout and stderr reach the program');
-        const problem = cgroupProblem(o, config);
+        const problem = o.cg ? cgroupProblem(detectCgroupBackend(), config) : null;
         if (problem) die(problem);
         const interrupted = new Promise<NodeJS.Signals>((resolve) => {
           for (const s of [...INTERRUPTS, 'SIGABRT' as const]) process.on(s, () => resolve(s));
